@@ -1,0 +1,31 @@
+/**
+ * The one list of error codes. A GasError's message is for people: short, naming the problem
+ * and the fix. Details (paths, shapes, stack) go to `details` and to logs only.
+ */
+export const ERROR_CODES = {
+  bad_input: 'The request or its options are invalid.',
+  bad_image: 'The image could not be used.',
+  bad_plan: 'The edit plan is invalid.',
+  bundle_invalid: 'A model bundle is missing or malformed.',
+  provider_unavailable: 'The requested execution provider is not available.',
+  model_error: 'A model produced an unusable result.',
+  cancelled: 'The edit was cancelled.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GasError extends Error {
+  override readonly name = 'GasError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export function isGasError(error: unknown, code?: ErrorCode): error is GasError {
+  return error instanceof GasError && (code === undefined || error.code === code);
+}
