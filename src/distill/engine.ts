@@ -1,0 +1,287 @@
+/**
+ * The Ground-A-Score loop: the one place where the model, the noise schedule and the DDS
+ * terms meet (ALGORITHM.md, "The update" and "Two schedules").
+ */
+import { GasError } from '../errors.js';
+import {
+  accumulateDdsGradient, addNoise, epsilonFromVelocity, fullPromptWeight, nullTextPenalty, sgdStep,
+  GUIDANCE_SCALE, NULL_PENALTY_MAX_AREA, type TermPredictions,
+} from './dds.js';
+import { applyOverlapRule, boxesArea, latentMaskFromBoxes, unionMask, wholeImageMask, type Box, type LatentGrid } from './masks.js';
+import { seededRandom, type Random } from './random.js';
+import type { NoiseSchedule } from './schedule.js';
+import type { Latent, NoisePredictor, TextEmbedding } from './types.js';
+
+export const SCHEDULES = ['aggregated', 'official'] as const;
+/** `aggregated`: one t, ε and UNet run per iteration, all terms summed (the paper's Fig. 2). `official`: the reference code's sequential order. */
+export type Schedule = (typeof SCHEDULES)[number];
+
+/** The paper's Section 5 ablations. */
+export const ABLATIONS = ['no-subtasks', 'no-masks', 'no-full-prompt', 'no-null-penalty'] as const;
+export type Ablation = (typeof ABLATIONS)[number];
+
+export interface DistillSubtask {
+  readonly source: TextEmbedding;
+  readonly target: TextEmbedding;
+  /** The region: one or more boxes (several instances of one phrase), normalised. */
+  readonly boxes: readonly Box[];
+  /** Scales this subtask's term; 0 skips it. */
+  readonly intensity: number;
+}
+
+export interface DistillRequest {
+  readonly source: Latent;
+  readonly nullText: TextEmbedding;
+  readonly subtasks: readonly DistillSubtask[];
+  /** The whole scene before and after. */
+  readonly full: { readonly source: TextEmbedding; readonly target: TextEmbedding };
+}
+
+export interface DistillProgress {
+  iteration: number;
+  total: number;
+  elapsedMs: number;
+  etaMs: number;
+}
+
+export interface DistillOptions {
+  iterations: number;
+  seed: number;
+  schedule: Schedule;
+  ablation?: Ablation;
+  guidanceScale: number;
+  learningRate: number;
+  lossScale: number;
+  minTimestep: number;
+  maxTimestep: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: DistillProgress) => void;
+  /** Called with a copy of z_tgt every `previewEvery` iterations. */
+  previewEvery?: number;
+  onPreview?: (latent: Latent, iteration: number) => void;
+}
+
+/** The reference's numbers (ALGORITHM.md). */
+export const REFERENCE_OPTIONS = {
+  iterations: 500,
+  schedule: 'aggregated',
+  guidanceScale: GUIDANCE_SCALE,
+  learningRate: 0.1,
+  lossScale: 2000,
+  minTimestep: 50,
+  maxTimestep: 948,
+} as const satisfies Partial<DistillOptions>;
+
+/** One DDS term as the loop runs it. */
+interface Term {
+  readonly source: TextEmbedding;
+  readonly target: TextEmbedding;
+  readonly mask: Float32Array;
+  /** How the term is weighted: subtask (intensity·γ or intensity), full prompt (β(t)), or plain DDS (1). */
+  readonly weighting: { kind: 'subtask'; intensity: number; penalised: boolean } | { kind: 'full' } | { kind: 'plain' };
+}
+
+/** Subtasks and the full prompt → the terms to run, with masks, the overlap rule and the ablation applied. */
+export function prepareTerms(request: DistillRequest, grid: LatentGrid, ablation?: Ablation): Term[] {
+  const active = request.subtasks.filter((s) => s.intensity > 0);
+  if (ablation === 'no-subtasks' || active.length === 0) {
+    return [{ ...request.full, mask: wholeImageMask(grid), weighting: { kind: 'plain' } }];
+  }
+  const binary = active.map((s) => latentMaskFromBoxes(s.boxes, grid));
+  const masks = ablation === 'no-masks' ? active.map(() => wholeImageMask(grid)) : applyOverlapRule(binary);
+  const terms: Term[] = active.map((s, k) => ({
+    source: s.source,
+    target: s.target,
+    mask: masks[k],
+    weighting: {
+      kind: 'subtask',
+      intensity: s.intensity,
+      penalised: ablation !== 'no-null-penalty' && boxesArea(s.boxes) < NULL_PENALTY_MAX_AREA,
+    },
+  }));
+  if (ablation !== 'no-masks' && ablation !== 'no-full-prompt') {
+    terms.push({ ...request.full, mask: unionMask(binary, grid), weighting: { kind: 'full' } });
+  }
+  return terms;
+}
+
+function termWeight(term: Term, t: number, p: TermPredictions): number {
+  switch (term.weighting.kind) {
+    case 'plain':
+      return 1;
+    case 'full':
+      return fullPromptWeight(t);
+    case 'subtask':
+      return term.weighting.intensity * (term.weighting.penalised ? nullTextPenalty(p.nullTarget, p.condTarget, term.mask) : 1);
+  }
+}
+
+/** Runs the edit and returns the optimised latent z_tgt. */
+export async function groundAScore(
+  predictor: NoisePredictor,
+  schedule: NoiseSchedule,
+  request: DistillRequest,
+  options: DistillOptions,
+): Promise<Latent> {
+  validateOptions(options, schedule);
+  const { height, width } = request.source;
+  const grid = { height, width };
+  const size = request.source.data.length; // 4·h·w
+  const terms = prepareTerms(request, grid, options.ablation);
+  const random = seededRandom(options.seed);
+  const target = request.source.data.slice();
+  const started = performance.now();
+
+  const run = options.schedule === 'aggregated' ? aggregatedIteration : officialIteration;
+  const state: LoopState = {
+    predictor, schedule, request, options, terms, random, target, grid, size,
+    noise: new Float32Array(size),
+    gradient: new Float32Array(size),
+    contexts: new Map(),
+    latentBuffers: new Map(),
+  };
+  for (let iteration = 1; iteration <= options.iterations; iteration++) {
+    if (options.signal?.aborted) throw new GasError('cancelled', 'The edit was cancelled.');
+    await run(state, iteration);
+    const elapsedMs = performance.now() - started;
+    options.onProgress?.({
+      iteration,
+      total: options.iterations,
+      elapsedMs,
+      etaMs: (elapsedMs / iteration) * (options.iterations - iteration),
+    });
+    if (options.onPreview && options.previewEvery && iteration % options.previewEvery === 0 && iteration < options.iterations) {
+      options.onPreview({ data: target.slice(), height, width }, iteration);
+    }
+  }
+  return { data: target, height, width };
+}
+
+interface LoopState {
+  predictor: NoisePredictor;
+  schedule: NoiseSchedule;
+  request: DistillRequest;
+  options: DistillOptions;
+  terms: Term[];
+  random: Random;
+  /** z_tgt, updated in place. */
+  target: Float32Array;
+  grid: LatentGrid;
+  size: number;
+  noise: Float32Array;
+  gradient: Float32Array;
+  /** Context batches, built once per edit: the same embeddings every iteration. */
+  contexts: Map<string, Float32Array>;
+  /** Latent batch buffers by batch size, reused every iteration. */
+  latentBuffers: Map<number, Float32Array>;
+}
+
+function latentBuffer(s: LoopState, batch: number): Float32Array {
+  let buffer = s.latentBuffers.get(batch);
+  if (!buffer) s.latentBuffers.set(batch, (buffer = new Float32Array(batch * s.size)));
+  return buffer;
+}
+
+function stackEmbeddings(embeddings: readonly TextEmbedding[]): Float32Array {
+  const item = embeddings[0].data.length;
+  const out = new Float32Array(embeddings.length * item);
+  embeddings.forEach((e, i) => out.set(e.data, i * item));
+  return out;
+}
+
+/**
+ * `aggregated`: one t and ε; one UNet run on [z_t^src·∅, z_t^tgt·∅, (z_t^src·c_src_k, z_t^tgt·c_tgt_k)…],
+ * the null predictions shared by every term; Σ_k weight_k·M_k·g_k; one SGD step.
+ */
+async function aggregatedIteration(s: LoopState, iteration: number): Promise<void> {
+  const { terms, size, schedule, options } = s;
+  const t = s.random.integer(options.minTimestep, options.maxTimestep);
+  const alpha = schedule.alpha(t);
+  const sigma = schedule.sigma(t);
+  s.random.fillNormal(s.noise);
+  const batch = 2 + 2 * terms.length;
+  let contexts = s.contexts.get('aggregated');
+  if (!contexts) {
+    contexts = stackEmbeddings([s.request.nullText, s.request.nullText, ...terms.flatMap((term) => [term.source, term.target])]);
+    s.contexts.set('aggregated', contexts);
+  }
+  const latents = latentBuffer(s, batch);
+  const noisySource = addNoise(latents.subarray(0, size), s.request.source.data, s.noise, alpha, sigma);
+  const noisyTarget = addNoise(latents.subarray(size, 2 * size), s.target, s.noise, alpha, sigma);
+  for (let k = 0; k < terms.length; k++) {
+    latents.set(noisySource, (2 + 2 * k) * size);
+    latents.set(noisyTarget, (3 + 2 * k) * size);
+  }
+  const predictions = await predictEpsilon(s, { data: latents, batch, height: s.grid.height, width: s.grid.width }, t, contexts, iteration);
+  const item = (i: number) => predictions.subarray(i * size, (i + 1) * size);
+
+  s.gradient.fill(0);
+  terms.forEach((term, k) => {
+    const p = { nullSource: item(0), nullTarget: item(1), condSource: item(2 + 2 * k), condTarget: item(3 + 2 * k) };
+    accumulateDdsGradient(s.gradient, p, term.mask, termWeight(term, t, p), options.guidanceScale);
+  });
+  sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, s.grid.height * s.grid.width);
+}
+
+/** `official`: the K subtasks then the full prompt, each with its own t and ε, a batch of 4 and its own SGD step. */
+async function officialIteration(s: LoopState, iteration: number): Promise<void> {
+  const { size, schedule, options } = s;
+  for (const [k, term] of s.terms.entries()) {
+    const t = s.random.integer(options.minTimestep, options.maxTimestep);
+    const alpha = schedule.alpha(t);
+    const sigma = schedule.sigma(t);
+    s.random.fillNormal(s.noise);
+    let contexts = s.contexts.get(`term${k}`);
+    if (!contexts) {
+      contexts = stackEmbeddings([s.request.nullText, s.request.nullText, term.source, term.target]);
+      s.contexts.set(`term${k}`, contexts);
+    }
+    const latents = latentBuffer(s, 4);
+    const noisySource = addNoise(latents.subarray(0, size), s.request.source.data, s.noise, alpha, sigma);
+    const noisyTarget = addNoise(latents.subarray(size, 2 * size), s.target, s.noise, alpha, sigma);
+    latents.set(noisySource, 2 * size);
+    latents.set(noisyTarget, 3 * size);
+    const predictions = await predictEpsilon(s, { data: latents, batch: 4, height: s.grid.height, width: s.grid.width }, t, contexts, iteration);
+    const item = (i: number) => predictions.subarray(i * size, (i + 1) * size);
+    const p = { nullSource: item(0), nullTarget: item(1), condSource: item(2), condTarget: item(3) };
+    s.gradient.fill(0);
+    accumulateDdsGradient(s.gradient, p, term.mask, termWeight(term, t, p), options.guidanceScale);
+    sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, s.grid.height * s.grid.width);
+  }
+}
+
+/** Runs the model and returns ε for every item, converting v-predictions; refuses NaN/Inf. */
+async function predictEpsilon(
+  s: LoopState,
+  latents: { data: Float32Array; batch: number; height: number; width: number },
+  t: number,
+  contexts: Float32Array,
+  iteration: number,
+): Promise<Float32Array> {
+  const raw = await s.predictor.predict(latents, t, contexts);
+  let sum = 0;
+  for (let i = 0; i < raw.length; i++) sum += raw[i];
+  if (!Number.isFinite(sum)) {
+    throw new GasError(
+      'model_error',
+      `The UNet returned NaN or infinite values (iteration ${iteration}, t=${t}). The model or its precision is broken; try a float32 export or another provider.`,
+    );
+  }
+  if (s.schedule.predictionType === 'v_prediction') {
+    epsilonFromVelocity(raw, latents.data, s.schedule.alpha(t), s.schedule.sigma(t));
+  }
+  return raw;
+}
+
+function validateOptions(o: DistillOptions, schedule: NoiseSchedule): void {
+  const fail = (message: string) => {
+    throw new GasError('bad_input', message);
+  };
+  if (!Number.isInteger(o.iterations) || o.iterations < 1 || o.iterations > 10000) fail(`steps must be a whole number from 1 to 10000 (got ${o.iterations}).`);
+  if (!Number.isInteger(o.seed)) fail(`seed must be a whole number (got ${o.seed}).`);
+  if (!SCHEDULES.includes(o.schedule)) fail(`schedule must be one of ${SCHEDULES.join(', ')} (got ${String(o.schedule)}).`);
+  if (o.ablation !== undefined && !ABLATIONS.includes(o.ablation)) fail(`ablation must be one of ${ABLATIONS.join(', ')} (got ${String(o.ablation)}).`);
+  if (!(o.minTimestep >= 0 && o.maxTimestep < schedule.numTrainTimesteps && o.minTimestep <= o.maxTimestep)) {
+    fail(`timesteps must satisfy 0 ≤ min ≤ max < ${schedule.numTrainTimesteps} (got ${o.minTimestep}…${o.maxTimestep}).`);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The UNet of a bundle: raw predictions for a batch of latents that share one timestep.
+ * Adapts to the exporter's timestep form (int64 [B], float [B], float scalar), float16
+ * I/O, and a fixed batch size (the batch is split and the last chunk padded).
+ */
+import { join } from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import { GasError } from '../errors.js';
+import type { NoisePredictor } from '../distill/types.js';
+import { asFloatType, floatTensor, intTensor, toFloat32, type FloatType } from './tensors.js';
+import { fixedBatchSize, openSession, requireInput, requireShape, runSession, type ExecutionProvider, type ModelSession } from './session.js';
+
+export const LATENT_CHANNELS = 4;
+
+export interface UNetModel extends NoisePredictor {
+  /** Number of items one session run takes when the export fixes it. */
+  readonly fixedBatch: number | undefined;
+  /** Counters since the model was opened, for benchmarks: session runs, images, ms inside ONNX Runtime. */
+  readonly stats: { runs: number; images: number; runMs: number };
+}
+
+type TimestepForm = { type: 'int64' | FloatType; scalar: boolean };
+
+export async function openUNet(dir: string, provider: ExecutionProvider, context: { length: number; dim: number }): Promise<UNetModel> {
+  const model = await openSession(join(dir, 'model.onnx'), provider);
+  const sample = requireInput(model, 'sample', 'float [batch, 4, height, width]');
+  requireShape(model, sample, [null, LATENT_CHANNELS, null, null], '[batch, 4, height, width]');
+  const floatType = asFloatType(sample.type, `${model.file} input "sample"`);
+  const timestep = requireInput(model, 'timestep', 'int64 [batch], float [batch] or a float scalar');
+  if (timestep.type !== 'int64' && timestep.type !== 'float32' && timestep.type !== 'float16') {
+    throw new GasError('bundle_invalid', `${model.file}: "timestep" has type ${timestep.type}; expected int64, float32 or float16.`);
+  }
+  if (timestep.shape.length > 1) {
+    throw new GasError('bundle_invalid', `${model.file}: "timestep" has shape [${timestep.shape.join(', ')}]; expected [batch] or a scalar.`);
+  }
+  const form: TimestepForm = { type: timestep.type, scalar: timestep.shape.length === 0 };
+  const hidden = requireInput(model, 'encoder_hidden_states', `float [batch, ${context.length}, ${context.dim}]`);
+  requireShape(model, hidden, [null, context.length, context.dim], `[batch, ${context.length}, ${context.dim}] to match the text encoder`);
+  const output = model.output('out_sample') ?? model.outputs[0];
+  requireShape(model, output, [null, LATENT_CHANNELS, null, null], '[batch, 4, height, width]');
+  const fixedBatch = fixedBatchSize(sample) ?? fixedBatchSize(hidden);
+
+  // The contexts of an edit stay the same every iteration: convert them once per array.
+  const contextTensors = new WeakMap<Float32Array, Map<string, ort.Tensor>>();
+  const contextChunk = (contexts: Float32Array, start: number, count: number, size: number): ort.Tensor => {
+    let byChunk = contextTensors.get(contexts);
+    if (!byChunk) contextTensors.set(contexts, (byChunk = new Map()));
+    const key = `${start}:${count}:${size}`;
+    let tensor = byChunk.get(key);
+    if (!tensor) {
+      tensor = floatTensor(floatType, padBatch(contexts, context.length * context.dim, start, count, size), [size, context.length, context.dim]);
+      byChunk.set(key, tensor);
+    }
+    return tensor;
+  };
+
+  const stats = { runs: 0, images: 0, runMs: 0 };
+  return {
+    fixedBatch,
+    stats,
+    async predict(latents, t, contexts) {
+      const { batch, height, width } = latents;
+      const item = LATENT_CHANNELS * height * width;
+      if (latents.data.length !== batch * item) {
+        throw new GasError('model_error', `UNet latents hold ${latents.data.length} values; expected [${batch}, 4, ${height}, ${width}].`);
+      }
+      if (contexts.length !== batch * context.length * context.dim) {
+        throw new GasError('model_error', `UNet contexts hold ${contexts.length} values; expected [${batch}, ${context.length}, ${context.dim}].`);
+      }
+      const step = fixedBatch ?? batch;
+      const out = new Float32Array(batch * item);
+      for (let start = 0; start < batch; start += step) {
+        const count = Math.min(step, batch - start);
+        const feeds = {
+          sample: floatTensor(floatType, padBatch(latents.data, item, start, count, step), [step, LATENT_CHANNELS, height, width]),
+          timestep: timestepTensor(form, t, step),
+          encoder_hidden_states: contextChunk(contexts, start, count, step),
+        };
+        const started = performance.now();
+        const result = (await runSession(model, feeds, [output.name]))[output.name];
+        stats.runMs += performance.now() - started;
+        stats.runs += 1;
+        stats.images += step;
+        checkDims(model, output.name, result.dims, [step, LATENT_CHANNELS, height, width]);
+        out.set(toFloat32(result, output.name).subarray(0, count * item), start * item);
+      }
+      return out;
+    },
+  };
+}
+
+/** Items [start, start+count) of a batch, padded to `size` items by repeating the last one. */
+function padBatch(data: Float32Array, itemSize: number, start: number, count: number, size: number): Float32Array {
+  const slice = data.subarray(start * itemSize, (start + count) * itemSize);
+  if (count === size) return start === 0 && count * itemSize === data.length ? data : slice.slice();
+  const padded = new Float32Array(size * itemSize);
+  padded.set(slice);
+  const last = data.subarray((start + count - 1) * itemSize, (start + count) * itemSize);
+  for (let i = count; i < size; i++) padded.set(last, i * itemSize);
+  return padded;
+}
+
+function timestepTensor(form: TimestepForm, t: number, batch: number): ort.Tensor {
+  const dims = form.scalar ? [] : [batch];
+  const values = form.scalar ? [t] : new Array<number>(batch).fill(t);
+  return form.type === 'int64' ? intTensor('int64', values, dims) : floatTensor(form.type, Float32Array.from(values), dims);
+}
+
+export function checkDims(model: ModelSession, name: string, actual: readonly number[], expected: readonly number[]): void {
+  if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
+    throw new GasError('model_error', `${model.file}: "${name}" came back as [${actual.join(', ')}]; expected [${expected.join(', ')}].`);
+  }
+}
