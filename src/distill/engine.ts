@@ -143,6 +143,9 @@ export async function groundAScore(
   for (let iteration = 1; iteration <= options.iterations; iteration++) {
     if (options.signal?.aborted) throw new GasError('cancelled', 'The edit was cancelled.');
     await run(state, iteration);
+    if (options.onPreview && options.previewEvery && iteration % options.previewEvery === 0 && iteration < options.iterations) {
+      options.onPreview({ data: target.slice(), height, width }, iteration);
+    }
     const elapsedMs = performance.now() - started;
     options.onProgress?.({
       iteration,
@@ -150,9 +153,6 @@ export async function groundAScore(
       elapsedMs,
       etaMs: (elapsedMs / iteration) * (options.iterations - iteration),
     });
-    if (options.onPreview && options.previewEvery && iteration % options.previewEvery === 0 && iteration < options.iterations) {
-      options.onPreview({ data: target.slice(), height, width }, iteration);
-    }
   }
   return { data: target, height, width };
 }

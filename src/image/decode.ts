@@ -1,0 +1,63 @@
+/**
+ * Decoding what people post: JPEG, PNG, WebP, GIF (first frame), AVIF/HEIF and TIFF where
+ * sharp's build reads them; EXIF orientation applied; alpha flattened on white.
+ */
+import sharp from 'sharp';
+import { GasError } from '../errors.js';
+
+/** 8-bit sRGB pixels, 3 channels, row-major. */
+export interface RgbImage {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Refuse larger inputs before decoding them (decompression bombs): 40 megapixels by default. */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+
+export interface DecodeOptions {
+  maxPixels?: number;
+}
+
+export async function decodeImage(input: Buffer | string, options: DecodeOptions = {}): Promise<RgbImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  try {
+    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: 'error', pages: 1 })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/pixel limit/i.test(message)) {
+      const mp = (maxPixels / 1e6).toFixed(0);
+      throw new GasError('bad_image', `The image is too large: the limit is ${mp} megapixels. Send a smaller image.`, { cause: message });
+    }
+    if (/no such file|ENOENT/i.test(message) || (typeof input === 'string' && /Input file is missing/i.test(message))) {
+      throw new GasError('bad_input', `No image at ${String(input)}.`, { cause: message });
+    }
+    throw new GasError(
+      'bad_image',
+      'The image could not be read. Send a JPEG, PNG, WebP, GIF or AVIF/HEIF file.',
+      { cause: message },
+    );
+  }
+}
+
+/** The RGB image as a PNG. */
+export async function encodePng(image: RgbImage): Promise<Buffer> {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer();
+}
+
+/** Resizes with sharp's default (Lanczos) kernel to exactly width × height. */
+export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (image.width === width && image.height === height) return image;
+  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(width, height, { fit: 'fill' })
+    .raw()
+    .toBuffer();
+  return { data, width, height };
+}
