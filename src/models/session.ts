@@ -35,12 +35,13 @@ export interface ModelSession {
 
 export async function openSession(file: string, provider: ExecutionProvider): Promise<ModelSession> {
   if (!existsSync(file)) throw new GasError('bundle_invalid', `Missing model file ${file}.`);
+  // ORT's own console logging would duplicate the errors we raise with a fix in them.
+  ort.env.logLevel = 'fatal';
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(file, {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
-      // ORT's own console logging would duplicate the error we raise with a fix in it.
       logSeverityLevel: 4,
     });
   } catch (error) {

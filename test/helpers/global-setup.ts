@@ -1,0 +1,8 @@
+/** Builds the colour-world bundles once per test run, as `npm run models:colour` does. */
+import { buildColourWorld, COLOUR_WORLD_VARIANTS } from '../../models/colour-world/build.js';
+import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
+
+export default function setup(): void {
+  buildColourWorld(colourWorldBundleDir('standard'), COLOUR_WORLD_VARIANTS.standard);
+  buildColourWorld(colourWorldBundleDir('scalar'), COLOUR_WORLD_VARIANTS.scalar);
+}
