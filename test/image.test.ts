@@ -37,7 +37,7 @@ function halves(width: number, height: number): RgbImage {
   return rgbImage(width, height, (x) => (x < width / 2 ? RED : BLUE));
 }
 
-function toSharp(image: RgbImage): sharp.Sharp {
+function toSharp(image: RgbImage): ReturnType<typeof sharp> {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
@@ -132,7 +132,7 @@ describe('decodeImage', () => {
 
   it('decodes a TIFF exactly', async () => {
     const source = halves(10, 6);
-    const tiff = await toSharp(source).tiff().toBuffer();
+    const tiff = await toSharp(source).tiff({ compression: 'lzw' }).toBuffer(); // sharp's default TIFF compression is lossy JPEG
     const image = await decodeImage(tiff);
     expect([image.width, image.height]).toEqual([10, 6]);
     expect(image.data.equals(source.data)).toBe(true);
@@ -317,41 +317,67 @@ describe('featheredAlpha and compositeOver', () => {
   const leftHalf = latentMaskFromBox([0, 0, 0.5, 1], grid); // columns 0..3 of the latent grid
 
   it('is exactly 1 far inside the mask, exactly 0 far outside, and strictly between at the edge', async () => {
-    const alpha = await featheredAlpha(leftHalf, grid, 64, 64);
+    const alpha = await featheredAlpha(leftHalf, grid, 64, 64, 2);
     expect(alpha).toBeInstanceOf(Float32Array);
     expect(alpha.length).toBe(64 * 64);
     const at = (x: number, y: number) => alpha[y * 64 + x];
     for (const y of [0, 20, 63]) {
-      for (const x of [0, 5, 20, 28]) expect(at(x, y)).toBe(1);
-      for (const x of [36, 45, 63]) expect(at(x, y)).toBe(0);
+      for (const x of [0, 5, 20, 26]) expect(at(x, y)).toBe(1);
+      for (const x of [38, 45, 63]) expect(at(x, y)).toBe(0);
       // The mask edge lies between pixels 31 and 32 (latent column 4 starts at pixel 32).
-      for (const x of [31, 32]) {
+      for (const x of [30, 31, 32, 33]) {
         expect(at(x, y)).toBeGreaterThan(0);
         expect(at(x, y)).toBeLessThan(1);
       }
+      // Falls monotonically across the edge.
+      for (let x = 1; x < 64; x++) expect(at(x, y)).toBeLessThanOrEqual(at(x - 1, y));
       expect(at(31, y)).toBeGreaterThan(at(32, y));
     }
   });
 
   it('only depends on x for a mask that spans the full height', async () => {
-    const alpha = await featheredAlpha(leftHalf, grid, 64, 64);
+    const alpha = await featheredAlpha(leftHalf, grid, 64, 64, 2);
     for (let y = 1; y < 64; y++) expect(Array.from(alpha.subarray(y * 64, y * 64 + 64))).toEqual(Array.from(alpha.subarray(0, 64)));
   });
 
-  it('leaves pixels outside the feather byte-identical to the original and inside identical to the edit', async () => {
+  it('feathers by default at 1/128 of the shorter side (256×256: sigma 2)', async () => {
+    const alpha = await featheredAlpha(leftHalf, grid, 256, 256);
+    const row = alpha.subarray(0, 256);
+    expect(row[0]).toBe(1);
+    expect(row[120]).toBe(1);
+    expect(row[140]).toBe(0);
+    expect(row[255]).toBe(0);
+    for (const x of [127, 128]) {
+      expect(row[x]).toBeGreaterThan(0);
+      expect(row[x]).toBeLessThan(1);
+    }
+  });
+
+  // Bug: for outputs whose shorter side is under ~128 px the default sigma is the 0.5 floor, and
+  // sharp's blur(0.5) (Gaussian truncated at amplitude 0.2) is a no-op: the "feathered" alpha is
+  // a hard 1 → 0 step at 64×64 (pixel 31 = 1, pixel 32 = 0).
+  it.fails('feathers the edge with the default sigma at 64×64 too', async () => {
     const alpha = await featheredAlpha(leftHalf, grid, 64, 64);
-    const original = rgbImage(64, 64, (x, y) => [x * 3, y * 3, 77]);
+    expect(alpha[31]).toBeLessThan(1);
+    expect(alpha[32]).toBeGreaterThan(0);
+  });
+
+  it('leaves pixels outside the feather byte-identical to the original and inside identical to the edit', async () => {
+    const alpha = await featheredAlpha(leftHalf, grid, 64, 64, 2);
+    const original = rgbImage(64, 64, (x, y) => [x * 3, 200, y * 3]);
     const edit = rgbImage(64, 64, (x, y) => [250 - y * 2, 13, x * 2]);
     const out = compositeOver(original, edit, alpha);
     expect([out.width, out.height]).toEqual([64, 64]);
     for (const y of [0, 31, 63]) {
       for (const x of [40, 50, 63]) expect(pixel(out, x, y)).toEqual(pixel(original, x, y));
       for (const x of [0, 10, 25]) expect(pixel(out, x, y)).toEqual(pixel(edit, x, y));
-      // At the edge: the rounded blend of the two.
+      // At the edge: the rounded blend of the two, strictly between for a channel that differs.
       for (const x of [31, 32]) {
         const a = alpha[y * 64 + x];
         const expected = [0, 1, 2].map((c) => Math.round(pixel(original, x, y)[c] * (1 - a) + pixel(edit, x, y)[c] * a));
         expect(pixel(out, x, y)).toEqual(expected);
+        expect(pixel(out, x, y)[1]).toBeGreaterThan(13);
+        expect(pixel(out, x, y)[1]).toBeLessThan(200);
       }
     }
   });
@@ -403,7 +429,7 @@ describe('renderMaskOverlay and overlaySvg', () => {
 
   it('escapes XML in labels and numbers the regions from 1', () => {
     const svg = overlaySvg(200, 100, [
-      { label: 'a <dog> & cat', boxes: [[0.1, 0.1, 0.4, 0.6]] },
+      { label: 'a <dog> & cat', boxes: [[0.25, 0.25, 0.5, 0.75]] },
       { label: `"big" 'tree'`, boxes: [[0.5, 0.2, 0.9, 0.9]] },
     ]);
     expect(svg).toContain('1 · a &lt;dog&gt; &amp; cat');
@@ -411,7 +437,7 @@ describe('renderMaskOverlay and overlaySvg', () => {
     expect(svg).not.toContain('& cat');
     expect(svg).toContain('2 · &quot;big&quot; &apos;tree&apos;');
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="200" height="100">/);
-    expect(svg).toContain('<rect x="20" y="10" width="60" height="50" fill="#E69F00"');
+    expect(svg).toContain('<rect x="50" y="25" width="50" height="50" fill="#E69F00"');
     expect(svg).toContain('fill="#56B4E9"');
   });
 

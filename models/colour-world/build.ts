@@ -3,7 +3,7 @@
  * with models whose behaviour is known in closed form (README.md beside this file).
  * Deterministic: the same variant always gives the same bytes.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipTokenizerJson } from '../../src/models/tokenizer.js';
 import { noiseSchedule, SD1_SCHEDULER, type PredictionType } from '../../src/distill/schedule.js';
@@ -47,7 +47,22 @@ const PALETTE_SIZE = COLOUR_NAMES.length;
 /** Log-weight given to a colour the prompt does not name: effectively excluded from the mixture. */
 const ABSENT_LOG_WEIGHT = -1e4;
 
-export function buildColourWorld(dir: string, variant: ColourWorldVariant = COLOUR_WORLD_VARIANTS.standard): void {
+/** Bump when the builder's output changes, so `gas demo` rebuilds a bundle made by an older builder. */
+export const COLOUR_WORLD_VERSION = 1;
+
+/** True when `dir` holds a colour-world bundle of this builder version and variant. */
+export function isCurrentColourWorld(dir: string, variant: ColourWorldVariant): boolean {
+  try {
+    const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8')) as { _colour_world?: { version?: number; variant?: unknown } };
+    return index._colour_world?.version === COLOUR_WORLD_VERSION && JSON.stringify(index._colour_world.variant) === JSON.stringify(variant);
+  } catch {
+    return false;
+  }
+}
+
+/** Writes the bundle next to `dir`, then swaps it in, so a process reading the old bundle never sees half a new one. */
+export function buildColourWorld(finalDir: string, variant: ColourWorldVariant = COLOUR_WORLD_VARIANTS.standard): void {
+  const dir = `${finalDir}.building-${process.pid}`;
   rmSync(dir, { recursive: true, force: true });
   for (const sub of ['text_encoder', 'unet', 'vae_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) {
     mkdirSync(join(dir, sub), { recursive: true });
@@ -58,7 +73,7 @@ export function buildColourWorld(dir: string, variant: ColourWorldVariant = COLO
   json('model_index.json', {
     _class_name: 'OnnxStableDiffusionPipeline',
     _diffusers_version: '0.30.0',
-    _colour_world: { description: 'ground-a-score test bundle; see models/colour-world/README.md', variant },
+    _colour_world: { description: 'ground-a-score test bundle; see models/colour-world/README.md', version: COLOUR_WORLD_VERSION, variant },
     text_encoder: ['diffusers', onnxModel],
     unet: ['diffusers', onnxModel],
     vae_encoder: ['diffusers', onnxModel],
@@ -108,6 +123,8 @@ export function buildColourWorld(dir: string, variant: ColourWorldVariant = COLO
   save(unet(variant), 'unet');
   save(vaeEncoder(variant), 'vae_encoder');
   save(vaeDecoder(variant), 'vae_decoder');
+  rmSync(finalDir, { recursive: true, force: true });
+  renameSync(dir, finalDir);
 }
 
 /** Reads a float input in the variant's float type and returns a float32 value. */

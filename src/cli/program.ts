@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isGasError } from '../errors.js';
 import { ABLATIONS, SCHEDULES } from '../distill/engine.js';
 import { EXECUTION_PROVIDERS } from '../models/session.js';
-import { buildColourWorld, COLOUR_WORLD_VARIANTS } from '../../models/colour-world/build.js';
+import { buildColourWorld, COLOUR_WORLD_VARIANTS, isCurrentColourWorld } from '../../models/colour-world/build.js';
 import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { runEditCommand, type EditFlags } from './edit-command.js';
@@ -46,7 +46,8 @@ export function buildProgram(): Command {
     .action(async (flags: EditFlags) => {
       const outDir = resolve(flags.out ?? join('out', 'demo'));
       const bundle = colourWorldBundleDir();
-      if (resolve(flags.bundle) === bundle) buildColourWorld(bundle, COLOUR_WORLD_VARIANTS.standard);
+      const variant = COLOUR_WORLD_VARIANTS.standard;
+      if (resolve(flags.bundle) === bundle && !isCurrentColourWorld(bundle, variant)) buildColourWorld(bundle, variant);
       mkdirSync(outDir, { recursive: true });
       const scene = join(outDir, 'scene.png');
       const plan = join(outDir, 'plan.json');

@@ -49,7 +49,10 @@ export function parsePlan(value: unknown): Plan {
     (path, key) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${String(key)}` : String(key)),
     '',
   );
-  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+  let message = issue.message;
+  if (issue.code === 'invalid_type') {
+    message = /received undefined/.test(issue.message) ? 'is required' : `must be ${issue.expected === 'object' ? 'a JSON object' : `a ${issue.expected}`}`;
+  }
   throw new GasError('bad_plan', `Invalid plan: ${field || 'the plan'} ${message}.`, { issues: result.error.issues });
 }
 
