@@ -8,14 +8,15 @@ import type { RgbImage } from './decode.js';
 
 /**
  * A latent-grid mask [h·w] → per-pixel alpha [H·W] in [0, 1] at the output size: upsampled
- * (nearest) then Gaussian-blurred by `featherSigma` pixels (default: 1/128 of the shorter side).
+ * (nearest) then Gaussian-blurred by `featherSigma` pixels (default: 1/128 of the shorter side, at least 1:
+ * sharp's blur does nothing below about 0.6).
  */
 export async function featheredAlpha(
   mask: Float32Array,
   grid: LatentGrid,
   width: number,
   height: number,
-  featherSigma = Math.max(0.5, Math.min(width, height) / 128),
+  featherSigma = Math.max(1, Math.min(width, height) / 128),
 ): Promise<Float32Array> {
   const bytes = Buffer.from(Array.from(mask, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)));
   const alpha = await sharp(bytes, { raw: { width: grid.width, height: grid.height, channels: 1 } })

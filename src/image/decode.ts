@@ -33,8 +33,8 @@ export async function decodeImage(input: Buffer | string, options: DecodeOptions
   } catch (error) {
     const message = (error as Error).message;
     if (/pixel limit/i.test(message)) {
-      const mp = (maxPixels / 1e6).toFixed(0);
-      throw new GasError('bad_image', `The image is too large: the limit is ${mp} megapixels. Send a smaller image.`, { cause: message });
+      const limit = maxPixels >= 1e6 ? `${Number((maxPixels / 1e6).toFixed(1))} megapixels` : `${maxPixels} pixels`;
+      throw new GasError('bad_image', `The image is too large: the limit is ${limit}. Send a smaller image.`, { cause: message });
     }
     if (/no such file|ENOENT/i.test(message) || (typeof input === 'string' && /Input file is missing/i.test(message))) {
       throw new GasError('bad_input', `No image at ${String(input)}.`, { cause: message });

@@ -18,6 +18,9 @@ export function regionColour(index: number): string {
   return REGION_COLOURS[index % REGION_COLOURS.length];
 }
 
+/** SVG coordinates to two decimals: 60.00000000000001 helps nobody. */
+const px = (v: number) => Math.round(v * 100) / 100;
+
 function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
@@ -30,7 +33,7 @@ export function overlaySvg(width: number, height: number, regions: readonly Over
     const colour = regionColour(index);
     for (const [x0, y0, x1, y1] of region.boxes) {
       parts.push(
-        `<rect x="${x0 * width}" y="${y0 * height}" width="${(x1 - x0) * width}" height="${(y1 - y0) * height}" ` +
+        `<rect x="${px(x0 * width)}" y="${px(y0 * height)}" width="${px((x1 - x0) * width)}" height="${px((y1 - y0) * height)}" ` +
           `fill="${colour}" fill-opacity="0.28" stroke="${colour}" stroke-width="${stroke}"/>`,
       );
     }
@@ -41,8 +44,8 @@ export function overlaySvg(width: number, height: number, regions: readonly Over
     const lx = Math.max(0, Math.min(width - labelWidth, x0 * width));
     const ly = Math.max(0, Math.min(height - labelHeight, y0 * height));
     parts.push(
-      `<rect x="${lx}" y="${ly}" width="${labelWidth}" height="${labelHeight}" fill="${colour}" rx="${fontSize / 4}"/>`,
-      `<text x="${lx + fontSize / 2}" y="${ly + fontSize * 1.1}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" ` +
+      `<rect x="${px(lx)}" y="${px(ly)}" width="${labelWidth}" height="${labelHeight}" fill="${colour}" rx="${px(fontSize / 4)}"/>`,
+      `<text x="${px(lx + fontSize / 2)}" y="${px(ly + fontSize * 1.1)}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" ` +
         `font-weight="bold" fill="#000">${escapeXml(text)}</text>`,
     );
   });
