@@ -78,6 +78,14 @@ export async function runEditCommand(imagePath: string, flags: EditFlags, io = {
     return n;
   });
   const image = await readImageFile(imagePath);
+  plan.subtasks.forEach((subtask, k) => {
+    if (subtask.preserveForm) {
+      io.stderr.write(
+        `note: subtask ${k + 1} asks to preserve form; that needs the reference's CDS loss (back-propagation through the UNet), ` +
+          'which an inference-only runtime cannot run, so it is edited without it.\n',
+      );
+    }
+  });
   const bundle = await loadDiffusionBundle(flags.bundle, { provider });
 
   const outDir = resolve(flags.out ?? join('out', basename(imagePath, extname(imagePath))));

@@ -14,8 +14,8 @@ import { DEMO_PLAN, demoScenePng } from './demo-scene.js';
 function editOptions(command: Command): Command {
   return command
     .option('--out <dir>', 'folder for edit.png, masks.png and previews (default: out/<image name>)')
-    .option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)', colourWorldBundleDir())
-    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
+    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(EXECUTION_PROVIDERS).env('GAS_PROVIDER').default('cpu'))
     .option('--steps <n>', 'iterations (the reference runs 500)')
     .option('--seed <n>', 'random seed; the same inputs and seed give the same bytes')
     .addOption(new Option('--schedule <name>', 'how terms are combined per iteration').choices(SCHEDULES).default('aggregated'))

@@ -212,7 +212,7 @@ async function aggregatedIteration(s: LoopState, iteration: number): Promise<voi
     latents.set(noisySource, (2 + 2 * k) * size);
     latents.set(noisyTarget, (3 + 2 * k) * size);
   }
-  const predictions = await predictEpsilon(s, { data: latents, batch, height: s.grid.height, width: s.grid.width }, t, contexts, iteration);
+  const predictions = await predictEpsilon(s, { data: latents, batch, height: s.grid.height, width: s.grid.width }, t, contexts);
   const item = (i: number) => predictions.subarray(i * size, (i + 1) * size);
 
   s.gradient.fill(0);
@@ -220,6 +220,7 @@ async function aggregatedIteration(s: LoopState, iteration: number): Promise<voi
     const p = { nullSource: item(0), nullTarget: item(1), condSource: item(2 + 2 * k), condTarget: item(3 + 2 * k) };
     accumulateDdsGradient(s.gradient, p, term.mask, termWeight(term, t, p), options.guidanceScale);
   });
+  refuseNonFinite(s.gradient, iteration, t);
   sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, s.grid.height * s.grid.width);
 }
 
@@ -241,11 +242,12 @@ async function officialIteration(s: LoopState, iteration: number): Promise<void>
     const noisyTarget = addNoise(latents.subarray(size, 2 * size), s.target, s.noise, alpha, sigma);
     latents.set(noisySource, 2 * size);
     latents.set(noisyTarget, 3 * size);
-    const predictions = await predictEpsilon(s, { data: latents, batch: 4, height: s.grid.height, width: s.grid.width }, t, contexts, iteration);
+    const predictions = await predictEpsilon(s, { data: latents, batch: 4, height: s.grid.height, width: s.grid.width }, t, contexts);
     const item = (i: number) => predictions.subarray(i * size, (i + 1) * size);
     const p = { nullSource: item(0), nullTarget: item(1), condSource: item(2), condTarget: item(3) };
     s.gradient.fill(0);
     accumulateDdsGradient(s.gradient, p, term.mask, termWeight(term, t, p), options.guidanceScale);
+    refuseNonFinite(s.gradient, iteration, t);
     sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, s.grid.height * s.grid.width);
   }
 }
@@ -256,21 +258,27 @@ async function predictEpsilon(
   latents: { data: Float32Array; batch: number; height: number; width: number },
   t: number,
   contexts: Float32Array,
-  iteration: number,
 ): Promise<Float32Array> {
   const raw = await s.predictor.predict(latents, t, contexts);
+  if (s.schedule.predictionType === 'v_prediction') {
+    epsilonFromVelocity(raw, latents.data, s.schedule.alpha(t), s.schedule.sigma(t));
+  }
+  return raw;
+}
+
+/**
+ * NaN/Inf from the UNet (an fp16 overflow, a broken export) reaches the gradient wherever it
+ * would touch the edit; checking the gradient costs one pass over one latent, not the batch.
+ */
+function refuseNonFinite(gradient: Float32Array, iteration: number, t: number): void {
   let sum = 0;
-  for (let i = 0; i < raw.length; i++) sum += raw[i];
+  for (let i = 0; i < gradient.length; i++) sum += gradient[i];
   if (!Number.isFinite(sum)) {
     throw new GasError(
       'model_error',
       `The UNet returned NaN or infinite values (iteration ${iteration}, t=${t}). The model or its precision is broken; try a float32 export or another provider.`,
     );
   }
-  if (s.schedule.predictionType === 'v_prediction') {
-    epsilonFromVelocity(raw, latents.data, s.schedule.alpha(t), s.schedule.sigma(t));
-  }
-  return raw;
 }
 
 function validateOptions(o: DistillOptions, schedule: NoiseSchedule): void {

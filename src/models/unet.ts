@@ -68,7 +68,9 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
         throw new GasError('model_error', `UNet contexts hold ${contexts.length} values; expected [${batch}, ${context.length}, ${context.dim}].`);
       }
       const step = fixedBatch ?? batch;
-      const out = new Float32Array(batch * item);
+      // One chunk: hand back ONNX Runtime's own output buffer rather than a copy.
+      const out = step >= batch ? undefined : new Float32Array(batch * item);
+      let single: Float32Array | undefined;
       for (let start = 0; start < batch; start += step) {
         const count = Math.min(step, batch - start);
         const feeds = {
@@ -82,9 +84,11 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
         stats.runs += 1;
         stats.images += step;
         checkDims(model, output.name, result.dims, [step, LATENT_CHANNELS, height, width]);
-        out.set(toFloat32(result, output.name).subarray(0, count * item), start * item);
+        const values = toFloat32(result, output.name);
+        if (out) out.set(values.subarray(0, count * item), start * item);
+        else single = values.length === batch * item ? values : values.slice(0, batch * item);
       }
-      return out;
+      return (out ?? single)!;
     },
   };
 }
