@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   bad_plan: 'The edit plan is invalid.',
   bundle_invalid: 'A model bundle is missing or malformed.',
   provider_unavailable: 'The requested execution provider is not available.',
+  planner_failed: 'The request could not be turned into a plan.',
+  not_found: 'An object named in the request was not found in the image.',
   model_error: 'A model produced an unusable result.',
   cancelled: 'The edit was cancelled.',
 } as const;

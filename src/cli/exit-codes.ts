@@ -8,6 +8,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'bad_input':
     case 'bad_image':
     case 'bad_plan':
+    case 'not_found':
       return EXIT.badInput;
     case 'bundle_invalid':
     case 'provider_unavailable':
@@ -15,6 +16,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'cancelled':
       return EXIT.cancelled;
     case 'model_error':
+    case 'planner_failed':
       return EXIT.failed;
   }
 }
