@@ -12,3 +12,8 @@ function repoRoot(): string {
 export function colourWorldBundleDir(variant: 'standard' | 'scalar' = 'standard'): string {
   return join(repoRoot(), 'models', 'build', variant === 'standard' ? 'colour-world' : `colour-world-${variant}`);
 }
+
+/** Where the colour world's GroundingDINO-contract detector is built: models/build/colour-world-detector. */
+export function colourWorldDetectorDir(): string {
+  return join(repoRoot(), 'models', 'build', 'colour-world-detector');
+}

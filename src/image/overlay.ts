@@ -30,6 +30,8 @@ export function overlaySvg(width: number, height: number, regions: readonly Over
   const fontSize = Math.max(11, Math.round(Math.min(width, height) / 28));
   const parts: string[] = [];
   regions.forEach((region, index) => {
+    // A region with no boxes (not found) keeps its number, so labels match the plan's order.
+    if (region.boxes.length === 0) return;
     const colour = regionColour(index);
     for (const [x0, y0, x1, y1] of region.boxes) {
       parts.push(

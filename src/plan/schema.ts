@@ -14,7 +14,8 @@ const unit = z.number().min(0, 'must be between 0 and 1').max(1, 'must be betwee
 /** [x0, y0, x1, y1], normalised to the image: 0 is the left/top edge, 1 the right/bottom. */
 export const boxSchema = z
   .tuple([unit, unit, unit, unit])
-  .refine(([x0, y0, x1, y1]) => x0 < x1 && y0 < y1, 'must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1');
+  .refine(([x0, y0, x1, y1]) => x0 < x1 && y0 < y1, 'must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1')
+  .readonly();
 
 export const subtaskSchema = z.object({
   /** What the object is now: "a dog". */

@@ -1,0 +1,124 @@
+/**
+ * The grounding stage: a region for every subtask. Box sources, in order: boxes the person gave,
+ * the detector, boxes from the planner when no detector is installed.
+ */
+import { GasError } from '../errors.js';
+import type { Box } from '../distill/masks.js';
+import type { Detector, DetectionThresholds } from '../ground/detector.js';
+import type { RgbImage } from '../image/decode.js';
+import { boxSchema, subtaskBoxes, type Plan, type Subtask } from '../plan/schema.js';
+
+export type RegionSource = 'user' | 'detector' | 'planner';
+
+/** A box the person gave for one phrase: `--box "the grass=0,0.6,1,1"`. */
+export interface UserBox {
+  readonly phrase: string;
+  readonly box: Box;
+}
+
+export interface GroundedRegion {
+  /** The phrase the region was looked up by. */
+  readonly phrase: string;
+  readonly label: string;
+  /** One box per instance; empty when nothing was found. */
+  readonly boxes: readonly Box[];
+  readonly source: RegionSource | null;
+}
+
+export interface Grounding {
+  /** The plan with every found region's boxes filled in. */
+  readonly plan: Plan;
+  readonly regions: readonly GroundedRegion[];
+  /** Phrases with no region. */
+  readonly missing: readonly string[];
+}
+
+export interface GroundOptions {
+  detector?: Detector;
+  userBoxes?: readonly UserBox[];
+  thresholds?: DetectionThresholds;
+}
+
+/** Parses `phrase=x0,y0,x1,y1` (0–1 image coordinates). */
+export function parseUserBox(text: string): UserBox {
+  const at = text.lastIndexOf('=');
+  const phrase = at > 0 ? text.slice(0, at).trim() : '';
+  const numbers = at > 0 ? text.slice(at + 1).split(',').map((v) => Number(v.trim())) : [];
+  const box = boxSchema.safeParse(numbers);
+  if (!phrase || !box.success) {
+    throw new GasError('bad_input', `--box takes "phrase=x0,y0,x1,y1" with numbers from 0 to 1 and x0 < x1, y0 < y1 (got "${text}").`);
+  }
+  return { phrase, box: box.data };
+}
+
+/** Lower-case, without a leading article or possessive, single-spaced: "The  Dog" and "dog" match. */
+function phraseKey(phrase: string): string {
+  return phrase.toLowerCase().replace(/[.,!?]+$/, '').replace(/^(?:the|a|an|my|his|her|its|their|our|your)\s+/, '').replace(/\s+/g, ' ').trim();
+}
+
+export function groundingPhrase(subtask: Subtask): string {
+  return subtask.grounding ?? phraseKey(subtask.source);
+}
+
+export async function groundPlan(plan: Plan, image: RgbImage, options: GroundOptions = {}): Promise<Grounding> {
+  const phrases = plan.subtasks.map(groundingPhrase);
+  const boxes: (Box[] | undefined)[] = plan.subtasks.map(() => undefined);
+  const sources: (RegionSource | null)[] = plan.subtasks.map(() => null);
+
+  // 1. Boxes the person gave, matched by phrase.
+  for (const user of options.userBoxes ?? []) {
+    const key = phraseKey(user.phrase);
+    const k = plan.subtasks.findIndex((s, i) => phraseKey(phrases[i]) === key || phraseKey(s.source) === key);
+    if (k < 0) {
+      throw new GasError('bad_input', `--box "${user.phrase}" matches no object in the plan (${phrases.map((p) => `"${p}"`).join(', ')}).`);
+    }
+    (boxes[k] ??= []).push(user.box);
+    sources[k] = 'user';
+  }
+
+  // 2. The detector, on every phrase still without a region, in one run.
+  const open = plan.subtasks.map((_, k) => k).filter((k) => boxes[k] === undefined);
+  if (options.detector && open.length > 0) {
+    const found = await options.detector.detect(image, open.map((k) => phrases[k]), options.thresholds);
+    found.forEach((result, i) => {
+      if (result.detections.length > 0) {
+        boxes[open[i]] = result.detections.map((d) => d.box);
+        sources[open[i]] = 'detector';
+      }
+    });
+  } else if (!options.detector) {
+    // 3. No detector installed: the planner's boxes, when it gave any.
+    for (const k of open) {
+      const planned = subtaskBoxes(plan.subtasks[k]);
+      if (planned.length > 0) {
+        boxes[k] = planned;
+        sources[k] = 'planner';
+      }
+    }
+  }
+
+  const regions = plan.subtasks.map((s, k) => ({
+    phrase: phrases[k],
+    label: `${s.source} → ${s.target}`,
+    boxes: boxes[k] ?? [],
+    source: sources[k],
+  }));
+  const grounded: Plan = {
+    ...plan,
+    subtasks: plan.subtasks.map((s, k) => {
+      const found = boxes[k];
+      const { box: _box, boxes: _boxes, ...rest } = s;
+      return found ? { ...rest, boxes: found } : rest;
+    }),
+  };
+  return { plan: grounded, regions, missing: regions.filter((r) => r.boxes.length === 0).map((r) => r.phrase) };
+}
+
+/** The error for phrases that were not found: which ones, and what the person can do. */
+export function notFoundError(missing: readonly string[], hasDetector: boolean): GasError {
+  const names = missing.map((p) => `"${p}"`).join(', ');
+  const fix = hasDetector
+    ? `Check the mask overlay, rephrase, or give the box yourself with --box "${missing[0]}=x0,y0,x1,y1".`
+    : `No detector is installed: give --detector (GroundingDINO), boxes with --box "${missing[0]}=x0,y0,x1,y1", or use the openai planner, which can return boxes.`;
+  return new GasError('not_found', `I could not find ${names} in the image. ${fix}`, { missing });
+}
