@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   console.log(`Engine on the colour world, ${SIZE}×${SIZE} latent, ${ITERATIONS} iterations after ${WARMUP} warm-up (${process.arch}, ${process.version})`);
   console.log('K  schedule    runs/it  images/it  ms/it  ORT ms/it  engine ms/it');
   for (let K = 1; K <= 4; K++) {
-    // K side-by-side boxes, each one quarter of the width, some small enough for γ.
+    // K side-by-side boxes, each a quarter of the width and under 15% of the image, so γ applies to all.
     const subtasks = await Promise.all(WORDS.slice(0, K).map(async ([from, to], k) => ({
       source: await embed(from),
       target: await embed(to),

@@ -7,11 +7,17 @@ import { describe, expect, it } from 'vitest';
 import { demoScenePng, DEMO_PLAN } from '../src/cli/demo-scene.js';
 import { STANDARD_BUNDLE, fractionOfWay, meanColour, pngToRgb, PALETTE } from './helpers/colour-world.js';
 import { readFileSync } from 'node:fs';
+import { colourWorldDetectorDir } from '../models/colour-world/paths.js';
+
+const DETECTOR = colourWorldDetectorDir();
 
 const CLI = resolve('dist/src/cli.js');
 
+/** The environment without the variables that choose planners, models or keys: each test says what it wants. */
+const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_)/.test(k)));
+
 function gas(args: string[], cwd = process.cwd()) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -45,12 +51,40 @@ describe('gas', async () => {
     expect(fractionOfWay(meanColour(edit, 'dog'), PALETTE.brown, PALETTE.orange)).toBeGreaterThan(0.8);
   });
 
-  it('runs the demo and prints where the files are', () => {
+  it('runs the demo from a sentence and prints the plan and where the files are', () => {
     const out = join(work, 'demo');
     const run = gas(['demo', '--out', out, '--steps', '20']);
     expect(run.code).toBe(0);
+    expect(run.stdout).toContain('"turn the dog into a tiger and the grass into snow"');
+    expect(run.stdout).toContain('1. the dog → a tiger');
     for (const name of ['edit.png', 'masks.png']) expect(run.stdout).toContain(join(out, name));
     expect(existsSync(join(out, 'scene.png'))).toBe(true);
+  });
+
+  it('edits from a sentence with the detector', async () => {
+    const out = join(work, 'out-sentence');
+    const run = gas(['edit', scene, 'turn the dog into a tiger and the grass into snow', '--detector', DETECTOR, '--out', out, ...base]);
+    expect(run.code).toBe(0);
+    const edit = await pngToRgb(readFileSync(join(out, 'edit.png')));
+    expect(fractionOfWay(meanColour(edit, 'grass'), PALETTE.green, PALETTE.white)).toBeGreaterThan(0.8);
+  });
+
+  it('prints the plan as JSON and writes the overlay with `gas plan`, without editing', () => {
+    const out = join(work, 'out-plan');
+    const run = gas(['plan', scene, 'Turn the dog into a tiger; make the sky cloudy.', '--detector', DETECTOR, '--out', out]);
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout) as { subtasks: { source: string; target: string; boxes: number[][] }[] };
+    expect(plan.subtasks.map((s) => `${s.source} → ${s.target}`)).toEqual(['the dog → a tiger', 'the sky → the cloudy sky']);
+    expect(plan.subtasks[0].boxes).toEqual([[0.25, 0.4375, 0.625, 0.8125]]);
+    expect(readdirSync(out)).toEqual(['masks.png']);
+  });
+
+  it('writes the overlay and names the phrase when an object is not found', () => {
+    const out = join(work, 'out-missing');
+    const run = gas(['edit', scene, 'turn the cat into a fox', '--detector', DETECTOR, '--out', out, ...base]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('I could not find "cat" in the image.');
+    expect(readdirSync(out)).toEqual(['masks.png']);
   });
 
   const refusals: [string, () => string[], number, string][] = [
@@ -63,6 +97,14 @@ describe('gas', async () => {
     ['no bundle at the path', () => ['edit', scene, '--plan', goodPlan, '--bundle', join(work, 'no-bundle')], 3, `No model bundle at ${join(work, 'no-bundle')}`],
     ['a bad step count', () => ['edit', scene, '--plan', goodPlan, '--steps', 'many'], 2, '--steps must be a whole number from 1 to 10000 (got "many").'],
     ['an unknown ablation', () => ['edit', scene, '--plan', goodPlan, '--ablate', 'everything'], 2, "option '--ablate <name>' argument 'everything' is invalid"],
+    ['an empty request', () => ['edit', scene, '   '], 2, 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".'],
+    ['more than 8 edits', () => ['edit', scene, Array.from({ length: 9 }, (_, i) => `turn the dog${i} into a cat`).join(', ')], 2, 'The request asks for 9 edits; one edit handles at most 8.'],
+    ['a request over 1,000 characters', () => ['edit', scene, `turn the dog into a ${'very '.repeat(250)}big tiger`], 2, 'keep it under 1000'],
+    ['a call without an image', () => ['edit'], 2, "missing required argument 'image'"],
+    ['a request that cannot be parsed', () => ['edit', scene, 'hello there'], 2, 'Try e.g.'],
+    ['the openai planner without a key', () => ['edit', scene, 'turn the dog into a tiger', '--planner', 'openai'], 2, 'The openai planner needs OPENAI_API_KEY'],
+    ['a directory as the image', () => ['edit', work, '--plan', goodPlan], 2, `No image at ${work}.`],
+    ['a working size that is not a multiple of 64', () => ['edit', scene, '--plan', goodPlan, '--max-side', '100', '--bundle', join(work, 'no-bundle')], 2, 'multiple of 64'],
   ];
   for (const [what, args, code, message] of refusals) {
     it(`refuses ${what} with its message, exit ${code}, and writes nothing`, () => {

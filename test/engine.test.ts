@@ -45,7 +45,7 @@ async function sceneRequest(bundle: DiffusionBundle): Promise<DistillRequest> {
   };
 }
 
-const options = (overrides: Partial<DistillOptions>): DistillOptions => ({ ...REFERENCE_OPTIONS, iterations: 2, seed: 11, ...overrides });
+const options = (overrides: Partial<DistillOptions>): DistillOptions => ({ ...REFERENCE_OPTIONS, schedule: 'aggregated', iterations: 2, seed: 11, ...overrides });
 
 /** ε for one latent and one prompt, one UNet call each: no batching to get wrong. */
 async function eps(bundle: DiffusionBundle, z: Float32Array, t: number, c: TextEmbedding): Promise<Float32Array> {
@@ -145,18 +145,43 @@ describe('Ground-A-Score engine', async () => {
     a.data.forEach((v, i) => expect(v).toBeCloseTo(b.data[i], 6));
   });
 
-  it('skips a subtask with intensity 0 and leaves its region alone', async () => {
-    const skipGrass = { ...request, subtasks: [request.subtasks[0], { ...request.subtasks[1], intensity: 0 }] };
-    const result = await groundAScore(bundle.unet, schedule, skipGrass, options({ iterations: 20 }));
-    let dogMoved = 0;
-    for (let p = 0; p < P; p++) {
-      for (let c = 0; c < 4; c++) {
-        const i = c * P + p;
-        if (inDog(p)) dogMoved = Math.max(dogMoved, Math.abs(result.data[i] - request.source.data[i]));
-        else expect(result.data[i]).toBe(request.source.data[i]);
+  it('drops the term of a subtask with intensity 0 but keeps its region in the masks and the union', async () => {
+    const green = latentOfRgb(PALETTE.green);
+    const white = latentOfRgb(PALETTE.white);
+    const grassTowardSnow = async (intensity: number) => {
+      const scaled = { ...request, subtasks: [request.subtasks[0], { ...request.subtasks[1], intensity }] };
+      const before = { ...bundle.unet.stats };
+      const result = await groundAScore(bundle.unet, schedule, scaled, options({ iterations: 100 }));
+      const mean = [0, 0, 0, 0];
+      let n = 0;
+      for (let p = 0; p < P; p++) {
+        for (let c = 0; c < 4; c++) {
+          const i = c * P + p;
+          if (!inGrass(p)) expect(result.data[i]).toBe(request.source.data[i]); // the sky is in no region
+          else if (!inDog(p)) mean[c] += result.data[i];
+        }
+        if (inGrass(p) && !inDog(p)) n += 1;
       }
-    }
-    expect(dogMoved).toBeGreaterThan(0.05);
+      let dot = 0;
+      let norm = 0;
+      for (let c = 0; c < 4; c++) {
+        dot += (mean[c] / n - green[c]) * (white[c] - green[c]);
+        norm += (white[c] - green[c]) ** 2;
+      }
+      return { fraction: dot / norm, images: (bundle.unet.stats.images - before.images) / 100 };
+    };
+    const skipped = await grassTowardSnow(0);
+    const full = await grassTowardSnow(1);
+    expect(skipped.images).toBe(2 + 2 * 2); // the dog and the full prompt: 2K + 4 with K = 1
+    expect(full.images).toBe(2 + 2 * 3);
+    // Without its own term the grass still moves, through the full prompt ("… on the snow"), but less.
+    expect(full.fraction).toBeGreaterThan(0.8);
+    expect(skipped.fraction).toBeLessThan(full.fraction - 0.1);
+  });
+
+  it('refuses a request where every subtask has intensity 0', async () => {
+    const none = { ...request, subtasks: request.subtasks.map((s) => ({ ...s, intensity: 0 })) };
+    await expect(groundAScore(bundle.unet, schedule, none, options({}))).rejects.toThrow('Every subtask has intensity 0: nothing would change.');
   });
 
   it('is reproducible: the same seed gives the same latent, another seed another', async () => {

@@ -30,6 +30,6 @@ describe('noise schedule', () => {
       error = e;
     }
     expect(isGasError(error, 'bundle_invalid')).toBe(true);
-    expect((error as Error).message).toContain('prediction_type "sample"');
+    expect((error as Error).message).toMatch(/^scheduler_config.json: prediction_type "sample" is not supported/);
   });
 });

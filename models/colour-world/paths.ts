@@ -1,11 +1,11 @@
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root, whether running from source (models/colour-world) or dist/models/colour-world. */
 function repoRoot(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
   const up = resolve(here, '../..');
-  return up.endsWith(`${'/'}dist`) ? resolve(up, '..') : up;
+  return basename(up) === 'dist' ? resolve(up, '..') : up;
 }
 
 /** Where `npm run models:colour` puts a variant's bundle: models/build/colour-world[-variant]. */

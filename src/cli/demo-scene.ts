@@ -14,6 +14,10 @@ export const DEMO_REGIONS = {
   dog: [0.25, 0.4375, 0.625, 0.8125],
 } as const;
 
+/** What the demo asks for, in words. */
+export const DEMO_REQUEST = 'turn the dog into a tiger and the grass into snow';
+
+/** The same edit as an explicit plan with boxes. */
 export const DEMO_PLAN: Plan = {
   subtasks: [
     { source: 'a dog', target: 'a tiger', grounding: 'dog', preserveForm: false, box: [...DEMO_REGIONS.dog] },

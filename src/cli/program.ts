@@ -5,17 +5,32 @@ import { Command, CommanderError, Option } from 'commander';
 import { isGasError } from '../errors.js';
 import { ABLATIONS, SCHEDULES } from '../distill/engine.js';
 import { EXECUTION_PROVIDERS } from '../models/session.js';
+import { PLANNERS } from '../plan/planner.js';
 import { buildColourWorld, COLOUR_WORLD_VARIANTS, isCurrentColourWorld } from '../../models/colour-world/build.js';
-import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
+import { buildColourWorldDetector, isCurrentColourWorldDetector } from '../../models/colour-world/detector.js';
+import { colourWorldBundleDir, colourWorldDetectorDir } from '../../models/colour-world/paths.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { runEditCommand, type EditFlags } from './edit-command.js';
-import { DEMO_PLAN, demoScenePng } from './demo-scene.js';
+import { parseEditFlags, runEditCommand, runPlanCommand, type EditFlags } from './edit-command.js';
+import { DEMO_REQUEST, demoScenePng } from './demo-scene.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Options that decide the plan and its regions: shared by `edit`, `plan` and `demo`. */
+function planningOptions(command: Command): Command {
+  return command
+    .option('--out <dir>', 'folder for the output files (default: out/<image name>)')
+    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(EXECUTION_PROVIDERS).env('GAS_PROVIDER').default('cpu'))
+    .addOption(new Option('--planner <name>', 'who turns the request into a plan (default: openai when OPENAI_API_KEY is set, else offline)').choices(PLANNERS).env('GAS_PLANNER'))
+    .addOption(new Option('--detector <dir>', 'GroundingDINO export (transformers ONNX layout) that finds each object').env('GAS_DETECTOR'))
+    .option('--box-threshold <p>', 'detector box threshold', '0.35')
+    .option('--text-threshold <p>', 'detector text threshold', '0.25')
+    .option('--box <phrase=x0,y0,x1,y1>', 'the region of one object yourself, in 0–1 image coordinates (repeatable)', collect, [])
+    .option('--plan <file>', 'an explicit plan.json instead of a request (see the README)');
+}
 
 function editOptions(command: Command): Command {
-  return command
-    .option('--out <dir>', 'folder for edit.png, masks.png and previews (default: out/<image name>)')
+  return planningOptions(command)
     .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
-    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(EXECUTION_PROVIDERS).env('GAS_PROVIDER').default('cpu'))
     .option('--steps <n>', 'iterations (the reference runs 500)')
     .option('--seed <n>', 'random seed; the same inputs and seed give the same bytes')
     .addOption(new Option('--schedule <name>', 'how terms are combined per iteration').choices(SCHEDULES).default('aggregated'))
@@ -32,29 +47,45 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  editOptions(program.command('edit <image>'))
-    .description('edit an image with an explicit plan (subtasks, full prompts, boxes)')
-    .requiredOption('--plan <file>', 'plan.json: {"subtasks": [{"source", "target", "box": [x0, y0, x1, y1]}], "full": {"source", "target"}}')
-    .action(async (image: string, flags: EditFlags) => {
-      const result = await runEditCommand(image, flags);
+  editOptions(program.command('edit <image> [request]'))
+    .description('edit an image: "turn the dog into a tiger and the grass into snow" (or --plan plan.json)')
+    .action(async (image: string, request: string | undefined, flags: EditFlags) => {
+      const result = await runEditCommand(image, request, flags);
       console.log(`seed ${result.seed}`);
       for (const file of result.files) console.log(file);
     });
 
+  planningOptions(program.command('plan <image> <request>'))
+    .description('print the plan as JSON and write the mask overlay, to check the regions before editing')
+    .action(async (image: string, request: string, flags: EditFlags) => {
+      const result = await runPlanCommand(image, request, flags);
+      console.log(JSON.stringify(result.plan, null, 2));
+      for (const file of result.files) process.stderr.write(`${file}\n`);
+    });
+
   editOptions(program.command('demo'))
-    .description('edit a built-in synthetic scene with the colour-world bundle and print where the files are')
+    .description('edit a built-in synthetic scene with the colour-world bundle and detector, and print where the files are')
     .action(async (flags: EditFlags) => {
+      parseEditFlags(flags);
       const outDir = resolve(flags.out ?? join('out', 'demo'));
-      const bundle = colourWorldBundleDir();
       const variant = COLOUR_WORLD_VARIANTS.standard;
+      const bundle = colourWorldBundleDir();
       if (resolve(flags.bundle) === bundle && !isCurrentColourWorld(bundle, variant)) buildColourWorld(bundle, variant);
+      const detector = flags.detector ?? colourWorldDetectorDir();
+      if (resolve(detector) === colourWorldDetectorDir() && !isCurrentColourWorldDetector(detector)) buildColourWorldDetector(detector);
       mkdirSync(outDir, { recursive: true });
       const scene = join(outDir, 'scene.png');
-      const plan = join(outDir, 'plan.json');
       writeFileSync(scene, await demoScenePng());
-      writeFileSync(plan, `${JSON.stringify(DEMO_PLAN, null, 2)}\n`);
-      const result = await runEditCommand(scene, { ...flags, plan, out: outDir, steps: flags.steps ?? '200', seed: flags.seed ?? '7' });
-      console.log(`Edited ${scene} with ${plan} (seed ${result.seed}):`);
+      const result = await runEditCommand(scene, DEMO_REQUEST, {
+        ...flags,
+        detector,
+        planner: flags.planner ?? 'offline',
+        out: outDir,
+        steps: flags.steps ?? '200',
+        seed: flags.seed ?? '7',
+      });
+      console.log(`Edited ${scene}: "${DEMO_REQUEST}" (seed ${result.seed})`);
+      result.plan.subtasks.forEach((s, k) => console.log(`  ${k + 1}. ${s.source} → ${s.target}`));
       for (const file of result.files) console.log(`  ${file}`);
     });
 

@@ -67,10 +67,10 @@ export function accumulateDdsGradient(
   const pixels = mask.length;
   const { nullSource, nullTarget, condSource, condTarget } = p;
   for (let base = 0; base < out.length; base += pixels) {
-    for (let p = 0; p < pixels; p++) {
-      const m = mask[p];
+    for (let px = 0; px < pixels; px++) {
+      const m = mask[px];
       if (m === 0) continue;
-      const i = base + p;
+      const i = base + px;
       const target = nullTarget[i] + guidance * (condTarget[i] - nullTarget[i]);
       const source = nullSource[i] + guidance * (condSource[i] - nullSource[i]);
       out[i] += weight * m * (target - source);

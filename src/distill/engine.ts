@@ -64,7 +64,6 @@ export interface DistillOptions {
 /** The reference's numbers (ALGORITHM.md). */
 export const REFERENCE_OPTIONS = {
   iterations: 500,
-  schedule: 'aggregated',
   guidanceScale: GUIDANCE_SCALE,
   learningRate: 0.1,
   lossScale: 2000,
@@ -81,24 +80,33 @@ interface Term {
   readonly weighting: { kind: 'subtask'; intensity: number; penalised: boolean } | { kind: 'full' } | { kind: 'plain' };
 }
 
-/** Subtasks and the full prompt → the terms to run, with masks, the overlap rule and the ablation applied. */
+/**
+ * Subtasks and the full prompt → the terms to run, with masks, the overlap rule and the ablation
+ * applied. Masks, the overlap rule and the union come from every subtask: intensity scales a
+ * term (0 drops it) but does not take its object out of the geometry.
+ */
 export function prepareTerms(request: DistillRequest, grid: LatentGrid, ablation?: Ablation): Term[] {
-  const active = request.subtasks.filter((s) => s.intensity > 0);
-  if (ablation === 'no-subtasks' || active.length === 0) {
+  if (ablation === 'no-subtasks') {
     return [{ ...request.full, mask: wholeImageMask(grid), weighting: { kind: 'plain' } }];
   }
-  const binary = active.map((s) => latentMaskFromBoxes(s.boxes, grid));
-  const masks = ablation === 'no-masks' ? active.map(() => wholeImageMask(grid)) : applyOverlapRule(binary);
-  const terms: Term[] = active.map((s, k) => ({
-    source: s.source,
-    target: s.target,
-    mask: masks[k],
-    weighting: {
-      kind: 'subtask',
-      intensity: s.intensity,
-      penalised: ablation !== 'no-null-penalty' && boxesArea(s.boxes) < NULL_PENALTY_MAX_AREA,
-    },
-  }));
+  if (request.subtasks.some((s) => !(s.intensity >= 0))) throw new GasError('bad_input', 'Intensities must be 0 or more.');
+  if (!request.subtasks.some((s) => s.intensity > 0)) throw new GasError('bad_input', 'Every subtask has intensity 0: nothing would change.');
+  const binary = request.subtasks.map((s) => latentMaskFromBoxes(s.boxes, grid));
+  const masks = ablation === 'no-masks' ? binary.map(() => wholeImageMask(grid)) : applyOverlapRule(binary);
+  const terms: Term[] = [];
+  request.subtasks.forEach((s, k) => {
+    if (s.intensity === 0) return;
+    terms.push({
+      source: s.source,
+      target: s.target,
+      mask: masks[k],
+      weighting: {
+        kind: 'subtask',
+        intensity: s.intensity,
+        penalised: ablation !== 'no-null-penalty' && boxesArea(s.boxes) < NULL_PENALTY_MAX_AREA,
+      },
+    });
+  });
   if (ablation !== 'no-masks' && ablation !== 'no-full-prompt') {
     terms.push({ ...request.full, mask: unionMask(binary, grid), weighting: { kind: 'full' } });
   }

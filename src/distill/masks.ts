@@ -14,14 +14,23 @@ export interface LatentGrid {
   readonly width: number;
 }
 
-/** Box → latent grid: round(x·W), round(y·H) for both corners; 1 inside, 0 outside. */
+/** Python's round(): halves go to the even neighbour, as in the reference's box → grid step. */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Box → latent grid: round(x·W), round(y·H) for both corners; 1 inside, 0 outside. Ours: a box
+ * thinner than one latent cell keeps one cell, so a tiny object is edited rather than silently skipped.
+ */
 export function latentMaskFromBox(box: Box, grid: LatentGrid): Float32Array {
   const { height: H, width: W } = grid;
   const mask = new Float32Array(H * W);
-  const x0 = Math.round(box[0] * W);
-  const x1 = Math.round(box[2] * W);
-  const y0 = Math.round(box[1] * H);
-  const y1 = Math.round(box[3] * H);
+  const x0 = Math.min(roundHalfEven(box[0] * W), W - 1);
+  const x1 = Math.max(roundHalfEven(box[2] * W), x0 + 1);
+  const y0 = Math.min(roundHalfEven(box[1] * H), H - 1);
+  const y1 = Math.max(roundHalfEven(box[3] * H), y0 + 1);
   for (let y = y0; y < y1; y++) mask.fill(1, y * W + x0, y * W + x1);
   return mask;
 }

@@ -2,6 +2,7 @@
  * The DDPM noise schedule (ALGORITHM.md, "Noise schedule"), from a diffusers
  * `scheduler_config.json`.
  */
+import { z } from 'zod';
 import { GasError } from '../errors.js';
 
 export type PredictionType = 'epsilon' | 'v_prediction';
@@ -33,23 +34,30 @@ export interface NoiseSchedule {
   sigma(t: number): number;
 }
 
+const schedulerJsonSchema = z.object({
+  beta_start: z.number().positive().lt(1).default(SD1_SCHEDULER.betaStart),
+  beta_end: z.number().positive().lt(1).default(SD1_SCHEDULER.betaEnd),
+  beta_schedule: z.enum(['scaled_linear', 'linear']).default(SD1_SCHEDULER.betaSchedule),
+  num_train_timesteps: z.number().int().min(2).default(SD1_SCHEDULER.numTrainTimesteps),
+  prediction_type: z.enum(['epsilon', 'v_prediction']).default(SD1_SCHEDULER.predictionType),
+});
+
 /** Reads the fields the engine needs from a diffusers scheduler config, with SD 1.x defaults. */
-export function schedulerConfigFromJson(json: Record<string, unknown>): SchedulerConfig {
-  const pick = <T>(key: string, fallback: T): T => (json[key] === undefined ? fallback : (json[key] as T));
-  const config: SchedulerConfig = {
-    betaStart: pick('beta_start', SD1_SCHEDULER.betaStart),
-    betaEnd: pick('beta_end', SD1_SCHEDULER.betaEnd),
-    betaSchedule: pick('beta_schedule', SD1_SCHEDULER.betaSchedule),
-    numTrainTimesteps: pick('num_train_timesteps', SD1_SCHEDULER.numTrainTimesteps),
-    predictionType: pick('prediction_type', SD1_SCHEDULER.predictionType),
+export function schedulerConfigFromJson(json: Record<string, unknown>, file = 'scheduler_config.json'): SchedulerConfig {
+  const parsed = schedulerJsonSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = String(issue.path[0]);
+    throw new GasError('bundle_invalid', `${file}: ${field} ${JSON.stringify(json[field])} is not supported (${issue.message}).`);
+  }
+  const c = parsed.data;
+  return {
+    betaStart: c.beta_start,
+    betaEnd: c.beta_end,
+    betaSchedule: c.beta_schedule,
+    numTrainTimesteps: c.num_train_timesteps,
+    predictionType: c.prediction_type,
   };
-  if (config.betaSchedule !== 'scaled_linear' && config.betaSchedule !== 'linear') {
-    throw new GasError('bundle_invalid', `beta_schedule "${String(config.betaSchedule)}" is not supported (use scaled_linear or linear).`);
-  }
-  if (config.predictionType !== 'epsilon' && config.predictionType !== 'v_prediction') {
-    throw new GasError('bundle_invalid', `prediction_type "${String(config.predictionType)}" is not supported (use epsilon or v_prediction).`);
-  }
-  return config;
 }
 
 /** β_i = linspace(√β_start, √β_end, T)² (scaled_linear) or linspace(β_start, β_end, T); ᾱ_t = Π_{i≤t}(1−β_i). */

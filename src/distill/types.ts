@@ -7,6 +7,13 @@ export interface Latent {
   readonly width: number;
 }
 
+/** An image for the VAE: [1, 3, height, width], values in [-1, 1]. */
+export interface ImageTensor {
+  readonly data: Float32Array;
+  readonly height: number;
+  readonly width: number;
+}
+
 /** Several latents that share a height and width: [batch, 4, height, width]. */
 export interface LatentBatch {
   readonly data: Float32Array;

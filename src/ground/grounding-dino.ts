@@ -12,7 +12,6 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { GasError } from '../errors.js';
 import type { Box } from '../distill/masks.js';
-import type { RgbImage } from '../image/decode.js';
 import { asIntType, intTensor, toFloat32 } from '../models/tensors.js';
 import { openSession, requireInput, runSession, type ExecutionProvider } from '../models/session.js';
 import { DEFAULT_THRESHOLDS, type Detection, type Detector, type PhraseDetections } from './detector.js';

@@ -1,17 +1,13 @@
 /** Between 8-bit RGB images and the engine's [1, 3, H, W] tensors in [-1, 1]. */
 import { GasError } from '../errors.js';
 import type { RgbImage } from './decode.js';
+import type { ImageTensor } from '../distill/types.js';
 
 /** Both sides of the working image are multiples of this (SD's UNet downsamples latents 3×). */
 export const SIDE_MULTIPLE = 64;
 export const DEFAULT_MAX_SIDE = 512;
 
-export interface ImageTensor {
-  /** [1, 3, height, width], values in [-1, 1] */
-  readonly data: Float32Array;
-  readonly height: number;
-  readonly width: number;
-}
+export type { ImageTensor };
 
 /**
  * The size the model works at: the aspect ratio kept, the longer side brought to `maxSide`

@@ -59,7 +59,7 @@ export async function loadDiffusionBundle(path: string, options: BundleOptions =
   };
 
   readJson('model_index.json', true);
-  const scheduler = schedulerConfigFromJson(readJson('scheduler/scheduler_config.json', true)!);
+  const scheduler = schedulerConfigFromJson(readJson('scheduler/scheduler_config.json', true)!, join(dir, 'scheduler/scheduler_config.json'));
   const vaeConfig = readJson('vae_decoder/config.json', false) ?? readJson('vae_encoder/config.json', false) ?? {};
   const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : SD1_SCALING_FACTOR;
   const previewJson = readJson('latent_preview.json', false);

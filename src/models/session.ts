@@ -98,6 +98,12 @@ export function fixedBatchSize(tensor: TensorContract): number | undefined {
   return typeof dim === 'number' && dim > 0 ? dim : undefined;
 }
 
+export function checkDims(model: ModelSession, name: string, actual: readonly number[], expected: readonly number[]): void {
+  if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
+    throw new GasError('model_error', `${model.file}: "${name}" came back as [${actual.join(', ')}]; expected [${expected.join(', ')}].`);
+  }
+}
+
 /** Runs a session and returns the named outputs, checking that each is there. */
 export async function runSession(
   model: ModelSession,

@@ -8,7 +8,7 @@ import type * as ort from 'onnxruntime-node';
 import { GasError } from '../errors.js';
 import type { NoisePredictor } from '../distill/types.js';
 import { asFloatType, floatTensor, intTensor, toFloat32, type FloatType } from './tensors.js';
-import { fixedBatchSize, openSession, requireInput, requireShape, runSession, type ExecutionProvider, type ModelSession } from './session.js';
+import { checkDims, fixedBatchSize, openSession, requireInput, requireShape, runSession, type ExecutionProvider } from './session.js';
 
 export const LATENT_CHANNELS = 4;
 
@@ -36,8 +36,10 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
   const form: TimestepForm = { type: timestep.type, scalar: timestep.shape.length === 0 };
   const hidden = requireInput(model, 'encoder_hidden_states', `float [batch, ${context.length}, ${context.dim}]`);
   requireShape(model, hidden, [null, context.length, context.dim], `[batch, ${context.length}, ${context.dim}] to match the text encoder`);
+  const contextType = asFloatType(hidden.type, `${model.file} input "encoder_hidden_states"`);
   const output = model.output('out_sample') ?? model.outputs[0];
   requireShape(model, output, [null, LATENT_CHANNELS, null, null], '[batch, 4, height, width]');
+  asFloatType(output.type, `${model.file} output "${output.name}"`);
   const fixedBatch = fixedBatchSize(sample) ?? fixedBatchSize(hidden);
 
   // The contexts of an edit stay the same every iteration: convert them once per array.
@@ -48,7 +50,7 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
     const key = `${start}:${count}:${size}`;
     let tensor = byChunk.get(key);
     if (!tensor) {
-      tensor = floatTensor(floatType, padBatch(contexts, context.length * context.dim, start, count, size), [size, context.length, context.dim]);
+      tensor = floatTensor(contextType, padBatch(contexts, context.length * context.dim, start, count, size), [size, context.length, context.dim]);
       byChunk.set(key, tensor);
     }
     return tensor;
@@ -108,10 +110,4 @@ function timestepTensor(form: TimestepForm, t: number, batch: number): ort.Tenso
   const dims = form.scalar ? [] : [batch];
   const values = form.scalar ? [t] : new Array<number>(batch).fill(t);
   return form.type === 'int64' ? intTensor('int64', values, dims) : floatTensor(form.type, Float32Array.from(values), dims);
-}
-
-export function checkDims(model: ModelSession, name: string, actual: readonly number[], expected: readonly number[]): void {
-  if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
-    throw new GasError('model_error', `${model.file}: "${name}" came back as [${actual.join(', ')}]; expected [${expected.join(', ')}].`);
-  }
 }

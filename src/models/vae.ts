@@ -4,20 +4,13 @@
  */
 import { join } from 'node:path';
 import { GasError } from '../errors.js';
-import type { Latent } from '../distill/types.js';
+import type { ImageTensor, Latent } from '../distill/types.js';
 import { asFloatType, floatTensor, toFloat32 } from './tensors.js';
-import { openSession, requireInput, requireShape, runSession, type ExecutionProvider } from './session.js';
-import { LATENT_CHANNELS, checkDims } from './unet.js';
+import { checkDims, openSession, requireInput, requireShape, runSession, type ExecutionProvider } from './session.js';
+import { LATENT_CHANNELS } from './unet.js';
 
 /** Image pixels per latent pixel side in SD 1.x VAEs. */
 export const VAE_DOWNSAMPLE = 8;
-
-export interface ImageTensor {
-  /** [1, 3, height, width], values in [-1, 1] */
-  readonly data: Float32Array;
-  readonly height: number;
-  readonly width: number;
-}
 
 export interface VaeEncoderModel {
   encode(image: ImageTensor): Promise<Latent>;
@@ -33,6 +26,7 @@ export async function openVaeEncoder(dir: string, provider: ExecutionProvider, s
   requireShape(model, input, [null, 3, null, null], '[batch, 3, height, width]');
   const floatType = asFloatType(input.type, `${model.file} input "sample"`);
   const output = model.output('latent_sample') ?? model.output('latent_parameters') ?? model.outputs[0];
+  asFloatType(output.type, `${model.file} output "${output.name}"`);
   const channels = output.shape[1];
   if (output.shape.length !== 4 || (typeof channels === 'number' && channels !== 4 && channels !== 8)) {
     throw new GasError(
@@ -64,6 +58,7 @@ export async function openVaeDecoder(dir: string, provider: ExecutionProvider, s
   const floatType = asFloatType(input.type, `${model.file} input "latent_sample"`);
   const output = model.output('sample') ?? model.outputs[0];
   requireShape(model, output, [null, 3, null, null], '[batch, 3, height, width]');
+  asFloatType(output.type, `${model.file} output "${output.name}"`);
   return {
     async decode(latent) {
       const unscaled = new Float32Array(latent.data.length);

@@ -7,13 +7,12 @@ import { GasError } from '../errors.js';
 import {
   groundAScore, REFERENCE_OPTIONS, type Ablation, type DistillProgress, type DistillSubtask, type Schedule,
 } from '../distill/engine.js';
-import { latentMaskFromBoxes, unionMask, type LatentGrid } from '../distill/masks.js';
+import { latentMaskFromBoxes, unionMask } from '../distill/masks.js';
 import { noiseSchedule } from '../distill/schedule.js';
 import type { TextEmbedding } from '../distill/types.js';
 import type { DiffusionBundle } from '../models/bundle.js';
 import { encodePng, resizeRgb, type RgbImage } from '../image/decode.js';
 import { compositeOver, featheredAlpha } from '../image/composite.js';
-import { renderMaskOverlay, type OverlayRegion } from '../image/overlay.js';
 import { latentPreview } from '../image/preview.js';
 import { DEFAULT_MAX_SIDE, imageToTensor, tensorToImage, workingSize } from '../image/tensor.js';
 import { subtaskBoxes, type Box, type Plan } from '../plan/schema.js';
@@ -27,7 +26,7 @@ export interface EditOptions {
   guidanceScale: number;
   /** Composite the edit over the original through the feathered union of the regions. */
   composite: boolean;
-  /** Per-subtask edit intensity, in plan order (default 1 each; 0 skips a subtask). */
+  /** Per-subtask edit intensity, in plan order, 0–2 (default 1 each; 0 drops a subtask's term). */
   intensity?: readonly number[];
   /** Longer side of the working image (a multiple of 64). */
   maxSide: number;
@@ -44,7 +43,7 @@ export interface EditProgress extends DistillProgress {
 
 export const DEFAULT_EDIT_OPTIONS: EditOptions = {
   steps: REFERENCE_OPTIONS.iterations,
-  schedule: REFERENCE_OPTIONS.schedule,
+  schedule: 'aggregated',
   guidanceScale: REFERENCE_OPTIONS.guidanceScale,
   composite: true,
   maxSide: DEFAULT_MAX_SIDE,
@@ -54,31 +53,32 @@ export const DEFAULT_EDIT_OPTIONS: EditOptions = {
 export interface EditResult {
   /** The edit, as a PNG at the source's resolution. */
   image: Buffer;
-  /** The source with every region drawn on it, as a PNG. */
-  overlay: Buffer;
   seed: number;
   timings: { encodeMs: number; distillMs: number; decodeMs: number; totalMs: number };
 }
 
-/** Regions of a plan whose subtasks all have boxes: what the overlay and the engine use. */
-export function planRegions(plan: Plan): { label: string; boxes: Box[] }[] {
+/**
+ * Each subtask's boxes; every subtask needs at least one (the grounding stage fills them in),
+ * except under the "no subtasks" ablation, which edits with the full prompt alone.
+ */
+export function subtaskRegions(plan: Plan, ablation?: Ablation): Box[][] {
   return plan.subtasks.map((subtask, index) => {
     const boxes = subtaskBoxes(subtask);
-    if (boxes.length === 0) {
+    if (boxes.length === 0 && ablation !== 'no-subtasks') {
       throw new GasError(
         'bad_plan',
         `Subtask ${index + 1} ("${subtask.source} → ${subtask.target}") has no box. Add "box": [x0, y0, x1, y1] in 0–1 image coordinates.`,
       );
     }
-    return { label: `${subtask.source} → ${subtask.target}`, boxes };
+    return boxes;
   });
 }
 
 export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan: Plan, options: EditOptions): Promise<EditResult> {
   const started = performance.now();
   const seed = options.seed ?? randomInt(0, 2 ** 31);
-  const regions = planRegions(plan);
-  const intensity = checkIntensity(options.intensity, plan.subtasks.length);
+  const regions = subtaskRegions(plan, options.ablation);
+  const intensity = checkIntensity(options.intensity, plan.subtasks.length)!;
 
   // 1. Image → working size → scaled latent z_src.
   const size = workingSize(source.width, source.height, options.maxSide);
@@ -91,7 +91,7 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
     plan.subtasks.map(async (subtask, k) => ({
       source: await embed(subtask.source),
       target: await embed(subtask.target),
-      boxes: regions[k].boxes,
+      boxes: regions[k],
       intensity: intensity[k],
     })),
   );
@@ -130,13 +130,12 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
   const decoded = tensorToImage(await bundle.vaeDecoder.decode(target));
   let edit = await resizeRgb(decoded, source.width, source.height);
   if (options.composite && options.ablation !== 'no-masks' && options.ablation !== 'no-subtasks') {
-    const mask = editedRegionMask(subtasks, target);
+    const mask = unionMask(regions.map((boxes) => latentMaskFromBoxes(boxes, target)), target);
     edit = compositeOver(source, edit, await featheredAlpha(mask, target, source.width, source.height));
   }
   const image = await encodePng(edit);
-  const overlay = await renderMaskOverlay(source, regions satisfies OverlayRegion[]);
   const decodeMs = performance.now() - started - encodeMs - distillMs;
-  return { image, overlay, seed, timings: { encodeMs, distillMs, decodeMs, totalMs: performance.now() - started } };
+  return { image, seed, timings: { encodeMs, distillMs, decodeMs, totalMs: performance.now() - started } };
 }
 
 function promptEmbedder(bundle: DiffusionBundle): (prompt: string) => Promise<TextEmbedding> {
@@ -148,19 +147,14 @@ function promptEmbedder(bundle: DiffusionBundle): (prompt: string) => Promise<Te
   };
 }
 
-/** Union of the regions the engine edits (active subtasks), on the latent grid. */
-function editedRegionMask(subtasks: readonly DistillSubtask[], grid: LatentGrid): Float32Array {
-  return unionMask(subtasks.filter((s) => s.intensity > 0).map((s) => latentMaskFromBoxes(s.boxes, grid)), grid);
-}
-
-function checkIntensity(values: readonly number[] | undefined, count: number): number[] {
-  if (values === undefined) return new Array<number>(count).fill(1);
-  if (values.length !== count) {
-    throw new GasError('bad_input', `Give one intensity per subtask: the plan has ${count}, the option has ${values.length}.`);
-  }
+/** Checks intensities on their own (range), and against the plan when it is known (one per subtask). */
+export function checkIntensity(values: readonly number[] | undefined, count?: number): number[] | undefined {
+  if (values === undefined) return count === undefined ? undefined : new Array<number>(count).fill(1);
   values.forEach((v, i) => {
     if (!(v >= 0 && v <= 2)) throw new GasError('bad_input', `Intensity ${i + 1} must be between 0 and 2 (got ${v}).`);
   });
-  if (values.every((v) => v === 0)) throw new GasError('bad_input', 'Every subtask has intensity 0: nothing would change.');
+  if (count !== undefined && values.length !== count) {
+    throw new GasError('bad_input', `Give one intensity per subtask: the plan has ${count}, the option has ${values.length}.`);
+  }
   return [...values];
 }

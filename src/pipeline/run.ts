@@ -15,7 +15,10 @@ export type PipelineEvent =
   | { type: 'planned'; plan: Plan }
   | { type: 'grounded'; regions: readonly GroundedRegion[]; missing: readonly string[]; overlay: Buffer }
   | ({ type: 'progress' } & EditProgress)
-  | ({ type: 'done'; plan: Plan } & EditResult);
+  | ({ type: 'done' } & PipelineResult);
+
+/** The edit, the plan it followed, and the mask overlay of its regions (a PNG). */
+export type PipelineResult = EditResult & { plan: Plan; overlay: Buffer };
 
 export interface PipelineInput {
   readonly image: RgbImage;
@@ -42,7 +45,7 @@ export async function planAndGround(
   deps: Omit<PipelineDeps, 'bundle'>,
   options: Pick<PipelineOptions, 'userBoxes' | 'thresholds' | 'signal'>,
   onEvent: (event: PipelineEvent) => void = () => {},
-): Promise<{ plan: Plan; regions: readonly GroundedRegion[] }> {
+): Promise<{ plan: Plan; regions: readonly GroundedRegion[]; overlay: Buffer }> {
   // 1. Plan.
   const plan = input.plan ?? (await deps.planner.plan({ text: input.request ?? '', image: input.image }, options.signal));
   onEvent({ type: 'planned', plan });
@@ -52,7 +55,7 @@ export async function planAndGround(
   const overlay = await renderMaskOverlay(input.image, grounding.regions);
   onEvent({ type: 'grounded', regions: grounding.regions, missing: grounding.missing, overlay });
   if (grounding.missing.length > 0) throw notFoundError(grounding.missing, deps.detector !== undefined);
-  return { plan: grounding.plan, regions: grounding.regions };
+  return { plan: grounding.plan, regions: grounding.regions, overlay };
 }
 
 export async function runPipeline(
@@ -60,8 +63,8 @@ export async function runPipeline(
   deps: PipelineDeps,
   options: PipelineOptions,
   onEvent: (event: PipelineEvent) => void = () => {},
-): Promise<EditResult & { plan: Plan }> {
-  const { plan } = await planAndGround(input, deps, options, onEvent);
+): Promise<PipelineResult> {
+  const { plan, overlay } = await planAndGround(input, deps, options, onEvent);
   // 3. Masks and the edit.
   const result = await editImage(deps.bundle, input.image, plan, {
     ...options,
@@ -70,6 +73,7 @@ export async function runPipeline(
       onEvent({ type: 'progress', ...progress });
     },
   });
-  onEvent({ type: 'done', plan, ...result });
-  return { ...result, plan };
+  const done = { ...result, plan, overlay };
+  onEvent({ type: 'done', ...done });
+  return done;
 }

@@ -23,12 +23,55 @@ export interface Planner {
   plan(request: PlanRequest, signal?: AbortSignal): Promise<Plan>;
 }
 
-/** Splits a request into its edit clauses: commas, "and", semicolons, new lines, sentences. */
+// Words that open a new edit, so a clause after "and" or a comma that starts with one is its own edit.
+const EDIT_VERB = /^(?:please\s+)?(?:change|turn|make|replace|convert|swap|switch|transform|paint|colou?r)\b/i;
+// Verbs whose edit can end in an adjective ("make the sky cloudy"): such a clause is complete without a connector.
+const ADJECTIVE_VERB = /^(?:please\s+)?(?:make|turn|paint|colou?r|change|convert|transform)\s+(.*)$/i;
+const DETERMINER = /^(?:the|a|an|my|your|his|her|its|our|their|this|that|these|those|every|each|all|both|some)\b/i;
+const CONNECTOR = /\b(?:into|to|with|for|by)\b|→|->|=>/i;
+const HARD_SEPARATOR = /\n|;|(?<=[.!?])\s+/;
+const SOFT_SEPARATOR = /\s*,\s*(?:(?:and|then|plus)\s+)?(?:(?:then|also)\s+)?|\s+(?:and|then|plus)\s+(?:(?:then|also)\s+)?/gi;
+const POLITENESS_ONLY = /^(?:please|thanks|thank you|thx|ty|cheers)[.!?]*$/i;
+
+/**
+ * Splits a request into its edit clauses: new lines, semicolons and sentences always split; a comma,
+ * "and", "then" or "plus" splits only where the next part starts a new edit (an edit verb, or an
+ * article or connector after a complete clause), so "black and white", "salt and pepper" and
+ * "a big, fluffy tiger" stay whole.
+ */
 export function splitEditClauses(text: string): string[] {
-  return text
-    .split(/\n|;|(?<=[.!?])\s+|,\s*(?:and\s+|then\s+)?|\s+(?:and|then|also|plus)\s+(?=(?:also\s+)?(?:turn|make|change|replace|convert|swap|transform|let|put|give|have|set|the|a|an|his|her|its|their|my|every|all)\b)/i)
-    .map((clause) => clause.trim())
-    .filter((clause) => clause.replace(/[.!?]/g, '').trim().length > 0);
+  const clauses: string[] = [];
+  let verb: string | undefined; // the last edit verb seen, which a bare continuation clause reuses
+  for (const piece of text.split(HARD_SEPARATOR)) {
+    const separators = [...piece.matchAll(SOFT_SEPARATOR)];
+    let start = 0;
+    separators.forEach((separator, k) => {
+      const at = separator.index ?? 0;
+      const next = separators[k + 1]?.index ?? piece.length;
+      const before = piece.slice(start, at).trim();
+      const after = piece.slice(at + separator[0].length, next).trim();
+      const ownVerb = EDIT_VERB.exec(before)?.[0];
+      const startsEdit =
+        EDIT_VERB.test(after) || (isCompleteClause(before, ownVerb ? undefined : verb) && (DETERMINER.test(after) || CONNECTOR.test(after)));
+      if (!startsEdit) return;
+      clauses.push(before);
+      if (ownVerb) verb = ownVerb;
+      start = at + separator[0].length;
+    });
+    const last = piece.slice(start).trim();
+    clauses.push(last);
+    verb = EDIT_VERB.exec(last)?.[0] ?? verb;
+  }
+  return clauses.filter((clause) => /\p{L}/u.test(clause) && !POLITENESS_ONLY.test(clause));
+}
+
+/** Whether a clause already names a whole edit: it has a connector, or an adjective verb with a noun and an adjective. */
+function isCompleteClause(clause: string, inheritedVerb: string | undefined): boolean {
+  if (CONNECTOR.test(clause)) return true;
+  const body = ADJECTIVE_VERB.exec(inheritedVerb ? `${inheritedVerb} ${clause}` : clause)?.[1];
+  if (body === undefined) return false;
+  const words = body.split(/\s+/).filter((word) => word && !DETERMINER.test(word));
+  return words.length >= 2;
 }
 
 /**
