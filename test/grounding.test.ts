@@ -118,3 +118,19 @@ describe('GroundingDINO on the colour world', async () => {
     expect((error as Error).message).toContain('onnx/model.onnx');
   });
 });
+
+describe('boxes written in a plan file', async () => {
+  const detector = await openGroundingDino(colourWorldDetectorDir());
+  const scene = await sceneImage();
+
+  it('come before the detector, which grounds only the subtasks without one', async () => {
+    const plan: Plan = {
+      ...SCENE_PLAN,
+      subtasks: [{ ...SCENE_PLAN.subtasks[0], box: [0.2, 0.4, 0.7, 0.9] }, { ...SCENE_PLAN.subtasks[1], box: undefined }],
+    };
+    const grounding = await groundPlan(plan, scene, { detector, planBoxesFrom: 'user' });
+    expect(grounding.regions.map((r) => r.source)).toEqual(['user', 'detector']);
+    expect(grounding.plan.subtasks[0].boxes).toEqual([[0.2, 0.4, 0.7, 0.9]]);
+    expect(iou(grounding.plan.subtasks[1].boxes![0], SCENE_REGIONS.grass)).toBeGreaterThanOrEqual(0.8);
+  });
+});

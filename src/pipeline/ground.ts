@@ -37,6 +37,11 @@ export interface GroundOptions {
   detector?: Detector;
   userBoxes?: readonly UserBox[];
   thresholds?: DetectionThresholds;
+  /**
+   * Who wrote the plan's own boxes: a person (a plan file: they come first, like --box) or the
+   * planner (used only when no detector is installed). Default: the planner.
+   */
+  planBoxesFrom?: 'user' | 'planner';
 }
 
 /** Parses `phrase=x0,y0,x1,y1` (0–1 image coordinates). */
@@ -65,7 +70,16 @@ export async function groundPlan(plan: Plan, image: RgbImage, options: GroundOpt
   const boxes: (Box[] | undefined)[] = plan.subtasks.map(() => undefined);
   const sources: (RegionSource | null)[] = plan.subtasks.map(() => null);
 
-  // 1. Boxes the person gave, matched by phrase.
+  // 1. Boxes the person gave: in a plan file, then with --box (matched by phrase).
+  if (options.planBoxesFrom === 'user') {
+    plan.subtasks.forEach((s, k) => {
+      const given = subtaskBoxes(s);
+      if (given.length > 0) {
+        boxes[k] = [...given];
+        sources[k] = 'user';
+      }
+    });
+  }
   for (const user of options.userBoxes ?? []) {
     const key = phraseKey(user.phrase);
     const k = plan.subtasks.findIndex((s, i) => phraseKey(phrases[i]) === key || phraseKey(s.source) === key);

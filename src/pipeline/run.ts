@@ -51,7 +51,12 @@ export async function planAndGround(
   onEvent({ type: 'planned', plan });
 
   // 2. Ground: a region per subtask, shown to the person whether or not every phrase was found.
-  const grounding = await groundPlan(plan, input.image, { detector: deps.detector, userBoxes: options.userBoxes, thresholds: options.thresholds });
+  const grounding = await groundPlan(plan, input.image, {
+    detector: deps.detector,
+    userBoxes: options.userBoxes,
+    thresholds: options.thresholds,
+    planBoxesFrom: input.plan ? 'user' : 'planner',
+  });
   const overlay = await renderMaskOverlay(input.image, grounding.regions);
   onEvent({ type: 'grounded', regions: grounding.regions, missing: grounding.missing, overlay });
   if (grounding.missing.length > 0) throw notFoundError(grounding.missing, deps.detector !== undefined);
