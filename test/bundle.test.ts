@@ -23,6 +23,18 @@ function copyOfStandard(): string {
   return dir;
 }
 
+/** A copy of the standard bundle whose UNet is an identity with the given contract. */
+function copyWithUNet({ channels, contextDim }: { channels: number; contextDim: number }): string {
+  const dir = copyOfStandard();
+  const g = new OnnxGraph('wrong_unet');
+  const sample = g.input('sample', 'float32', ['batch', channels, 'height', 'width']);
+  g.input('timestep', 'int64', ['batch']);
+  g.input('encoder_hidden_states', 'float32', ['batch', 77, contextDim]);
+  g.output(sample, 'out_sample', 'float32', ['batch', channels, 'height', 'width']);
+  g.save(join(dir, 'unet/model.onnx'));
+  return dir;
+}
+
 describe('loading a diffusion bundle', () => {
   it('reads the scaling factor, scheduler and preview map from the bundle', async () => {
     const bundle = await loadDiffusionBundle(STANDARD_BUNDLE);
@@ -48,25 +60,13 @@ describe('loading a diffusion bundle', () => {
   });
 
   it('names the file, the tensor and the expected contract when a UNet has the wrong shape', async () => {
-    const dir = copyOfStandard();
-    const g = new OnnxGraph('wrong_unet');
-    const sample = g.input('sample', 'float32', ['batch', 3, 'height', 'width']);
-    g.input('timestep', 'int64', ['batch']);
-    g.input('encoder_hidden_states', 'float32', ['batch', 77, 11]);
-    g.output(sample, 'out_sample', 'float32', ['batch', 3, 'height', 'width']);
-    g.save(join(dir, 'unet/model.onnx'));
+    const dir = copyWithUNet({ channels: 3, contextDim: 11 });
     const error = await loadError(dir);
     expect(error.message).toBe(`${join(dir, 'unet/model.onnx')}: "sample" has shape [batch, 3, height, width]; expected [batch, 4, height, width].`);
   });
 
   it('refuses a UNet whose context size does not match the text encoder', async () => {
-    const dir = copyOfStandard();
-    const g = new OnnxGraph('wrong_unet');
-    const sample = g.input('sample', 'float32', ['batch', 4, 'height', 'width']);
-    g.input('timestep', 'int64', ['batch']);
-    g.input('encoder_hidden_states', 'float32', ['batch', 77, 768]);
-    g.output(sample, 'out_sample', 'float32', ['batch', 4, 'height', 'width']);
-    g.save(join(dir, 'unet/model.onnx'));
+    const dir = copyWithUNet({ channels: 4, contextDim: 768 });
     const error = await loadError(dir);
     expect(error.message).toContain('"encoder_hidden_states" has shape [batch, 77, 768]; expected [batch, 77, 11] to match the text encoder');
   });
