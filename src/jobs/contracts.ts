@@ -1,0 +1,101 @@
+/**
+ * The contracts between chat adapters, the queue and GPU workers (DESIGN.md, "Contracts"):
+ * one zod schema per message, imported by producers and consumers alike. Jobs and events carry
+ * blob refs, never image bytes.
+ */
+import { z } from 'zod';
+import { ABLATIONS, SCHEDULES } from '../distill/engine.js';
+import { ERROR_CODES } from '../errors.js';
+import { boxSchema, planSchema } from '../plan/schema.js';
+
+/** A content-addressed image in the blob store. */
+export const blobRefSchema = z.string().regex(/^blob:sha256:[0-9a-f]{64}$/, 'must be a blob ref (blob:sha256:<hex>)');
+export type BlobRef = z.infer<typeof blobRefSchema>;
+
+export const PLATFORMS = ['discord', 'slack', 'cli'] as const;
+
+export const requesterSchema = z.object({
+  platform: z.enum(PLATFORMS),
+  /** The platform's user id: admission, cancellation rights. Never sent to the planner. */
+  user: z.string().min(1),
+  channel: z.string().min(1),
+  /** The thread the conversation lives in; a new job there edits the thread's latest result. */
+  thread: z.string().min(1).optional(),
+  message: z.string().min(1).optional(),
+});
+export type Requester = z.infer<typeof requesterSchema>;
+
+export const editJobOptionsSchema = z.object({
+  steps: z.number().int().min(1).max(10000).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  schedule: z.enum(SCHEDULES).optional(),
+  guidance: z.number().positive().max(50).optional(),
+  composite: z.boolean().optional(),
+  /** Per-subtask intensity, in plan order. */
+  intensity: z.array(z.number().min(0).max(2)).max(8).optional(),
+  ablation: z.enum(ABLATIONS).optional(),
+});
+export type EditJobOptions = z.infer<typeof editJobOptionsSchema>;
+
+export const editJobSchema = z
+  .object({
+    id: z.string().min(1),
+    requester: requesterSchema,
+    source: blobRefSchema,
+    /** What the person asked for; planned by the worker. */
+    request: z.string().max(1000).optional(),
+    /** Or an explicit plan. */
+    plan: planSchema.optional(),
+    options: editJobOptionsSchema.default({}),
+    /** The job whose result this one edits again (thread iterations). */
+    parent: z.string().optional(),
+    /** Lower runs first (BullMQ's convention); 0 = none. */
+    priority: z.number().int().min(0).max(1000).default(0),
+    createdAt: z.number().int(),
+  })
+  .refine((job) => job.request !== undefined || job.plan !== undefined, 'needs a request or a plan');
+export type EditJob = z.infer<typeof editJobSchema>;
+
+const regionSchema = z.object({
+  phrase: z.string(),
+  label: z.string(),
+  boxes: z.array(boxSchema),
+  source: z.enum(['user', 'detector', 'planner']).nullable(),
+});
+
+/** What happens to a job, in order; `seq` increases by one per event of a job, from 1. */
+export const jobEventBodySchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('queued'), position: z.number().int().min(0), etaMs: z.number().min(0) }),
+  /** The job is being run again: a worker stopped or crashed mid-job (at most once after a crash). */
+  z.object({ type: z.literal('restarted'), attempt: z.number().int().min(2), reason: z.string() }),
+  z.object({ type: z.literal('planned'), plan: planSchema }),
+  z.object({ type: z.literal('grounded'), regions: z.array(regionSchema), missing: z.array(z.string()), overlay: blobRefSchema }),
+  z.object({
+    type: z.literal('progress'),
+    iteration: z.number().int().min(1),
+    total: z.number().int().min(1),
+    etaMs: z.number().min(0),
+    preview: blobRefSchema.optional(),
+  }),
+  z.object({
+    type: z.literal('done'),
+    result: blobRefSchema,
+    overlay: blobRefSchema,
+    plan: planSchema,
+    seed: z.number().int(),
+    timings: z.record(z.string(), z.number()),
+  }),
+  z.object({ type: z.literal('failed'), code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]), userMessage: z.string() }),
+  z.object({ type: z.literal('cancelled'), by: z.string().optional() }),
+]);
+export type JobEventBody = z.infer<typeof jobEventBodySchema>;
+
+export const jobEventSchema = z.intersection(
+  z.object({ jobId: z.string(), seq: z.number().int().min(1), at: z.number().int() }),
+  jobEventBodySchema,
+);
+export type JobEvent = z.infer<typeof jobEventSchema>;
+export type JobEventType = JobEventBody['type'];
+
+export const TERMINAL_EVENTS: readonly JobEventType[] = ['done', 'failed', 'cancelled'];
+export const isTerminal = (event: { type: JobEventType }) => TERMINAL_EVENTS.includes(event.type);

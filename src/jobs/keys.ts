@@ -1,0 +1,51 @@
+/**
+ * Every Redis key the service uses, in one place, under one prefix per deployment (and per test).
+ * BullMQ's own keys live under `<prefix>:bull`.
+ */
+export interface Keys {
+  readonly prefix: string;
+  /** BullMQ's prefix option. */
+  readonly bull: string;
+  blob(hash: string): string;
+  /** Stream of a job's events. */
+  events(jobId: string): string;
+  /** Last sequence number given to a job's events. */
+  seq(jobId: string): string;
+  /** Set once a job's terminal event is published: done, failed or cancelled exactly once. */
+  terminal(jobId: string): string;
+  /** Who cancelled a job, set while the cancel is pending. */
+  cancel(jobId: string): string;
+  /** Pub/sub channel that tells workers a job was cancelled. */
+  readonly cancelChannel: string;
+  /** The ids of a user's jobs in the queue (waiting or running). */
+  userActive(user: string): string;
+  /** A user's jobs held back by the per-user cap, oldest first. */
+  userBacklog(user: string): string;
+  /** Every user that has a backlog, for position counting. */
+  readonly backlogUsers: string;
+  /** Submission order of held-back jobs across users (for positions). */
+  readonly backlogOrder: string;
+  /** Recent job durations (ms), newest first, for ETAs. */
+  readonly durations: string;
+  /** A conversation thread's chain of results. */
+  thread(platform: string, channel: string, thread: string): string;
+}
+
+export function redisKeys(prefix = 'gas'): Keys {
+  return {
+    prefix,
+    bull: `${prefix}:bull`,
+    blob: (hash) => `${prefix}:blob:${hash}`,
+    events: (jobId) => `${prefix}:events:${jobId}`,
+    seq: (jobId) => `${prefix}:seq:${jobId}`,
+    terminal: (jobId) => `${prefix}:terminal:${jobId}`,
+    cancel: (jobId) => `${prefix}:cancel:${jobId}`,
+    cancelChannel: `${prefix}:cancel`,
+    userActive: (user) => `${prefix}:user:${user}:active`,
+    userBacklog: (user) => `${prefix}:user:${user}:backlog`,
+    backlogUsers: `${prefix}:backlog-users`,
+    backlogOrder: `${prefix}:backlog-order`,
+    durations: `${prefix}:durations`,
+    thread: (platform, channel, thread) => `${prefix}:thread:${platform}:${channel}:${thread}`,
+  };
+}
