@@ -3,3 +3,5 @@
 import { main } from './cli/program.js';
 
 process.exitCode = await main(process.argv);
+// Everything is closed by now; should a library still hold a handle, do not hang the shell.
+setTimeout(() => process.exit(), 3000).unref();

@@ -61,7 +61,7 @@ describe('editing the colour-world scene: dog → tiger, grass → snow', async 
     const previews: number[] = [];
     await editImage(standard, scene, SCENE_PLAN, options({
       steps: 20,
-      previewEvery: 5,
+      previewAt: (i) => i % 5 === 0,
       onProgress: (p) => {
         if (p.preview) {
           previews.push(p.iteration);

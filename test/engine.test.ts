@@ -197,7 +197,7 @@ describe('Ground-A-Score engine', async () => {
     const previews: number[] = [];
     await groundAScore(bundle.unet, schedule, request, options({
       iterations: 10,
-      previewEvery: 4,
+      previewAt: (i) => i % 4 === 0,
       onProgress: (p) => {
         progress.push(p.iteration);
         expect(p.total).toBe(10);

@@ -205,7 +205,7 @@ export async function runEditCommand(imagePath: string, request: string | undefi
       maxSide,
       userBoxes: prepared.userBoxes,
       thresholds: prepared.thresholds,
-      previewEvery: flags.previews ? Math.max(1, Math.floor(steps / 10)) : 0,
+      previewAt: flags.previews ? everyTenth(steps) : undefined,
       onProgress: (p) => {
         progress.update(p);
         if (p.preview) previews.push({ iteration: p.iteration, png: encodePng(p.preview) });
@@ -234,6 +234,12 @@ export async function runPlanCommand(imagePath: string, request: string, flags: 
     }),
   );
   return { outDir: prepared.outDir, files: out.files, plan };
+}
+
+/** Previews every 10% of the steps. */
+function everyTenth(steps: number): (iteration: number) => boolean {
+  const every = Math.max(1, Math.floor(steps / 10));
+  return (iteration) => iteration % every === 0;
 }
 
 function noteUnsupported(plan: Plan, io: Io): void {

@@ -1,7 +1,8 @@
 /** Exit codes of the `gas` command, by error code. */
 import type { ErrorCode } from '../errors.js';
 
-export const EXIT = { ok: 0, failed: 1, badInput: 2, setup: 3, cancelled: 130 } as const;
+/** 75 is sysexits' EX_TEMPFAIL: try again later. */
+export const EXIT = { ok: 0, failed: 1, badInput: 2, setup: 3, tryLater: 75, cancelled: 130 } as const;
 
 export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
@@ -15,8 +16,14 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.setup;
     case 'cancelled':
       return EXIT.cancelled;
+    case 'not_allowed':
+      return EXIT.badInput;
+    case 'busy':
+    case 'too_many_jobs':
+      return EXIT.tryLater;
     case 'model_error':
     case 'planner_failed':
+    case 'internal':
       return EXIT.failed;
   }
 }

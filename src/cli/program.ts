@@ -12,6 +12,13 @@ import { colourWorldBundleDir, colourWorldDetectorDir } from '../../models/colou
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { parseEditFlags, runEditCommand, runPlanCommand, type EditFlags } from './edit-command.js';
 import { DEMO_REQUEST, demoScenePng } from './demo-scene.js';
+import { runCancelCommand, runSubmitCommand, runUndoCommand, type QueueFlags, type SubmitFlags } from './queue-commands.js';
+import { choosePlanner } from './edit-command.js';
+import { DEFAULT_REDIS_URL } from '../jobs/redis.js';
+import { runWorkerProcess } from '../../gpu-worker/main.js';
+import type { ExecutionProvider } from '../models/session.js';
+import type { PlannerName } from '../plan/planner.js';
+import { GasError } from '../errors.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -89,7 +96,83 @@ export function buildProgram(): Command {
       for (const file of result.files) console.log(`  ${file}`);
     });
 
+  queueOptions(program.command('worker'))
+    .description('run a GPU worker: take edits from the queue until SIGTERM (the running edit is handed back)')
+    .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
+    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(EXECUTION_PROVIDERS).env('GAS_PROVIDER').default('cpu'))
+    .addOption(new Option('--detector <dir>', 'GroundingDINO export').env('GAS_DETECTOR'))
+    .addOption(new Option('--planner <name>', 'who plans sentence requests').choices(PLANNERS).env('GAS_PLANNER'))
+    .addOption(new Option('--concurrency <n>', 'edits at once (1 per GPU)').env('GAS_CONCURRENCY').default('1'))
+    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
+    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
+    .addOption(new Option('--steps <n>', 'iterations for jobs that do not say').env('GAS_STEPS'))
+    .addOption(new Option('--lock-ms <ms>', "a job's lock; another worker takes over a dead worker's job after it").env('GAS_LOCK_MS').default('30000'))
+    .addOption(new Option('--stalled-ms <ms>', "how often to look for dead workers' jobs").env('GAS_STALLED_MS').default('30000'))
+    .addOption(new Option('--preview-ms <ms>', 'a preview at most this often').env('GAS_PREVIEW_MS').default('2000'))
+    .action(async (flags: QueueFlags & Record<string, string | undefined>) => {
+      const number = (name: string, min: number) => {
+        const value = flags[name];
+        if (value === undefined) return undefined;
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < min) throw new GasError('bad_input', `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number of at least ${min} (got "${value}").`);
+        return n;
+      };
+      await runWorkerProcess({
+        redisUrl: flags.redisUrl,
+        prefix: flags.prefix,
+        bundle: flags.bundle!,
+        provider: flags.provider as ExecutionProvider,
+        detector: flags.detector,
+        planner: choosePlanner(flags.planner as PlannerName | undefined),
+        opsPort: number('opsPort', 0),
+        opsHost: flags.opsHost,
+        worker: {
+          concurrency: number('concurrency', 1),
+          lockDurationMs: number('lockMs', 500),
+          stalledIntervalMs: number('stalledMs', 100),
+          previewIntervalMs: number('previewMs', 0),
+          ...(flags.steps ? { defaultSteps: number('steps', 1) } : {}),
+        },
+      });
+    });
+
+  queueOptions(program.command('submit <image> [request]'))
+    .description('enqueue an edit ("-" as the image continues --thread); prints the job id and position, or with --wait its events as JSON lines')
+    .option('--plan <file>', 'an explicit plan instead of a request')
+    .option('--channel <id>', 'channel the job belongs to', 'shell')
+    .option('--thread <id>', 'a thread: its next edit starts from its latest result')
+    .option('--steps <n>', 'iterations')
+    .option('--seed <n>', 'random seed')
+    .option('--priority <n>', '0 (first) to 1000', '0')
+    .option('--wait', 'follow the job and print its events until it ends', false)
+    .action(async (image: string, request: string | undefined, flags: SubmitFlags) => {
+      const last = await runSubmitCommand(image, request, flags, (line) => console.log(line));
+      if (last?.type === 'failed') throw new GasError(last.code, last.userMessage);
+      if (last?.type === 'cancelled') throw new GasError('cancelled', 'The edit was cancelled.');
+    });
+
+  queueOptions(program.command('cancel <jobId>'))
+    .description('cancel an edit (yours, or anyone\'s for admins)')
+    .action(async (jobId: string, flags: QueueFlags) => {
+      console.log(await runCancelCommand(jobId, flags));
+    });
+
+  queueOptions(program.command('undo'))
+    .description("move a thread back one edit; prints the image its next edit starts from")
+    .option('--channel <id>', 'channel of the thread', 'shell')
+    .requiredOption('--thread <id>', 'the thread')
+    .action(async (flags: QueueFlags & { channel: string; thread: string }) => {
+      console.log(await runUndoCommand(flags));
+    });
+
   return program;
+}
+
+function queueOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
+    .addOption(new Option('--prefix <prefix>', 'Redis key prefix of this deployment').env('GAS_PREFIX').default('gas'))
+    .addOption(new Option('--user <id>', 'act as this user (default: cli:<login name>)').env('GAS_USER'));
 }
 
 export async function main(argv: string[]): Promise<number> {

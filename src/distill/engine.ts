@@ -56,8 +56,8 @@ export interface DistillOptions {
   maxTimestep: number;
   signal?: AbortSignal;
   onProgress?: (progress: DistillProgress) => void;
-  /** Called with a copy of z_tgt every `previewEvery` iterations. */
-  previewEvery?: number;
+  /** Whether to call `onPreview` after this iteration (never after the last: the result follows). */
+  previewAt?: (iteration: number, total: number) => boolean;
   onPreview?: (latent: Latent, iteration: number) => void;
 }
 
@@ -151,7 +151,7 @@ export async function groundAScore(
   for (let iteration = 1; iteration <= options.iterations; iteration++) {
     if (options.signal?.aborted) throw new GasError('cancelled', 'The edit was cancelled.');
     await run(state, iteration);
-    if (options.onPreview && options.previewEvery && iteration % options.previewEvery === 0 && iteration < options.iterations) {
+    if (options.onPreview && iteration < options.iterations && options.previewAt?.(iteration, options.iterations)) {
       options.onPreview({ data: target.slice(), height, width }, iteration);
     }
     const elapsedMs = performance.now() - started;

@@ -21,14 +21,18 @@ export interface Keys {
   userActive(user: string): string;
   /** A user's jobs held back by the per-user cap, oldest first. */
   userBacklog(user: string): string;
-  /** Every user that has a backlog, for position counting. */
-  readonly backlogUsers: string;
-  /** Submission order of held-back jobs across users (for positions). */
-  readonly backlogOrder: string;
+  /** A held-back job's EditJob JSON, until it is admitted to the queue. */
+  held(jobId: string): string;
+  /** The ids of every held-back job (their count is part of queue positions and the global cap). */
+  readonly heldJobs: string;
+  /** Set by a worker that hands a job back on shutdown, read by the worker that picks it up. */
+  handoff(jobId: string): string;
   /** Recent job durations (ms), newest first, for ETAs. */
   readonly durations: string;
   /** A conversation thread's chain of results. */
   thread(platform: string, channel: string, thread: string): string;
+  /** A conversation thread's original photo (a blob ref): the source once every edit is undone. */
+  threadOrigin(platform: string, channel: string, thread: string): string;
 }
 
 export function redisKeys(prefix = 'gas'): Keys {
@@ -43,9 +47,11 @@ export function redisKeys(prefix = 'gas'): Keys {
     cancelChannel: `${prefix}:cancel`,
     userActive: (user) => `${prefix}:user:${user}:active`,
     userBacklog: (user) => `${prefix}:user:${user}:backlog`,
-    backlogUsers: `${prefix}:backlog-users`,
-    backlogOrder: `${prefix}:backlog-order`,
+    held: (jobId) => `${prefix}:held:${jobId}`,
+    heldJobs: `${prefix}:held-jobs`,
+    handoff: (jobId) => `${prefix}:handoff:${jobId}`,
     durations: `${prefix}:durations`,
     thread: (platform, channel, thread) => `${prefix}:thread:${platform}:${channel}:${thread}`,
+    threadOrigin: (platform, channel, thread) => `${prefix}:thread-origin:${platform}:${channel}:${thread}`,
   };
 }

@@ -30,8 +30,8 @@ export interface EditOptions {
   intensity?: readonly number[];
   /** Longer side of the working image (a multiple of 64). */
   maxSide: number;
-  /** Emit a preview image every this many iterations (0: none). */
-  previewEvery: number;
+  /** Whether to make a preview image after this iteration (default: never). */
+  previewAt?: (iteration: number, total: number) => boolean;
   signal?: AbortSignal;
   onProgress?: (progress: EditProgress) => void;
 }
@@ -47,7 +47,6 @@ export const DEFAULT_EDIT_OPTIONS: EditOptions = {
   guidanceScale: REFERENCE_OPTIONS.guidanceScale,
   composite: true,
   maxSide: DEFAULT_MAX_SIDE,
-  previewEvery: 0,
 };
 
 export interface EditResult {
@@ -104,7 +103,6 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
   const encodeMs = performance.now() - started;
 
   // 3. Ground-A-Score.
-  const previewEvery = options.previewEvery > 0 ? options.previewEvery : undefined;
   let preview: RgbImage | undefined;
   const target = await groundAScore(bundle.unet, noiseSchedule(bundle.scheduler), request, {
     ...REFERENCE_OPTIONS,
@@ -114,7 +112,7 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
     ablation: options.ablation,
     guidanceScale: options.guidanceScale,
     signal: options.signal,
-    previewEvery,
+    previewAt: options.previewAt,
     // The engine calls onPreview just before onProgress for the same iteration.
     onPreview: (latent) => {
       preview = latentPreview(latent, bundle.latentRgbFactors);

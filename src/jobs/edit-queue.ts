@@ -1,0 +1,263 @@
+/**
+ * The edit queue: BullMQ on Redis, with what a shared GPU needs on top — per-user admission
+ * (at most N jobs of a person in the queue; the next is refused or held back, by config), a
+ * global length cap, positions with ETAs from recent durations, priorities, and cancellation
+ * by the requester (or an admin). Events go out through JobEvents, so any process can follow.
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { GasError } from '../errors.js';
+import { editJobSchema, type EditJob, type JobEventBody } from './contracts.js';
+import { JobEvents } from './job-events.js';
+import type { Keys } from './keys.js';
+
+export const EDIT_JOB_NAME = 'edit';
+
+export interface EditQueueConfig {
+  /** BullMQ queue name. */
+  queueName: string;
+  /** Jobs a person may have in the queue (waiting or running) at once. */
+  perUserLimit: number;
+  /** What happens to a person's next job over the limit: held back until one finishes, or refused. */
+  overLimit: 'queue' | 'refuse';
+  /** Jobs waiting (admitted or held back) beyond which new ones are refused as busy. */
+  maxQueueLength: number;
+  /** Users who may cancel anyone's jobs. */
+  admins: readonly string[];
+  /** How long events, held jobs and finished jobs' records live. */
+  ttlSeconds: number;
+  /** ETA basis before any job has finished. */
+  defaultDurationMs: number;
+}
+
+export const DEFAULT_QUEUE_CONFIG: EditQueueConfig = {
+  queueName: 'edits',
+  perUserLimit: 2,
+  overLimit: 'queue',
+  maxQueueLength: 200,
+  admins: [],
+  ttlSeconds: 7 * 24 * 3600,
+  defaultDurationMs: 30_000,
+};
+
+/** Queue settings from the environment: GAS_PER_USER_LIMIT, GAS_OVER_LIMIT, GAS_MAX_QUEUE, GAS_ADMINS, GAS_TTL_SECONDS. */
+export function queueConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<EditQueueConfig> {
+  const config: Partial<EditQueueConfig> = {};
+  const whole = (name: string) => {
+    const value = env[name]?.trim();
+    if (!value) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new GasError('bad_input', `${name} must be a whole number of at least 1 (got "${value}").`);
+    return n;
+  };
+  const limit = whole('GAS_PER_USER_LIMIT');
+  if (limit !== undefined) config.perUserLimit = limit;
+  const max = whole('GAS_MAX_QUEUE');
+  if (max !== undefined) config.maxQueueLength = max;
+  const ttl = whole('GAS_TTL_SECONDS');
+  if (ttl !== undefined) config.ttlSeconds = ttl;
+  const over = env.GAS_OVER_LIMIT?.trim();
+  if (over) {
+    if (over !== 'queue' && over !== 'refuse') throw new GasError('bad_input', `GAS_OVER_LIMIT must be queue or refuse (got "${over}").`);
+    config.overLimit = over;
+  }
+  const admins = env.GAS_ADMINS?.split(',').map((a) => a.trim()).filter(Boolean);
+  if (admins?.length) config.admins = admins;
+  return config;
+}
+
+export type SubmitInput = Omit<EditJob, 'id' | 'createdAt' | 'options' | 'priority'> & Partial<Pick<EditJob, 'id' | 'options' | 'priority'>>;
+
+export interface Submitted {
+  jobId: string;
+  /** Jobs that will start before this one (0: next). */
+  position: number;
+  etaMs: number;
+  /** Held back by the per-user limit until one of the person's jobs finishes. */
+  held: boolean;
+}
+
+/** KEYS: user active set, user backlog, held set, held job. ARGV: job id, limit, mode, job JSON, ttl. */
+const ADMIT = `
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  return 'admitted'
+end
+if ARGV[3] == 'refuse' then return 'refused' end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5])
+return 'held'
+`;
+
+/** KEYS: user active set, user backlog, held set. ARGV: finished job id, limit, held-key prefix. Returns the promoted job's JSON or nil. */
+const RELEASE = `
+redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return nil end
+local nextId = redis.call('LPOP', KEYS[2])
+if not nextId then return nil end
+redis.call('SREM', KEYS[3], nextId)
+redis.call('SADD', KEYS[1], nextId)
+local json = redis.call('GET', ARGV[3] .. nextId)
+redis.call('DEL', ARGV[3] .. nextId)
+return json
+`;
+
+/** KEYS: user backlog, held set, held job. ARGV: job id. 1 when the job was still held back. */
+const UNHOLD = `
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
+return 1
+`;
+
+export class EditQueue {
+  readonly queue: Queue;
+  readonly events: JobEvents;
+  readonly config: EditQueueConfig;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly keys: Keys,
+    config: Partial<EditQueueConfig> = {},
+  ) {
+    this.config = { ...DEFAULT_QUEUE_CONFIG, ...config };
+    const c = this.config;
+    if (!(Number.isInteger(c.perUserLimit) && c.perUserLimit >= 1)) throw new Error(`perUserLimit must be 1 or more (got ${c.perUserLimit}).`);
+    if (!(Number.isInteger(c.maxQueueLength) && c.maxQueueLength >= 1)) throw new Error(`maxQueueLength must be 1 or more (got ${c.maxQueueLength}).`);
+    if (c.overLimit !== 'queue' && c.overLimit !== 'refuse') throw new Error(`overLimit must be queue or refuse (got ${String(c.overLimit)}).`);
+    this.queue = new Queue(c.queueName, { connection: redis, prefix: keys.bull });
+    this.events = new JobEvents(redis, keys, { ttlSeconds: c.ttlSeconds });
+  }
+
+  /** Adds a job, or holds it back, or refuses it; publishes its `queued` event. */
+  async submit(input: SubmitInput): Promise<Submitted> {
+    const job = editJobSchema.parse({ ...input, id: input.id ?? randomUUID(), createdAt: Date.now(), options: input.options ?? {} });
+    const waiting = await this.waitingCount();
+    if (waiting >= this.config.maxQueueLength) {
+      throw new GasError('busy', `The queue is full (${waiting} edits waiting). Please try again in a few minutes.`);
+    }
+    const user = job.requester.user;
+    const outcome = (await this.redis.eval(
+      ADMIT, 4,
+      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs, this.keys.held(job.id),
+      job.id, String(this.config.perUserLimit), this.config.overLimit, JSON.stringify(job), String(this.config.ttlSeconds),
+    )) as 'admitted' | 'refused' | 'held';
+    if (outcome === 'refused') {
+      throw new GasError('too_many_jobs', `You already have ${this.config.perUserLimit} edits in progress; wait for one to finish, or cancel one.`);
+    }
+    if (outcome === 'admitted') await this.enqueue(job);
+    const position = waiting;
+    const etaMs = await this.eta(position);
+    await this.events.publish(job.id, { type: 'queued', position, etaMs });
+    return { jobId: job.id, position, etaMs, held: outcome === 'held' };
+  }
+
+  /**
+   * Cancels a job for `byUser`: the requester, or an admin. A waiting job is removed at once
+   * ('cancelled'); a running one is stopped by its worker within one iteration ('cancelling').
+   */
+  async cancel(jobId: string, byUser: string): Promise<'cancelled' | 'cancelling'> {
+    const heldJson = await this.redis.get(this.keys.held(jobId));
+    const job = heldJson ? (JSON.parse(heldJson) as EditJob) : ((await this.queue.getJob(jobId))?.data as EditJob | undefined);
+    if (!job) throw new GasError('bad_input', `There is no edit ${jobId} (it may have finished long ago).`);
+    const owner = job.requester.user;
+    if (byUser !== owner && !this.config.admins.includes(byUser)) {
+      throw new GasError('not_allowed', `Only the person who asked for edit ${jobId} can cancel it.`);
+    }
+    if (await this.events.ended(jobId)) throw new GasError('bad_input', `Edit ${jobId} has already finished.`);
+
+    if (heldJson) {
+      const unheld = await this.redis.eval(UNHOLD, 3, this.keys.userBacklog(owner), this.keys.heldJobs, this.keys.held(jobId), jobId);
+      if (unheld === 1) {
+        await this.events.publish(jobId, { type: 'cancelled', by: byUser });
+        return 'cancelled';
+      }
+    }
+    const queued = await this.queue.getJob(jobId);
+    const state = queued ? await queued.getState() : 'unknown';
+    if (queued && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) {
+      try {
+        await queued.remove();
+        await this.finish(jobId, owner, { type: 'cancelled', by: byUser });
+        return 'cancelled';
+      } catch {
+        // It started between our look and the removal: stop it like any running job.
+      }
+    }
+    await this.redis.set(this.keys.cancel(jobId), byUser, 'EX', this.config.ttlSeconds);
+    await this.redis.publish(this.keys.cancelChannel, jobId);
+    return 'cancelling';
+  }
+
+  /**
+   * Publishes a job's terminal event (once), frees the person's slot and admits their next
+   * held-back job. Returns false when the job had already ended.
+   */
+  async finish(jobId: string, user: string, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<boolean> {
+    const published = await this.events.publish(jobId, body);
+    if (!published) return false;
+    if (durationMs !== undefined) await this.redis.multi().lpush(this.keys.durations, String(Math.round(durationMs))).ltrim(this.keys.durations, 0, 49).exec();
+    const promoted = (await this.redis.eval(
+      RELEASE, 3,
+      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs,
+      jobId, String(this.config.perUserLimit), this.keys.held(''),
+    )) as string | null;
+    if (promoted) {
+      const next = editJobSchema.parse(JSON.parse(promoted));
+      await this.enqueue(next);
+      const position = await this.waitingCount(['wait', 'prioritized']);
+      await this.events.publish(next.id, { type: 'queued', position, etaMs: await this.eta(position) });
+    }
+    return true;
+  }
+
+  /** Jobs per state, for metrics: waiting, active, delayed, and held back by the per-user limit. */
+  async depth(): Promise<Record<string, number>> {
+    const counts = await this.queue.getJobCounts('wait', 'prioritized', 'active', 'delayed');
+    return {
+      waiting: (counts.wait ?? 0) + (counts.prioritized ?? 0),
+      active: counts.active ?? 0,
+      delayed: counts.delayed ?? 0,
+      held: await this.redis.scard(this.keys.heldJobs),
+    };
+  }
+
+  async getJob(jobId: string): Promise<Job | undefined> {
+    return this.queue.getJob(jobId);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+
+  private async enqueue(job: EditJob): Promise<void> {
+    // BullMQ runs lower priority numbers first and keeps FIFO among equals; 1 is its highest.
+    await this.queue.add(EDIT_JOB_NAME, job, {
+      jobId: job.id,
+      priority: job.priority + 1,
+      attempts: 1,
+      removeOnComplete: { age: this.config.ttlSeconds },
+      removeOnFail: { age: this.config.ttlSeconds },
+    });
+  }
+
+  private async waitingCount(states: ('wait' | 'prioritized')[] = ['wait', 'prioritized']): Promise<number> {
+    const counts = await this.queue.getJobCounts(...states);
+    return states.reduce((sum, s) => sum + (counts[s] ?? 0), 0) + (await this.redis.scard(this.keys.heldJobs));
+  }
+
+  /** Time until a job at `position` finishes: jobs ahead and running, spread over the workers, at the recent mean duration. */
+  private async eta(position: number): Promise<number> {
+    const [recent, active, workers] = await Promise.all([
+      this.redis.lrange(this.keys.durations, 0, 19),
+      this.queue.getActiveCount(),
+      this.queue.getWorkersCount(),
+    ]);
+    const mean = recent.length > 0 ? recent.reduce((s, v) => s + Number(v), 0) / recent.length : this.config.defaultDurationMs;
+    return Math.round((mean * (position + active + 1)) / Math.max(1, workers));
+  }
+}
