@@ -90,14 +90,22 @@ export class GpuWorker {
       maxStalledCount: 1,
       autorun: false,
     });
-    // Jobs failed by BullMQ itself (stalled twice) never reach our processor's catch.
+    // A job's slot is freed once BullMQ has recorded it as finished (see EditQueue.release).
+    this.worker.on('completed', (job) => void this.releaseSafely(job));
     this.worker.on('failed', (job, error) => {
-      if (!job || error instanceof UnrecoverableError || error.name === 'UnrecoverableError') return;
-      void this.finishSafely(job, {
-        type: 'failed',
-        code: 'internal',
-        userMessage: `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${job.id}).`,
-      });
+      if (!job) return;
+      // Jobs failed by BullMQ itself (stalled twice) never reached our processor's catch.
+      const ours = error instanceof UnrecoverableError || error.name === 'UnrecoverableError';
+      void (async () => {
+        if (!ours) {
+          await this.finishSafely(job, {
+            type: 'failed',
+            code: 'internal',
+            userMessage: `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${job.id}).`,
+          });
+        }
+        await this.releaseSafely(job);
+      })();
     });
     this.worker.on('error', (error) => deps.logger.error({ err: error }, 'worker error'));
     this.subscriber = redis.duplicate();
@@ -262,8 +270,16 @@ export class GpuWorker {
   }
 
   private async finish(job: EditJob, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<void> {
-    await this.queue.finish(job.id, job.requester.user, body, durationMs);
+    await this.queue.finish(job.id, body, durationMs);
     await this.deps.redis.del(this.deps.keys.cancel(job.id));
+  }
+
+  private async releaseSafely(job: Job): Promise<void> {
+    try {
+      await this.queue.release(String(job.id), editJobSchema.parse(job.data).requester.user);
+    } catch (error) {
+      this.deps.logger.error({ err: error, jobId: job.id }, "could not free a finished job's slot");
+    }
   }
 
   private async finishSafely(job: Job, body: JobEventBody & { type: 'failed' }): Promise<void> {

@@ -182,7 +182,8 @@ export class EditQueue {
     if (queued && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) {
       try {
         await queued.remove();
-        await this.finish(jobId, owner, { type: 'cancelled', by: byUser });
+        await this.finish(jobId, { type: 'cancelled', by: byUser });
+        await this.release(jobId, owner);
         return 'cancelled';
       } catch {
         // It started between our look and the removal: stop it like any running job.
@@ -193,14 +194,20 @@ export class EditQueue {
     return 'cancelling';
   }
 
-  /**
-   * Publishes a job's terminal event (once), frees the person's slot and admits their next
-   * held-back job. Returns false when the job had already ended.
-   */
-  async finish(jobId: string, user: string, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<boolean> {
+  /** Publishes a job's terminal event (once) and records its duration. Returns false when the job had already ended. */
+  async finish(jobId: string, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<boolean> {
     const published = await this.events.publish(jobId, body);
     if (!published) return false;
     if (durationMs !== undefined) await this.redis.multi().lpush(this.keys.durations, String(Math.round(durationMs))).ltrim(this.keys.durations, 0, 49).exec();
+    return true;
+  }
+
+  /**
+   * Frees the person's slot of a job that has left the queue and admits their next held-back job.
+   * Workers call it once BullMQ has recorded the job as completed or failed, so a person never
+   * has more than their limit of jobs in the queue, not even for a moment.
+   */
+  async release(jobId: string, user: string): Promise<void> {
     const promoted = (await this.redis.eval(
       RELEASE, 3,
       this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs,
@@ -212,7 +219,6 @@ export class EditQueue {
       const position = await this.waitingCount(['wait', 'prioritized']);
       await this.events.publish(next.id, { type: 'queued', position, etaMs: await this.eta(position) });
     }
-    return true;
   }
 
   /** Jobs per state, for metrics: waiting, active, delayed, and held back by the per-user limit. */

@@ -1,0 +1,154 @@
+/** The queue and in-process GPU workers against the real Redis on 127.0.0.1:6379, a prefix per test. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeImage } from '../src/image/decode.js';
+import { isGasError } from '../src/errors.js';
+import { ThreadHistory } from '../src/jobs/thread-history.js';
+import type { JobEvent } from '../src/jobs/contracts.js';
+import { PALETTE, fractionOfWay, maxDifference, meanColour, sceneImage } from './helpers/colour-world.js';
+import { REQUEST, collectEvents, eventually, queueHarness, type QueueHarness } from './helpers/queue.js';
+
+const requester = (user: string, thread?: string) => ({ platform: 'discord' as const, user, channel: 'c1', ...(thread ? { thread } : {}) });
+
+describe('the edit queue with GPU workers', () => {
+  let harness: QueueHarness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('runs a job: events in order with increasing sequence numbers, then done with the edited image', async () => {
+    harness = await queueHarness();
+    await harness.startWorker();
+    const { jobId, position } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST, options: { steps: 200, seed: 3 } });
+    expect(position).toBe(0);
+    const events = await collectEvents(harness.queue, jobId);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const types = events.map((e) => e.type).filter((t, i, all) => t !== all[i - 1]);
+    expect(types).toEqual(['queued', 'planned', 'grounded', 'progress', 'done']);
+    expect(events.some((e) => e.type === 'progress' && e.preview)).toBe(true);
+
+    const done = events.at(-1) as Extract<JobEvent, { type: 'done' }>;
+    const edit = await decodeImage(await harness.blobs.get(done.result));
+    const scene = await sceneImage();
+    expect(fractionOfWay(meanColour(edit, 'dog'), PALETTE.brown, PALETTE.orange)).toBeGreaterThanOrEqual(0.8);
+    expect(fractionOfWay(meanColour(edit, 'grass'), PALETTE.green, PALETTE.white)).toBeGreaterThanOrEqual(0.8);
+    expect(maxDifference(scene, edit, 'sky')).toBeLessThanOrEqual(2);
+    expect(done.seed).toBe(3);
+    // Its slot is free again.
+    expect(await harness.redis.scard(harness.keys.userActive('u1'))).toBe(0);
+  });
+
+  it('cancels a running job within one iteration, frees the worker, and refuses cancels by others', async () => {
+    harness = await queueHarness();
+    await harness.startWorker();
+    const { jobId } = await harness.queue.submit({ requester: requester('owner'), source: harness.scene, request: REQUEST, options: { steps: 5000 } });
+    const running = await collectEvents(harness.queue, jobId, (e) => e.type === 'progress');
+    expect(running.at(-1)?.type).toBe('progress');
+
+    const refusal = await harness.queue.cancel(jobId, 'someone-else').catch((e: unknown) => e);
+    expect(isGasError(refusal, 'not_allowed')).toBe(true);
+    expect((refusal as Error).message).toBe(`Only the person who asked for edit ${jobId} can cancel it.`);
+
+    const asked = Date.now();
+    expect(await harness.queue.cancel(jobId, 'owner')).toBe('cancelling');
+    const rest = await collectEvents(harness.queue, jobId);
+    const last = rest.at(-1)!;
+    expect(last).toMatchObject({ type: 'cancelled', by: 'owner' });
+    expect(last.at - asked).toBeLessThan(1000);
+    const progressAfter = rest.filter((e) => e.type === 'progress' && e.at > last.at);
+    expect(progressAfter).toEqual([]);
+
+    // The worker is free: the next job runs at once.
+    const next = await harness.queue.submit({ requester: requester('owner'), source: harness.scene, request: REQUEST, options: { steps: 10 } });
+    expect((await collectEvents(harness.queue, next.jobId, undefined, 10_000)).at(-1)?.type).toBe('done');
+  });
+
+  it('cancels a waiting job at once', async () => {
+    harness = await queueHarness();
+    const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });
+    expect(await harness.queue.cancel(jobId, 'u1')).toBe('cancelled');
+    const events = await harness.queue.events.history(jobId);
+    expect(events.map((e) => e.type)).toEqual(['queued', 'cancelled']);
+    expect(await harness.queue.getJob(jobId)).toBeUndefined();
+  });
+
+  it('keeps every user at 2 jobs in the queue, finishes all 30 of 6 users, and reports consistent positions', async () => {
+    harness = await queueHarness({ perUserLimit: 2, overLimit: 'queue' });
+    const users = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const submitted = [];
+    for (let i = 0; i < 30; i++) {
+      submitted.push(await harness.queue.submit({ requester: requester(users[i % 6]), source: harness.scene, request: REQUEST, options: { steps: 5 } }));
+    }
+    // Nothing runs yet: each job has exactly the jobs submitted before it ahead of it.
+    expect(submitted.map((s) => s.position)).toEqual(submitted.map((_, i) => i));
+    expect(submitted.filter((s) => s.held)).toHaveLength(18);
+
+    let worst = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const jobs = await harness!.queue.queue.getJobs(['wait', 'prioritized', 'active']);
+        for (const user of users) worst = Math.max(worst, jobs.filter((j) => j?.data?.requester?.user === user).length);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await harness.startWorker();
+    await harness.startWorker();
+    const endings = await Promise.all(submitted.map((s) => collectEvents(harness!.queue, s.jobId, undefined, 60_000).then((e) => e.at(-1)?.type)));
+    sampling = false;
+    await sampler;
+    expect(endings).toEqual(new Array(30).fill('done'));
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses a job over the per-user limit when configured to, and every job when the queue is full', async () => {
+    harness = await queueHarness({ perUserLimit: 1, overLimit: 'refuse', maxQueueLength: 2 });
+    await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });
+    const tooMany = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST }).catch((e: unknown) => e);
+    expect(isGasError(tooMany, 'too_many_jobs')).toBe(true);
+    expect((tooMany as Error).message).toBe('You already have 1 edits in progress; wait for one to finish, or cancel one.');
+    await harness.queue.submit({ requester: requester('u2'), source: harness.scene, request: REQUEST });
+    const busy = await harness.queue.submit({ requester: requester('u3'), source: harness.scene, request: REQUEST }).catch((e: unknown) => e);
+    expect(isGasError(busy, 'busy')).toBe(true);
+  });
+
+  it('runs higher-priority jobs first', async () => {
+    harness = await queueHarness();
+    const low = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST, options: { steps: 5 }, priority: 10 });
+    const high = await harness.queue.submit({ requester: requester('u2'), source: harness.scene, request: REQUEST, options: { steps: 5 }, priority: 0 });
+    await harness.startWorker();
+    const [lowEvents, highEvents] = await Promise.all([collectEvents(harness.queue, low.jobId), collectEvents(harness.queue, high.jobId)]);
+    expect(highEvents.at(-1)!.at).toBeLessThan(lowEvents.find((e) => e.type === 'planned')!.at);
+  });
+
+  it('edits a thread from its latest result, and undo goes back one step', async () => {
+    harness = await queueHarness();
+    await harness.startWorker();
+    const history = new ThreadHistory(harness.redis, harness.keys);
+    const thread = { platform: 'discord' as const, channel: 'c1', thread: 't1' };
+    await history.setOrigin(thread, harness.scene);
+    const results: string[] = [];
+    for (const request of ['turn the dog into a tiger', 'turn the grass into snow', 'make the sky grey']) {
+      const source = (await history.sourceFor(thread))!;
+      expect(source).toBe(results.at(-1) ?? harness.scene);
+      const { jobId } = await harness.queue.submit({ requester: requester('u1', 't1'), source, request, options: { steps: 20 } });
+      const done = (await collectEvents(harness.queue, jobId)).at(-1) as Extract<JobEvent, { type: 'done' }>;
+      expect(done.type).toBe('done');
+      results.push(done.result);
+    }
+    expect((await history.chain(thread)).map((e) => e.result)).toEqual(results);
+    await history.undo(thread);
+    expect(await history.sourceFor(thread)).toBe(results[1]);
+  });
+
+  it('publishes the terminal event of a job once, and nothing after it', async () => {
+    harness = await queueHarness();
+    const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });
+    expect(await harness.queue.finish(jobId, { type: 'failed', code: 'internal', userMessage: 'x' })).toBe(true);
+    expect(await harness.queue.finish(jobId, { type: 'cancelled' })).toBe(false);
+    expect(await harness.queue.events.publish(jobId, { type: 'progress', iteration: 1, total: 2, etaMs: 0 })).toBeUndefined();
+    await eventually(async () => (await harness!.queue.events.history(jobId)).length === 2);
+    expect((await harness.queue.events.history(jobId)).map((e) => e.type)).toEqual(['queued', 'failed']);
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * `gas worker` processes that die or are stopped mid-job, and a Redis restart: what a crash does
+ * to a job. Real child processes, the real Redis (and a private one for the restart).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JobEvent } from '../src/jobs/contracts.js';
+import { REQUEST, collectEvents, eventually, queueHarness, spawnWorker, uniquePrefix, type QueueHarness } from './helpers/queue.js';
+
+const requester = { platform: 'slack' as const, user: 'u1', channel: 'c1' };
+const count = (events: JobEvent[], type: JobEvent['type']) => events.filter((e) => e.type === type).length;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('worker processes', () => {
+  let harness: QueueHarness | undefined;
+  const children: ReturnType<typeof spawnWorker>[] = [];
+  afterEach(async () => {
+    for (const { child, exited } of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    }
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('gives the job of a worker killed with SIGKILL to another worker, which restarts it and finishes it exactly once', async () => {
+    const prefix = uniquePrefix();
+    harness = await queueHarness({}, undefined, prefix);
+    const first = spawnWorker(prefix);
+    children.push(first);
+    const { jobId } = await harness.queue.submit({ requester, source: harness.scene, request: REQUEST, options: { steps: 1500 } });
+    await collectEvents(harness.queue, jobId, (e) => e.type === 'progress', 30_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = spawnWorker(prefix);
+    children.push(second);
+    const events = await collectEvents(harness.queue, jobId, undefined, 60_000);
+    expect(events.at(-1)?.type, second.output()).toBe('done');
+    const all = await harness.queue.events.history(jobId);
+    expect(count(all, 'done')).toBe(1);
+    expect(count(all, 'failed')).toBe(0);
+    expect(all.find((e) => e.type === 'restarted')).toMatchObject({ attempt: 2, reason: 'restarted after a worker stopped unexpectedly' });
+  });
+
+  it('hands a job back on SIGTERM after the current iteration; the next worker finishes it', async () => {
+    const prefix = uniquePrefix();
+    harness = await queueHarness({}, undefined, prefix);
+    const first = spawnWorker(prefix);
+    children.push(first);
+    const { jobId } = await harness.queue.submit({ requester, source: harness.scene, request: REQUEST, options: { steps: 1500 } });
+    await collectEvents(harness.queue, jobId, (e) => e.type === 'progress', 30_000);
+    first.child.kill('SIGTERM');
+    expect(await first.exited, first.output()).toBe(0);
+    expect(first.output()).toContain('job handed back on shutdown');
+    expect(['wait', 'prioritized']).toContain(await harness.queue.getJob(jobId).then((j) => j?.getState()));
+
+    const second = spawnWorker(prefix);
+    children.push(second);
+    const events = await collectEvents(harness.queue, jobId, undefined, 60_000);
+    expect(events.at(-1)?.type).toBe('done');
+    const all = await harness.queue.events.history(jobId);
+    expect(count(all, 'done')).toBe(1);
+    expect(all.find((e) => e.type === 'restarted')).toMatchObject({ attempt: 2, reason: 'handed back by a worker that was shutting down' });
+  });
+
+  it('runs a job that was queued while Redis restarted, once the worker reconnects', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'gas-redis-'));
+    // Persistent, so a restart keeps the queue, as a production Redis would.
+    const startRedis = () => {
+      const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+      return server;
+    };
+    const ping = () => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG';
+    let server = startRedis();
+    try {
+      await eventually(ping, 10_000, 'the private Redis');
+      const url = `redis://127.0.0.1:${port}`;
+      const prefix = uniquePrefix();
+      harness = await queueHarness({}, url, prefix);
+      const { jobId } = await harness.queue.submit({ requester, source: harness.scene, request: REQUEST, options: { steps: 20 } });
+
+      spawnSync('redis-cli', ['-p', String(port), 'shutdown']);
+      await new Promise((r) => server.on('exit', r));
+      const worker = spawnWorker(prefix, { REDIS_URL: url });
+      children.push(worker);
+      await new Promise((r) => setTimeout(r, 1000)); // the worker starts against a Redis that is down
+      server = startRedis();
+      await eventually(ping, 10_000, 'the restarted Redis');
+
+      const events = await collectEvents(harness.queue, jobId, undefined, 60_000);
+      expect(events.at(-1)?.type, worker.output()).toBe('done');
+    } finally {
+      for (const { child, exited } of children.splice(0)) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      await harness?.close();
+      harness = undefined;
+      spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
+    }
+  });
+});
