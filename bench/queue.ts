@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { connectRedis, redisUrl } from '../src/jobs/redis.js';
+import { connectRedis, deleteKeysWithPrefix, redisUrl } from '../src/jobs/redis.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { EditQueue } from '../src/jobs/edit-queue.js';
 import { BlobStore } from '../src/jobs/blob-store.js';
@@ -99,12 +99,7 @@ async function main(): Promise<void> {
   console.log(`2 workers / 1 worker: ${(rate[1] / rate[0]).toFixed(2)}× — this machine has 2 cores, and each worker's ONNX Runtime uses both, so two workers compete for the same cores.`);
 
   await queue.close();
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length > 0) await redis.del(...found);
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, prefix);
   redis.disconnect();
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GasError } from '../src/errors.js';
 import { BLOB_STORE_DEFAULTS, BlobStore, blobRefOf } from '../src/jobs/blob-store.js';
 import { redisKeys } from '../src/jobs/keys.js';
-import { connectRedis } from '../src/jobs/redis.js';
+import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
 
 const keys = redisKeys(`gas-test-${process.pid}-${Date.now()}-blobs`);
 const MB = 1024 * 1024;
@@ -16,18 +16,9 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  await deleteKeys(redis, `${keys.prefix}:*`);
+  await deleteKeysWithPrefix(redis, keys.prefix);
   await redis.quit();
 });
-
-async function deleteKeys(connection: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await connection.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (found.length > 0) await connection.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 const keyOf = (ref: string) => keys.blob(ref.slice('blob:sha256:'.length));
 

@@ -6,7 +6,7 @@ import { GasError } from '../src/errors.js';
 import { BlobStore } from '../src/jobs/blob-store.js';
 import type { BlobRef } from '../src/jobs/contracts.js';
 import { redisKeys } from '../src/jobs/keys.js';
-import { connectRedis } from '../src/jobs/redis.js';
+import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
 import { THREAD_HISTORY_DEFAULTS, ThreadHistory, type ThreadId } from '../src/jobs/thread-history.js';
 
 const keys = redisKeys(`gas-test-${process.pid}-${Date.now()}-threads`);
@@ -20,7 +20,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  await deleteKeys(redis, `${keys.prefix}:*`);
+  await deleteKeysWithPrefix(redis, keys.prefix);
   await Promise.all(connections.map((connection) => connection.quit()));
 });
 
@@ -28,15 +28,6 @@ function connect(): Redis {
   const connection = connectRedis();
   connections.push(connection);
   return connection;
-}
-
-async function deleteKeys(connection: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await connection.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (found.length > 0) await connection.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 let threads = 0;

@@ -24,6 +24,17 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A child worker on a fresh prefix, running a long job: resolves once the job's first progress is out. */
+async function longJobOnChildWorker(children: ReturnType<typeof spawnWorker>[]) {
+  const prefix = uniquePrefix();
+  const harness = await queueHarness({}, undefined, prefix);
+  const first = spawnWorker(prefix);
+  children.push(first);
+  const { jobId } = await harness.queue.submit({ requester, source: harness.scene, request: REQUEST, options: { steps: 1500 } });
+  await collectEvents(harness.queue, jobId, (e) => e.type === 'progress', 30_000);
+  return { prefix, harness, first, jobId };
+}
+
 describe('worker processes', () => {
   let harness: QueueHarness | undefined;
   const children: ReturnType<typeof spawnWorker>[] = [];
@@ -37,12 +48,9 @@ describe('worker processes', () => {
   });
 
   it('gives the job of a worker killed with SIGKILL to another worker, which restarts it and finishes it exactly once', async () => {
-    const prefix = uniquePrefix();
-    harness = await queueHarness({}, undefined, prefix);
-    const first = spawnWorker(prefix);
-    children.push(first);
-    const { jobId } = await harness.queue.submit({ requester, source: harness.scene, request: REQUEST, options: { steps: 1500 } });
-    await collectEvents(harness.queue, jobId, (e) => e.type === 'progress', 30_000);
+    const started = await longJobOnChildWorker(children);
+    const { prefix, first, jobId } = started;
+    harness = started.harness;
     first.child.kill('SIGKILL');
     await first.exited;
 
@@ -57,12 +65,9 @@ describe('worker processes', () => {
   });
 
   it('hands a job back on SIGTERM after the current iteration; the next worker finishes it', async () => {
-    const prefix = uniquePrefix();
-    harness = await queueHarness({}, undefined, prefix);
-    const first = spawnWorker(prefix);
-    children.push(first);
-    const { jobId } = await harness.queue.submit({ requester, source: harness.scene, request: REQUEST, options: { steps: 1500 } });
-    await collectEvents(harness.queue, jobId, (e) => e.type === 'progress', 30_000);
+    const started = await longJobOnChildWorker(children);
+    const { prefix, first, jobId } = started;
+    harness = started.harness;
     first.child.kill('SIGTERM');
     expect(await first.exited, first.output()).toBe(0);
     expect(first.output()).toContain('job handed back on shutdown');

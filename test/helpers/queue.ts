@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { connectRedis } from '../../src/jobs/redis.js';
+import { connectRedis, deleteKeysWithPrefix } from '../../src/jobs/redis.js';
 import { redisKeys, type Keys } from '../../src/jobs/keys.js';
 import { EditQueue, type EditQueueConfig } from '../../src/jobs/edit-queue.js';
 import { BlobStore } from '../../src/jobs/blob-store.js';
@@ -70,12 +70,7 @@ export async function queueHarness(config: Partial<EditQueueConfig> = {}, redisU
     async close() {
       for (const worker of workers) await worker.close('drain').catch(() => {});
       await queue.close();
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (found.length > 0) await redis.del(...found);
-      } while (cursor !== '0');
+      await deleteKeysWithPrefix(redis, prefix);
       redis.disconnect();
     },
   };
