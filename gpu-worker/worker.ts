@@ -59,6 +59,9 @@ export interface GpuWorkerDeps {
   queue?: Partial<EditQueueConfig>;
 }
 
+/** Previews matter while a job runs: they need not outlive it by long. */
+const PREVIEW_TTL_SECONDS = 3600;
+
 /** Why a running job's signal was aborted. */
 const SHUTDOWN = 'shutdown';
 const CANCELLED = 'cancelled';
@@ -94,16 +97,17 @@ export class GpuWorker {
     this.worker.on('completed', (job) => void this.releaseSafely(job));
     this.worker.on('failed', (job, error) => {
       if (!job) return;
-      // Jobs failed by BullMQ itself (stalled twice) never reached our processor's catch.
-      const ours = error instanceof UnrecoverableError || error.name === 'UnrecoverableError';
       void (async () => {
-        if (!ours) {
-          await this.finishSafely(job, {
-            type: 'failed',
-            code: 'internal',
-            userMessage: `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${job.id}).`,
-          });
-        }
+        // Failures our processor reported already have their event; finishing again is a no-op.
+        // BullMQ fails a job itself when its worker died twice ('job stalled more than allowable limit').
+        const stalled = /stalled more than allowable limit/.test(error.message);
+        await this.finishSafely(job, {
+          type: 'failed',
+          code: 'internal',
+          userMessage: stalled
+            ? `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${job.id}).`
+            : `Something went wrong on our side; it has been logged. Please try again (job ${job.id}).`,
+        });
         await this.releaseSafely(job);
       })();
     });
@@ -135,7 +139,19 @@ export class GpuWorker {
     this.deps.logger.info({ mode }, 'worker stopped');
   }
 
+  /** Every way out of a job ends in a terminal event; BullMQ's own errors pass through untouched. */
   private async process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<{ outcome: string }> {
+    try {
+      return await this.run(job, token, signal);
+    } catch (error) {
+      if (error instanceof WaitingError || error instanceof UnrecoverableError) throw error;
+      this.deps.logger.error({ err: error, jobId: job.id }, 'job failed outside the pipeline');
+      await this.finishSafely(job, { type: 'failed', code: 'internal', userMessage: `Something went wrong on our side; it has been logged. Please try again (job ${job.id}).` });
+      throw new UnrecoverableError('internal error');
+    }
+  }
+
+  private async run(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<{ outcome: string }> {
     const { logger, redis, keys, metrics } = this.deps;
     const data = editJobSchema.parse(job.data);
     const log = logger.child({ jobId: job.id });
@@ -157,19 +173,22 @@ export class GpuWorker {
 
     const started = Date.now();
     let iterations = 0;
+    // Events go out in order, one after the other; a failed publish is logged, never unhandled.
+    let published: Promise<void> = Promise.resolve();
+    const thread = data.requester.thread ? { platform: data.requester.platform, channel: data.requester.channel, thread: data.requester.thread } : undefined;
     metrics?.jobStarted();
     log.info({ user: data.requester.user, platform: data.requester.platform, attempt: job.attemptsStarted }, 'job started');
     try {
-      const image = await decodeImage(await this.blobs.get(data.source));
+      // A reply in a thread edits the thread's latest result as of now, not as of when it was sent.
+      const source = (data.fromThread && thread ? await this.threads.sourceFor(thread) : undefined) ?? data.source;
+      const image = await decodeImage(await this.blobs.get(source));
       const throttle = this.progressThrottle();
-      const pending: Promise<unknown>[] = [];
-      const steps = data.options.steps ?? this.config.defaultSteps;
       const result = await runPipeline(
         { image, request: data.request, plan: data.plan },
         { bundle: this.deps.bundle, planner: this.deps.planner, detector: this.deps.detector },
         {
           ...DEFAULT_EDIT_OPTIONS,
-          steps,
+          steps: data.options.steps ?? this.config.defaultSteps,
           seed: data.options.seed,
           schedule: data.options.schedule ?? DEFAULT_EDIT_OPTIONS.schedule,
           guidanceScale: data.options.guidance ?? DEFAULT_EDIT_OPTIONS.guidanceScale,
@@ -177,24 +196,28 @@ export class GpuWorker {
           intensity: data.options.intensity,
           ablation: data.options.ablation,
           signal,
+          audience: 'chat',
           previewAt: (iteration, total) => throttle.previewDue(iteration, total),
         },
         (event) => {
           if (event.type === 'progress') iterations = event.iteration;
-          // Events go out in order: each waits for the one before it.
-          pending.push(Promise.all(pending).then(() => this.publishPipelineEvent(data, event, throttle)));
+          published = published
+            .then(() => this.publishPipelineEvent(data, event, throttle))
+            .catch((error: unknown) => log.warn({ err: error, event: event.type }, 'could not publish an event'));
         },
       );
-      await Promise.all(pending);
+      await published;
       const [resultRef, overlayRef] = await Promise.all([this.blobs.put(result.image), this.blobs.put(result.overlay)]);
-      const thread = data.requester.thread;
-      if (thread) await this.threads.push({ platform: data.requester.platform, channel: data.requester.channel, thread }, { jobId: data.id, result: resultRef });
+      // After a crash between this push and the terminal event, the rerun must not push twice.
+      if (thread && (await this.threads.latest(thread))?.jobId !== data.id) await this.threads.push(thread, { jobId: data.id, result: resultRef });
       const durationMs = Date.now() - started;
       await this.finish(data, { type: 'done', result: resultRef, overlay: overlayRef, plan: result.plan, seed: result.seed, timings: result.timings }, durationMs);
       metrics?.jobFinished('done', { durationMs, iterations });
       log.info({ durationMs, seed: result.seed }, 'job done');
       return { outcome: 'done' };
     } catch (error) {
+      // The events already under way (the overlay of a phrase not found, say) go out before the ending.
+      await published;
       const durationMs = Date.now() - started;
       if (signal?.aborted && signal.reason === SHUTDOWN) {
         await redis.set(keys.handoff(data.id), '1', 'EX', 3600);
@@ -234,7 +257,7 @@ export class GpuWorker {
         return;
       case 'progress': {
         if (!event.preview && !throttle.progressDue(event.iteration, event.total)) return;
-        const preview = event.preview ? await this.blobs.put(await encodePng(event.preview)) : undefined;
+        const preview = event.preview ? await this.blobs.put(await encodePng(event.preview), PREVIEW_TTL_SECONDS) : undefined;
         await events.publish(job.id, {
           type: 'progress',
           iteration: event.iteration,

@@ -142,6 +142,37 @@ describe('the edit queue with GPU workers', () => {
     expect(await history.sourceFor(thread)).toBe(results[1]);
   });
 
+  it('shows the overlay before saying which object it could not find, in words for chat', async () => {
+    harness = await queueHarness();
+    await harness.startWorker();
+    const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: 'turn the cat into a fox', options: { steps: 10 } });
+    const events = await collectEvents(harness.queue, jobId);
+    expect(events.map((e) => e.type)).toEqual(['queued', 'planned', 'grounded', 'failed']);
+    expect(events[2]).toMatchObject({ missing: ['cat'] });
+    expect(await harness.blobs.has((events[2] as Extract<JobEvent, { type: 'grounded' }>).overlay)).toBe(true);
+    expect(events[3]).toMatchObject({
+      code: 'not_found',
+      userMessage: `I could not find "cat" in the image. The masks show what I found; try again with a clearer name for it. (job ${jobId})`,
+    });
+  });
+
+  it('counts only the jobs that will start first in a position: not held jobs of others, not lower priorities', async () => {
+    harness = await queueHarness({ perUserLimit: 1 });
+    await harness.queue.submit({ requester: requester('a'), source: harness.scene, request: REQUEST });
+    const heldOfA = await harness.queue.submit({ requester: requester('a'), source: harness.scene, request: REQUEST });
+    expect(heldOfA).toMatchObject({ held: true, position: 1 });
+    const low = await harness.queue.submit({ requester: requester('b'), source: harness.scene, request: REQUEST, priority: 5 });
+    expect(low.position).toBe(1); // a's first job only
+    const urgent = await harness.queue.submit({ requester: requester('c'), source: harness.scene, request: REQUEST, priority: 0 });
+    expect(urgent.position).toBe(1); // a's first job (priority 0), not b's lower-priority one
+  });
+
+  it('refuses an id that was already submitted', async () => {
+    harness = await queueHarness();
+    await harness.queue.submit({ id: 'job-1', requester: requester('u1'), source: harness.scene, request: REQUEST });
+    await expect(harness.queue.submit({ id: 'job-1', requester: requester('u1'), source: harness.scene, request: REQUEST })).rejects.toThrow('Edit job-1 was already submitted.');
+  });
+
   it('publishes the terminal event of a job once, and nothing after it', async () => {
     harness = await queueHarness();
     const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });

@@ -3,10 +3,11 @@
  * to a job. Real child processes, the real Redis (and a private one for the restart).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { demoScenePng } from '../src/cli/demo-scene.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobEvent } from '../src/jobs/contracts.js';
 import { REQUEST, collectEvents, eventually, queueHarness, spawnWorker, uniquePrefix, type QueueHarness } from './helpers/queue.js';
@@ -64,6 +65,32 @@ describe('worker processes', () => {
     expect(all.find((e) => e.type === 'restarted')).toMatchObject({ attempt: 2, reason: 'restarted after a worker stopped unexpectedly' });
   });
 
+  it('fails a job with a message when its worker dies a second time, instead of running it a third time', async () => {
+    const started = await longJobOnChildWorker(children);
+    const { prefix, first, jobId } = started;
+    harness = started.harness;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = spawnWorker(prefix);
+    children.push(second);
+    let restarted = false;
+    await collectEvents(harness.queue, jobId, (e) => (restarted ||= e.type === 'restarted') && e.type === 'progress', 30_000);
+    second.child.kill('SIGKILL');
+    await second.exited;
+
+    const third = spawnWorker(prefix);
+    children.push(third);
+    const events = await collectEvents(harness.queue, jobId, undefined, 60_000);
+    expect(events.at(-1), third.output()).toMatchObject({
+      type: 'failed',
+      code: 'internal',
+      userMessage: `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${jobId}).`,
+    });
+    const all = await harness.queue.events.history(jobId);
+    expect(count(all, 'restarted')).toBe(1);
+    expect(count(all, 'done')).toBe(0);
+  });
+
   it('hands a job back on SIGTERM after the current iteration; the next worker finishes it', async () => {
     const started = await longJobOnChildWorker(children);
     const { prefix, first, jobId } = started;
@@ -80,6 +107,28 @@ describe('worker processes', () => {
     const all = await harness.queue.events.history(jobId);
     expect(count(all, 'done')).toBe(1);
     expect(all.find((e) => e.type === 'restarted')).toMatchObject({ attempt: 2, reason: 'handed back by a worker that was shutting down' });
+  });
+
+  it('enqueues with `gas submit --wait`, prints the events as JSON lines, and refuses `gas cancel` by someone else', async () => {
+    const prefix = uniquePrefix();
+    harness = await queueHarness({}, undefined, prefix);
+    await harness.startWorker();
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_)/.test(k))), GAS_PREFIX: prefix };
+    const scene = join(mkdtempSync(join(tmpdir(), 'gas-submit-')), 'scene.png');
+    writeFileSync(scene, await demoScenePng());
+    const submit = spawn(process.execPath, [resolve('dist/src/cli.js'), 'submit', scene, REQUEST, '--wait', '--steps', '10', '--user', 'alice'], { env });
+    let stdout = '';
+    submit.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((done) => submit.on('exit', done));
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as JobEvent);
+    expect(code).toBe(0);
+    expect(lines[0]).toMatchObject({ type: 'queued', seq: 1 });
+    expect(lines.at(-1)?.type).toBe('done');
+
+    const other = await harness.queue.submit({ requester: { ...requester, user: 'alice' }, source: harness.scene, request: REQUEST });
+    const cancel = spawnSync(process.execPath, [resolve('dist/src/cli.js'), 'cancel', other.jobId, '--user', 'mallory'], { env, encoding: 'utf8' });
+    expect(cancel.status).toBe(2);
+    expect(cancel.stderr).toContain(`Only the person who asked for edit ${other.jobId} can cancel it.`);
   });
 
   it('runs a job that was queued while Redis restarted, once the worker reconnects', async () => {

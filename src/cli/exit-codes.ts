@@ -13,6 +13,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.badInput;
     case 'bundle_invalid':
     case 'provider_unavailable':
+    case 'service_unavailable':
       return EXIT.setup;
     case 'cancelled':
       return EXIT.cancelled;

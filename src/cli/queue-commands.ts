@@ -1,11 +1,12 @@
 /** `gas submit`, `gas cancel`, `gas undo`: the queue from a shell, for operators and scripts. */
 import { userInfo } from 'node:os';
+import type { Redis } from 'ioredis';
 import { GasError } from '../errors.js';
 import { encodePng } from '../image/decode.js';
 import { BlobStore } from '../jobs/blob-store.js';
 import { EditQueue, queueConfigFromEnv } from '../jobs/edit-queue.js';
 import { redisKeys } from '../jobs/keys.js';
-import { connectRedis } from '../jobs/redis.js';
+import { connectRedisOnce } from '../jobs/redis.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { JobEvent } from '../jobs/contracts.js';
 import { checkPlanRequest } from '../plan/planner.js';
@@ -37,8 +38,8 @@ function whole(value: string | undefined, name: string, min: number, max: number
   return n;
 }
 
-async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: ReturnType<typeof connectRedis>) => Promise<T>): Promise<T> {
-  const redis = connectRedis(flags.redisUrl);
+async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: Redis) => Promise<T>): Promise<T> {
+  const redis = await connectRedisOnce(flags.redisUrl);
   const queue = new EditQueue(redis, redisKeys(flags.prefix), queueConfigFromEnv());
   try {
     return await work(queue, redis);
@@ -88,6 +89,7 @@ export async function runSubmitCommand(
       ...(plan ? { plan } : {}),
       options: { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) },
       ...(parent ? { parent } : {}),
+      ...(photo ? {} : { fromThread: true }),
       priority,
     });
     if (!flags.wait) {

@@ -52,7 +52,9 @@ export class BlobStore {
    * Stores the bytes and returns their ref. Storing the same bytes again returns the same ref and
    * restarts the blob's TTL (never shortening a longer one set by `touch`).
    */
-  async put(bytes: Buffer): Promise<BlobRef> {
+  /** Stores bytes under their hash; `ttlSeconds` shortens the life of throwaway images such as previews. */
+  async put(bytes: Buffer, ttlSeconds: number = this.ttlSeconds): Promise<BlobRef> {
+    checkTtl(ttlSeconds, 'put: ttlSeconds');
     if (!Buffer.isBuffer(bytes) || bytes.length === 0) {
       throw new GasError('bad_image', 'The image is empty; post it again.');
     }
@@ -65,8 +67,8 @@ export class BlobStore {
     const ref = blobRefOf(bytes);
     const key = this.keyOf(ref);
     // Already stored: extending its life is enough, no need to send the bytes again.
-    if (await this.extend(key, this.ttlSeconds)) return ref;
-    await this.redis.set(key, bytes, 'EX', this.ttlSeconds);
+    if (await this.extend(key, ttlSeconds)) return ref;
+    await this.redis.set(key, bytes, 'EX', ttlSeconds);
     return ref;
   }
 

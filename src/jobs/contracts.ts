@@ -49,6 +49,11 @@ export const editJobSchema = z
     options: editJobOptionsSchema.default({}),
     /** The job whose result this one edits again (thread iterations). */
     parent: z.string().optional(),
+    /**
+     * Edit the thread's latest result as of when the job starts (a reply sent while the previous
+     * edit still ran then sees its result); `source` is the fallback when the thread has none.
+     */
+    fromThread: z.boolean().optional(),
     /** Lower runs first (BullMQ's convention); 0 = none. */
     priority: z.number().int().min(0).max(1000).default(0),
     createdAt: z.number().int(),

@@ -78,8 +78,15 @@ export interface Submitted {
   held: boolean;
 }
 
-/** KEYS: user active set, user backlog, held set, held job. ARGV: job id, limit, mode, job JSON, ttl. */
+/**
+ * KEYS: user active set, user backlog, held set, held job. ARGV: job id, limit, mode, job JSON, ttl,
+ * terminal-key prefix. Ids of jobs that already ended are dropped first, so a slot whose release
+ * was lost (a worker killed at the wrong moment) comes back.
+ */
 const ADMIT = `
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[6] .. id) == 1 then redis.call('SREM', KEYS[1], id) end
+end
 if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('SADD', KEYS[1], ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -93,17 +100,24 @@ redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5])
 return 'held'
 `;
 
-/** KEYS: user active set, user backlog, held set. ARGV: finished job id, limit, held-key prefix. Returns the promoted job's JSON or nil. */
+/**
+ * KEYS: user active set, user backlog, held set. ARGV: finished job id, limit, held-key prefix.
+ * Returns the promoted job's JSON or nil; held jobs whose record expired are skipped.
+ */
 const RELEASE = `
 redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return nil end
-local nextId = redis.call('LPOP', KEYS[2])
-if not nextId then return nil end
-redis.call('SREM', KEYS[3], nextId)
-redis.call('SADD', KEYS[1], nextId)
-local json = redis.call('GET', ARGV[3] .. nextId)
-redis.call('DEL', ARGV[3] .. nextId)
-return json
+while true do
+  local nextId = redis.call('LPOP', KEYS[2])
+  if not nextId then return nil end
+  redis.call('SREM', KEYS[3], nextId)
+  local json = redis.call('GET', ARGV[3] .. nextId)
+  if json then
+    redis.call('DEL', ARGV[3] .. nextId)
+    redis.call('SADD', KEYS[1], nextId)
+    return json
+  end
+end
 `;
 
 /** KEYS: user backlog, held set, held job. ARGV: job id. 1 when the job was still held back. */
@@ -136,6 +150,7 @@ export class EditQueue {
   /** Adds a job, or holds it back, or refuses it; publishes its `queued` event. */
   async submit(input: SubmitInput): Promise<Submitted> {
     const job = editJobSchema.parse({ ...input, id: input.id ?? randomUUID(), createdAt: Date.now(), options: input.options ?? {} });
+    if ((await this.redis.exists(this.keys.seq(job.id))) === 1) throw new GasError('bad_input', `Edit ${job.id} was already submitted.`);
     const waiting = await this.waitingCount();
     if (waiting >= this.config.maxQueueLength) {
       throw new GasError('busy', `The queue is full (${waiting} edits waiting). Please try again in a few minutes.`);
@@ -144,15 +159,17 @@ export class EditQueue {
     const outcome = (await this.redis.eval(
       ADMIT, 4,
       this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs, this.keys.held(job.id),
-      job.id, String(this.config.perUserLimit), this.config.overLimit, JSON.stringify(job), String(this.config.ttlSeconds),
+      job.id, String(this.config.perUserLimit), this.config.overLimit, JSON.stringify(job), String(this.config.ttlSeconds), this.keys.terminal(''),
     )) as 'admitted' | 'refused' | 'held';
     if (outcome === 'refused') {
       throw new GasError('too_many_jobs', `You already have ${this.config.perUserLimit} edits in progress; wait for one to finish, or cancel one.`);
     }
-    if (outcome === 'admitted') await this.enqueue(job);
-    const position = waiting;
+    // Held: behind everything waiting now. Admitted: behind the waiting jobs of its priority or better.
+    const position = outcome === 'held' ? waiting : await this.aheadOf(job.priority + 1);
     const etaMs = await this.eta(position);
+    // `queued` goes out before the job can reach a worker, so it is always the first event.
     await this.events.publish(job.id, { type: 'queued', position, etaMs });
+    if (outcome === 'admitted') await this.enqueue(job);
     return { jobId: job.id, position, etaMs, held: outcome === 'held' };
   }
 
@@ -215,9 +232,9 @@ export class EditQueue {
     )) as string | null;
     if (promoted) {
       const next = editJobSchema.parse(JSON.parse(promoted));
-      await this.enqueue(next);
-      const position = await this.waitingCount(['wait', 'prioritized']);
+      const position = await this.aheadOf(next.priority + 1);
       await this.events.publish(next.id, { type: 'queued', position, etaMs: await this.eta(position) });
+      await this.enqueue(next);
     }
   }
 
@@ -251,9 +268,16 @@ export class EditQueue {
     });
   }
 
-  private async waitingCount(states: ('wait' | 'prioritized')[] = ['wait', 'prioritized']): Promise<number> {
-    const counts = await this.queue.getJobCounts(...states);
-    return states.reduce((sum, s) => sum + (counts[s] ?? 0), 0) + (await this.redis.scard(this.keys.heldJobs));
+  /** Jobs waiting in the queue or held back: what the global cap counts. */
+  private async waitingCount(): Promise<number> {
+    const counts = await this.queue.getJobCounts('wait', 'prioritized');
+    return (counts.wait ?? 0) + (counts.prioritized ?? 0) + (await this.redis.scard(this.keys.heldJobs));
+  }
+
+  /** Waiting jobs that start before a new one of this BullMQ priority: those of equal or better priority. */
+  private async aheadOf(priority: number): Promise<number> {
+    const waiting = await this.queue.getJobs(['wait', 'prioritized']);
+    return waiting.filter((j) => j && (j.opts.priority ?? 0) <= priority).length;
   }
 
   /** Time until a job at `position` finishes: jobs ahead and running, spread over the workers, at the recent mean duration. */

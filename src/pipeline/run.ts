@@ -9,7 +9,7 @@ import { renderMaskOverlay } from '../image/overlay.js';
 import type { Planner } from '../plan/planner.js';
 import type { Plan } from '../plan/schema.js';
 import { editImage, type EditOptions, type EditProgress, type EditResult } from './edit.js';
-import { groundPlan, notFoundError, type GroundedRegion, type UserBox } from './ground.js';
+import { groundPlan, notFoundError, type Audience, type GroundedRegion, type UserBox } from './ground.js';
 
 export type PipelineEvent =
   | { type: 'planned'; plan: Plan }
@@ -37,13 +37,15 @@ export interface PipelineDeps {
 export interface PipelineOptions extends EditOptions {
   userBoxes?: readonly UserBox[];
   thresholds?: DetectionThresholds;
+  /** Who reads the error messages (default: a shell user). */
+  audience?: Audience;
 }
 
 /** Plans and grounds, without editing: what `gas plan` shows before GPU time is spent. */
 export async function planAndGround(
   input: PipelineInput,
   deps: Omit<PipelineDeps, 'bundle'>,
-  options: Pick<PipelineOptions, 'userBoxes' | 'thresholds' | 'signal'>,
+  options: Pick<PipelineOptions, 'userBoxes' | 'thresholds' | 'signal' | 'audience'>,
   onEvent: (event: PipelineEvent) => void = () => {},
 ): Promise<{ plan: Plan; regions: readonly GroundedRegion[]; overlay: Buffer }> {
   // 1. Plan.
@@ -59,7 +61,7 @@ export async function planAndGround(
   });
   const overlay = await renderMaskOverlay(input.image, grounding.regions);
   onEvent({ type: 'grounded', regions: grounding.regions, missing: grounding.missing, overlay });
-  if (grounding.missing.length > 0) throw notFoundError(grounding.missing, deps.detector !== undefined);
+  if (grounding.missing.length > 0) throw notFoundError(grounding.missing, deps.detector !== undefined, options.audience);
   return { plan: grounding.plan, regions: grounding.regions, overlay };
 }
 
