@@ -292,9 +292,11 @@ export class GpuWorker {
     };
   }
 
-  private async finish(job: EditJob, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<void> {
-    await this.queue.finish(job.id, body, durationMs);
+  /** The job's terminal event; false when it had one already. */
+  private async finish(job: EditJob, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<boolean> {
+    const published = await this.queue.finish(job.id, body, durationMs);
     await this.deps.redis.del(this.deps.keys.cancel(job.id));
+    return published;
   }
 
   private async releaseSafely(job: Job): Promise<void> {
@@ -307,8 +309,9 @@ export class GpuWorker {
 
   private async finishSafely(job: Job, body: JobEventBody & { type: 'failed' }): Promise<void> {
     try {
-      await this.finish(editJobSchema.parse(job.data), body);
-      this.deps.metrics?.jobFinished('failed', { durationMs: 0, iterations: 0, code: body.code });
+      if (await this.finish(editJobSchema.parse(job.data), body)) {
+        this.deps.metrics?.jobFinished('failed', { durationMs: 0, iterations: 0, code: body.code });
+      }
     } catch (error) {
       this.deps.logger.error({ err: error, jobId: job.id }, 'could not publish the failure of a stalled job');
     }
