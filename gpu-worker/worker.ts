@@ -35,6 +35,8 @@ export interface GpuWorkerConfig {
   progressIntervalMs: number;
   /** Iterations when a job does not say. */
   defaultSteps: number;
+  /** A job running longer than this is stopped and fails with `timeout`. */
+  jobTimeoutMs: number;
 }
 
 export const DEFAULT_WORKER_CONFIG: GpuWorkerConfig = {
@@ -44,6 +46,7 @@ export const DEFAULT_WORKER_CONFIG: GpuWorkerConfig = {
   previewIntervalMs: 2_000,
   progressIntervalMs: 500,
   defaultSteps: DEFAULT_EDIT_OPTIONS.steps,
+  jobTimeoutMs: 15 * 60_000,
 };
 
 export interface GpuWorkerDeps {
@@ -65,6 +68,7 @@ const PREVIEW_TTL_SECONDS = 3600;
 /** Why a running job's signal was aborted. */
 const SHUTDOWN = 'shutdown';
 const CANCELLED = 'cancelled';
+const TIMED_OUT = 'timeout';
 
 export class GpuWorker {
   readonly worker: Worker;
@@ -178,6 +182,7 @@ export class GpuWorker {
     const thread = data.requester.thread ? { platform: data.requester.platform, channel: data.requester.channel, thread: data.requester.thread } : undefined;
     metrics?.jobStarted();
     log.info({ user: data.requester.user, platform: data.requester.platform, attempt: job.attemptsStarted }, 'job started');
+    const timer = setTimeout(() => this.worker.cancelJob(data.id, TIMED_OUT), this.config.jobTimeoutMs);
     try {
       // A reply in a thread edits the thread's latest result as of now, not as of when it was sent.
       const source = (data.fromThread && thread ? await this.threads.sourceFor(thread) : undefined) ?? data.source;
@@ -219,6 +224,13 @@ export class GpuWorker {
       // The events already under way (the overlay of a phrase not found, say) go out before the ending.
       await published;
       const durationMs = Date.now() - started;
+      if (signal?.aborted && signal.reason === TIMED_OUT) {
+        const limit = this.config.jobTimeoutMs < 60_000 ? `${this.config.jobTimeoutMs / 1000} s` : `${Math.round(this.config.jobTimeoutMs / 6000) / 10} min`;
+        await this.finish(data, { type: 'failed', code: 'timeout', userMessage: `The edit took longer than ${limit} and was stopped. Try fewer steps or a smaller image (job ${data.id}).` });
+        metrics?.jobFinished('failed', { durationMs, iterations, code: 'timeout' });
+        log.warn({ iterations, durationMs }, 'job timed out');
+        throw new UnrecoverableError('timeout');
+      }
       if (signal?.aborted && signal.reason === SHUTDOWN) {
         await redis.set(keys.handoff(data.id), '1', 'EX', 3600);
         await job.moveToWait(token);
@@ -238,6 +250,8 @@ export class GpuWorker {
       metrics?.jobFinished('failed', { durationMs, iterations, code: failure.code });
       // Bad input and model errors do not get better by retrying.
       throw new UnrecoverableError(failure.message);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

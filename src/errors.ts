@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   not_found: 'An object named in the request was not found in the image.',
   model_error: 'A model produced an unusable result.',
   cancelled: 'The edit was cancelled.',
+  timeout: 'The edit took longer than allowed.',
   busy: 'The service is at capacity.',
   too_many_jobs: 'The person already has as many edits running as allowed.',
   not_allowed: 'The person may not do that.',

@@ -63,6 +63,15 @@ describe('the edit queue with GPU workers', () => {
     expect((await collectEvents(harness.queue, next.jobId, undefined, 10_000)).at(-1)?.type).toBe('done');
   });
 
+  it('stops a job that runs past its time limit and fails it with a timeout', async () => {
+    harness = await queueHarness();
+    await harness.startWorker({ jobTimeoutMs: 400 });
+    const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST, options: { steps: 10000 } });
+    const last = (await collectEvents(harness.queue, jobId)).at(-1);
+    expect(last).toMatchObject({ type: 'failed', code: 'timeout' });
+    expect((last as { userMessage: string }).userMessage).toMatch(/^The edit took longer than 0.4 s and was stopped\. Try fewer steps/);
+  });
+
   it('cancels a waiting job at once', async () => {
     harness = await queueHarness();
     const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });

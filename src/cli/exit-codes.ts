@@ -23,6 +23,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'too_many_jobs':
       return EXIT.tryLater;
     case 'model_error':
+    case 'timeout':
     case 'planner_failed':
     case 'internal':
       return EXIT.failed;

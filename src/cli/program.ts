@@ -109,6 +109,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--lock-ms <ms>', "a job's lock; another worker takes over a dead worker's job after it").env('GAS_LOCK_MS').default('30000'))
     .addOption(new Option('--stalled-ms <ms>', "how often to look for dead workers' jobs").env('GAS_STALLED_MS').default('30000'))
     .addOption(new Option('--preview-ms <ms>', 'a preview at most this often').env('GAS_PREVIEW_MS').default('2000'))
+    .addOption(new Option('--timeout-ms <ms>', 'stop an edit that runs longer, as failed (timeout)').env('GAS_JOB_TIMEOUT_MS').default('900000'))
     .action(async (flags: QueueFlags & Record<string, string | undefined>) => {
       const number = (name: string, min: number) => {
         const value = flags[name];
@@ -131,6 +132,7 @@ export function buildProgram(): Command {
           lockDurationMs: number('lockMs', 500),
           stalledIntervalMs: number('stalledMs', 100),
           previewIntervalMs: number('previewMs', 0),
+          jobTimeoutMs: number('timeoutMs', 1000),
           ...(flags.steps ? { defaultSteps: number('steps', 1) } : {}),
         },
       });
