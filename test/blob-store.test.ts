@@ -6,6 +6,7 @@ import { GasError } from '../src/errors.js';
 import { BLOB_STORE_DEFAULTS, BlobStore, blobRefOf } from '../src/jobs/blob-store.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
+import { rejection } from './helpers/errors.js';
 
 const keys = redisKeys(`gas-test-${process.pid}-${Date.now()}-blobs`);
 const MB = 1024 * 1024;
@@ -22,14 +23,6 @@ afterAll(async () => {
 
 const keyOf = (ref: string) => keys.blob(ref.slice('blob:sha256:'.length));
 
-async function rejection(promise: Promise<unknown>): Promise<GasError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(GasError);
-  return error as GasError;
-}
 
 function thrown(fn: () => unknown): GasError {
   try {

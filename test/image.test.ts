@@ -7,6 +7,7 @@ import { overlaySvg, regionColour, renderMaskOverlay } from '../src/image/overla
 import { latentPreview } from '../src/image/preview.js';
 import { GasError, isGasError } from '../src/errors.js';
 import { latentMaskFromBox } from '../src/distill/masks.js';
+import { rejection } from './helpers/errors.js';
 
 type Rgb = readonly [number, number, number];
 
@@ -53,15 +54,6 @@ function expectColourNear(actual: readonly number[], expected: readonly number[]
   });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<GasError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(GasError);
-    return error as GasError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function caught(fn: () => unknown): GasError {
   try {

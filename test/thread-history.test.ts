@@ -8,6 +8,7 @@ import type { BlobRef } from '../src/jobs/contracts.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
 import { THREAD_HISTORY_DEFAULTS, ThreadHistory, type ThreadId } from '../src/jobs/thread-history.js';
+import { rejection } from './helpers/errors.js';
 
 const keys = redisKeys(`gas-test-${process.pid}-${Date.now()}-threads`);
 const connections: Redis[] = [];
@@ -46,14 +47,6 @@ async function images(count: number, store: BlobStore = blobs): Promise<BlobRef[
   return Promise.all(Array.from({ length: count }, () => store.put(randomBytes(64))));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<GasError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(GasError);
-  return error as GasError;
-}
 
 describe('ThreadHistory', () => {
   it('edits the latest result, and after undo the one before it', async () => {

@@ -36,6 +36,15 @@ async function longJobOnChildWorker(children: ReturnType<typeof spawnWorker>[]) 
   return { prefix, harness, first, jobId };
 }
 
+/** Kills a worker outright and starts another on the same prefix. */
+async function killAndReplace(worker: ReturnType<typeof spawnWorker>, prefix: string, children: ReturnType<typeof spawnWorker>[]) {
+  worker.child.kill('SIGKILL');
+  await worker.exited;
+  const next = spawnWorker(prefix);
+  children.push(next);
+  return next;
+}
+
 describe('worker processes', () => {
   let harness: QueueHarness | undefined;
   const children: ReturnType<typeof spawnWorker>[] = [];
@@ -52,11 +61,7 @@ describe('worker processes', () => {
     const started = await longJobOnChildWorker(children);
     const { prefix, first, jobId } = started;
     harness = started.harness;
-    first.child.kill('SIGKILL');
-    await first.exited;
-
-    const second = spawnWorker(prefix);
-    children.push(second);
+    const second = await killAndReplace(first, prefix, children);
     const events = await collectEvents(harness.queue, jobId, undefined, 60_000);
     expect(events.at(-1)?.type, second.output()).toBe('done');
     const all = await harness.queue.events.history(jobId);
@@ -69,17 +74,10 @@ describe('worker processes', () => {
     const started = await longJobOnChildWorker(children);
     const { prefix, first, jobId } = started;
     harness = started.harness;
-    first.child.kill('SIGKILL');
-    await first.exited;
-    const second = spawnWorker(prefix);
-    children.push(second);
+    const second = await killAndReplace(first, prefix, children);
     let restarted = false;
     await collectEvents(harness.queue, jobId, (e) => (restarted ||= e.type === 'restarted') && e.type === 'progress', 30_000);
-    second.child.kill('SIGKILL');
-    await second.exited;
-
-    const third = spawnWorker(prefix);
-    children.push(third);
+    const third = await killAndReplace(second, prefix, children);
     const events = await collectEvents(harness.queue, jobId, undefined, 60_000);
     expect(events.at(-1), third.output()).toMatchObject({
       type: 'failed',

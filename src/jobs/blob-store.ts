@@ -113,7 +113,8 @@ export function checkBlobRef(ref: string): BlobRef {
   return ref;
 }
 
-function checkTtl(ttlSeconds: number, name: string): void {
+/** A TTL is a whole number of seconds, at least 1; `name` says whose, for the error. */
+export function checkTtl(ttlSeconds: number, name: string): void {
   if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
     throw new GasError('bad_input', `${name} must be a whole number of seconds ≥ 1; got ${ttlSeconds}.`);
   }

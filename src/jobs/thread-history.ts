@@ -9,7 +9,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
 import { GasError } from '../errors.js';
-import { BLOB_STORE_DEFAULTS, BlobStore, checkBlobRef } from './blob-store.js';
+import { BLOB_STORE_DEFAULTS, BlobStore, checkBlobRef, checkTtl } from './blob-store.js';
 import { blobRefSchema, requesterSchema, type BlobRef } from './contracts.js';
 import type { Keys } from './keys.js';
 
@@ -47,9 +47,7 @@ export class ThreadHistory {
   ) {
     this.ttlSeconds = options.ttlSeconds ?? THREAD_HISTORY_DEFAULTS.ttlSeconds;
     this.maxLength = options.maxLength ?? THREAD_HISTORY_DEFAULTS.maxLength;
-    if (!Number.isSafeInteger(this.ttlSeconds) || this.ttlSeconds < 1) {
-      throw new GasError('bad_input', `Thread history option ttlSeconds must be a whole number of seconds ≥ 1; got ${this.ttlSeconds}.`);
-    }
+    checkTtl(this.ttlSeconds, 'Thread history option ttlSeconds');
     if (!Number.isSafeInteger(this.maxLength) || this.maxLength < 1) {
       throw new GasError('bad_input', `Thread history option maxLength must be a whole number ≥ 1; got ${this.maxLength}.`);
     }
