@@ -13,6 +13,7 @@ export const blobRefSchema = z.string().regex(/^blob:sha256:[0-9a-f]{64}$/, 'mus
 export type BlobRef = z.infer<typeof blobRefSchema>;
 
 export const PLATFORMS = ['discord', 'slack', 'cli'] as const;
+export type Platform = (typeof PLATFORMS)[number];
 
 export const requesterSchema = z.object({
   platform: z.enum(PLATFORMS),
