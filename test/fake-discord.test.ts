@@ -1,0 +1,257 @@
+/**
+ * The fake Discord (test/fakes/discord) with the real discord.js: the gateway handshake, an
+ * interaction answered the way a bot answers one, and each rule the fake enforces, answered with
+ * Discord's status and code so that discord.js raises what it raises against Discord.
+ */
+import { DiscordAPIError, Events, GatewayIntentBits, Routes, type ChatInputCommandInteraction, type Client, type Interaction, type Message } from 'discord.js';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loginClient } from './fakes/discord/client.js';
+import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from './fakes/discord/index.js';
+
+const BUTTON_ROW = { type: 1, components: [{ type: 2, style: 4, custom_id: 'gas:cancel:job-1', label: 'Cancel' }] };
+
+let fake: FakeDiscord | undefined;
+let client: Client | undefined;
+
+afterEach(async () => {
+  await client?.destroy();
+  await fake?.close();
+  client = undefined;
+  fake = undefined;
+});
+
+async function connect(options: FakeDiscordOptions = {}, intents?: GatewayIntentBits[]): Promise<{ fake: FakeDiscord; client: Client }> {
+  fake = await startFakeDiscord(options);
+  client = await loginClient(fake, intents);
+  return { fake, client };
+}
+
+/** The next interaction discord.js emits. */
+function nextInteraction(c: Client): Promise<Interaction> {
+  return new Promise((resolve) => c.once(Events.InteractionCreate, resolve));
+}
+
+async function slashCommand(f: FakeDiscord, c: Client): Promise<ChatInputCommandInteraction> {
+  const received = nextInteraction(c);
+  f.slashCommand({ user: f.users.alice, options: { request: 'make the sky pink' } });
+  const interaction = await received;
+  if (!interaction.isChatInputCommand()) throw new Error(`expected a slash command, got interaction type ${interaction.type}`);
+  return interaction;
+}
+
+/** The DiscordAPIError a call rejects with. */
+async function apiError(promise: Promise<unknown>): Promise<DiscordAPIError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(DiscordAPIError);
+    return error as DiscordAPIError;
+  }
+  throw new Error(`expected a DiscordAPIError.\n${fake?.describe()}`);
+}
+
+async function png(width: number, height: number, colour = { r: 200, g: 40, b: 90 }): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: colour } }).png().toBuffer();
+}
+
+describe('the fake Discord with the real discord.js', () => {
+  it('logs discord.js in over the gateway and hands it the guild, its channel and the bot member', async () => {
+    const { fake, client } = await connect();
+    expect(client.user?.id).toBe(fake.users.bot.id);
+    expect(client.application?.id).toBe(fake.applicationId);
+    const guild = client.guilds.cache.get(fake.guildId);
+    expect(guild?.channels.cache.get(fake.channelId)?.name).toBe('edits');
+    expect(guild?.members.me?.id).toBe(fake.users.bot.id);
+    expect(guild?.roles.cache.size).toBe(3);
+    const gateway = fake.requests.find((r) => r.path === '/gateway/bot');
+    expect(gateway?.authorization).toBe(`Bot ${fake.token}`);
+  });
+
+  it('takes a deferred slash command, an edited reply with a PNG and a button row, and serves the PNG back', async () => {
+    const { fake, client } = await connect();
+    const interaction = await slashCommand(fake, client);
+    expect(interaction.options.getString('request')).toBe('make the sky pink');
+    await interaction.deferReply();
+    const image = await png(64, 48);
+    await interaction.editReply({ content: 'done', files: [{ attachment: image, name: 'result.png' }], components: [BUTTON_ROW] });
+
+    const [callback, edit] = fake.requests.filter((r) => r.path.startsWith('/interactions/') || r.path.startsWith('/webhooks/'));
+    expect(callback.json).toEqual({ type: 5, data: { flags: 0 } });
+    expect(callback.status).toBe(204);
+    expect(edit.method).toBe('PATCH');
+    expect(edit.path).toBe(`/webhooks/${fake.applicationId}/${interaction.token}/messages/@original`);
+    expect(edit.files.map((f) => [f.field, f.name, f.contentType])).toEqual([['files[0]', 'result.png', 'image/png']]);
+    expect(edit.json.attachments).toEqual([{ id: '0' }]);
+
+    const [reply] = fake.messages(fake.channelId);
+    expect(reply.content).toBe('done');
+    expect(reply.flags & 128).toBe(0); // no longer "thinking"
+    expect(reply.components).toEqual([BUTTON_ROW]);
+    const served = await fetch(reply.attachments[0].url);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    const bytes = Buffer.from(await served.arrayBuffer());
+    expect(bytes.equals(image)).toBe(true);
+    const { width, height } = await sharp(bytes).metadata();
+    expect([width, height]).toEqual([64, 48]);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it('returns the callback resource with the loading message when asked with with_response=true', async () => {
+    const { fake, client } = await connect();
+    const interaction = await slashCommand(fake, client);
+    const response = await interaction.deferReply({ withResponse: true });
+    const callback = fake.requests.find((r) => r.path.endsWith('/callback'));
+    expect(callback?.query).toEqual({ with_response: 'true' });
+    const [loading] = fake.messages(fake.channelId);
+    expect(response.resource?.message?.id).toBe(loading.id);
+    expect(response.interaction.responseMessageLoading).toBe(true);
+    expect(loading.flags & 128).toBe(128);
+  });
+
+  it('answers a deferral after the acknowledgement deadline with 10062 Unknown interaction', async () => {
+    const { fake, client } = await connect({ ackDeadlineMs: 200 });
+    const interaction = await slashCommand(fake, client);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const error = await apiError(interaction.deferReply());
+    expect([error.status, error.code]).toEqual([404, 10062]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['late-acknowledgement']);
+  });
+
+  it('answers a second acknowledgement with 40060', async () => {
+    const { fake, client } = await connect();
+    const interaction = await slashCommand(fake, client);
+    await interaction.deferReply();
+    // discord.js refuses a second acknowledgement itself, so send it as a second process would.
+    const error = await apiError(client.rest.post(Routes.interactionCallback(interaction.id, interaction.token), { body: { type: 4, data: { content: 'again' } }, auth: false }));
+    expect([error.status, error.code]).toEqual([400, 40060]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['double-acknowledgement']);
+  });
+
+  it('answers an interaction webhook call after the token lifetime with 50027, while the bot token still edits the message', async () => {
+    const { fake, client } = await connect({ tokenLifetimeMs: 300 });
+    const interaction = await slashCommand(fake, client);
+    await interaction.deferReply();
+    const first = await interaction.editReply({ content: 'queued' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const error = await apiError(interaction.editReply({ content: 'too late' }));
+    expect([error.status, error.code]).toEqual([401, 50027]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['expired-token']);
+    await client.rest.patch(Routes.channelMessage(fake.channelId, first.id), { body: { content: 'edited by the bot' } });
+    expect(fake.message(first.id)?.content).toBe('edited by the bot');
+  });
+
+  it('answers uploads over the size limit with 413 and code 40005', async () => {
+    const { fake, client } = await connect({ maxUploadBytes: 1_000 });
+    const interaction = await slashCommand(fake, client);
+    await interaction.deferReply();
+    const error = await apiError(interaction.editReply({ files: [{ attachment: Buffer.alloc(1_001, 7), name: 'big.png' }] }));
+    expect([error.status, error.code]).toEqual([413, 40005]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['upload-too-large']);
+  });
+
+  it.each([
+    ['content over 2000 characters', { content: 'x'.repeat(2001) }, 'content'],
+    ['six action rows', { components: Array.from({ length: 6 }, (_, i) => ({ type: 1, components: [{ type: 2, style: 2, custom_id: `b${i}`, label: 'b' }] })) }, 'components'],
+    ['six buttons in a row', { components: [{ type: 1, components: Array.from({ length: 6 }, (_, i) => ({ type: 2, style: 2, custom_id: `b${i}`, label: 'b' })) }] }, 'components'],
+    ['a custom_id over 100 characters', { components: [{ type: 1, components: [{ type: 2, style: 2, custom_id: 'c'.repeat(101), label: 'b' }] }] }, 'components'],
+  ])('answers %s with 400 Invalid Form Body naming the field', async (_name, body, field) => {
+    const { fake, client } = await connect();
+    const interaction = await slashCommand(fake, client);
+    await interaction.deferReply();
+    const error = await apiError(interaction.editReply(body));
+    expect([error.status, error.code, error.message.split('\n')[0]]).toEqual([400, 50035, 'Invalid Form Body']);
+    expect(Object.keys((error.rawError as { errors: object }).errors)).toEqual([field]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['invalid-form-body']);
+  });
+
+  it('answers more than ten attachments with 400 Invalid Form Body', async () => {
+    const { fake, client } = await connect();
+    const interaction = await slashCommand(fake, client);
+    await interaction.deferReply();
+    const files = Array.from({ length: 11 }, (_, i) => ({ attachment: Buffer.from([i]), name: `f${i}.bin` }));
+    const error = await apiError(interaction.editReply({ files }));
+    expect([error.status, error.code]).toEqual([400, 50035]);
+    expect(fake.violations[0].detail).toContain('BASE_TYPE_MAX_LENGTH');
+  });
+
+  it('rate-limits message edits with 429, retry_after and the X-RateLimit headers', async () => {
+    const { fake, client } = await connect({ rateLimits: { messageEdit: { limit: 2, windowMs: 2_000 } } });
+    const message = (await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'status' } })) as { id: string };
+    const edit = () =>
+      fetch(`${fake.apiUrl}/v10/channels/${fake.channelId}/messages/${message.id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bot ${fake.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: 'progress' }),
+      });
+    const answers = [await edit(), await edit(), await edit()];
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
+    expect(answers[1].headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(answers[2].headers.get('x-ratelimit-limit')).toBe('2');
+    expect(Number(answers[2].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const body = (await answers[2].json()) as { retry_after: number; global: boolean };
+    expect(body.global).toBe(false);
+    expect(body.retry_after).toBeGreaterThan(0);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['rate-limited']);
+  });
+
+  it('lets discord.js pace edits by the rate-limit headers so it never draws a 429', async () => {
+    const { fake, client } = await connect({ rateLimits: { messageEdit: { limit: 2, windowMs: 1_500 } } });
+    const message = (await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'status' } })) as { id: string };
+    const route = Routes.channelMessage(fake.channelId, message.id);
+    for (const step of [1, 2, 3]) await client.rest.patch(route, { body: { content: `step ${step}` } });
+    const edits = fake.requests.filter((r) => r.method === 'PATCH');
+    expect(edits.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(edits[2].at - edits[0].at).toBeGreaterThanOrEqual(1_000);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it('injects a 429 that discord.js waits out and retries', async () => {
+    const { fake, client } = await connect();
+    fake.failNext('POST /channels/*/messages', { status: 429, retryAfter: 1 });
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'hello' } });
+    const posts = fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/messages'));
+    expect(posts.map((r) => r.status)).toEqual([429, 200]);
+    expect(posts[1].at - posts[0].at).toBeGreaterThanOrEqual(900);
+  });
+
+  it('injects a 413 that surfaces as DiscordAPIError 40005', async () => {
+    const { fake, client } = await connect();
+    fake.failNext(/^POST \/channels\//, { status: 413, code: 40005, message: 'Request entity too large' });
+    const error = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'hello' } }));
+    expect([error.status, error.code]).toEqual([413, 40005]);
+  });
+
+  it('refuses bot routes without the bot token, and discord.js refuses to log in with a wrong one', async () => {
+    fake = await startFakeDiscord();
+    const anonymous = await fetch(`${fake.apiUrl}/v10/users/@me`);
+    expect(anonymous.status).toBe(401);
+    const wrong = await fetch(`${fake.apiUrl}/v10/users/@me`, { headers: { authorization: 'Bot nope' } });
+    expect([wrong.status, ((await wrong.json()) as { code: number }).code]).toEqual([401, 0]);
+    const { Client } = await import('discord.js');
+    const impostor = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } });
+    await expect(impostor.login('MTIz.bad.token')).rejects.toThrow(/invalid token/i);
+    await impostor.destroy();
+    expect(fake.violations.map((v) => v.rule)).toEqual(['unauthorized', 'unauthorized', 'unauthorized']);
+  });
+
+  it('withholds message content from a bot without the MESSAGE_CONTENT intent unless the message mentions it', async () => {
+    const { fake, client } = await connect({}, [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages]);
+    const seen: Message[] = [];
+    client.on(Events.MessageCreate, (message) => void seen.push(message));
+    fake.postMessage({ user: fake.users.alice, content: 'just chatting' });
+    fake.postMessage({ user: fake.users.alice, content: `<@${fake.users.bot.id}> hi`, mentions: [fake.users.bot] });
+    await fake.waitFor(() => seen.length === 2, { describe: 'two MESSAGE_CREATE events' });
+    expect(seen.map((m) => m.content)).toEqual(['', `<@${fake.users.bot.id}> hi`]);
+  });
+
+  it('starts a thread from a message with the message id as the thread id, once', async () => {
+    const { fake, client } = await connect();
+    const message = (await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'status' } })) as { id: string };
+    const thread = (await client.rest.post(Routes.threads(fake.channelId, message.id), { body: { name: 'edit' } })) as { id: string; parent_id: string };
+    expect([thread.id, thread.parent_id]).toEqual([message.id, fake.channelId]);
+    await fake.waitFor(() => client.channels.cache.get(thread.id), { describe: 'THREAD_CREATE reaching discord.js' });
+    const error = await apiError(client.rest.post(Routes.threads(fake.channelId, message.id), { body: { name: 'again' } }));
+    expect(error.code).toBe(160004);
+  });
+});

@@ -1,0 +1,786 @@
+/**
+ * A fake Discord on 127.0.0.1 for the real discord.js: REST under /api/v10, the gateway on
+ * ws://…/gateway, files under /attachments. It enforces Discord's rules for bots and interactions
+ * (3 s acknowledgement, one acknowledgement, 15-minute tokens, upload size, message limits, rate
+ * limits, bot auth), answers a broken rule with Discord's status and error code, and records the
+ * rule as a violation. Tests drive people through `slashCommand`, `contextMenu`, `submitModal`,
+ * `pressButton` and `postMessage`, and read back every request, message and uploaded byte.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  ALREADY_ACKNOWLEDGED,
+  CANNOT_EDIT_OTHERS,
+  EMPTY_MESSAGE,
+  ENTITY_TOO_LARGE,
+  INVALID_WEBHOOK_TOKEN,
+  NOT_FOUND,
+  THREAD_EXISTS,
+  UNAUTHORIZED,
+  UNKNOWN_CHANNEL,
+  UNKNOWN_INTERACTION,
+  UNKNOWN_MESSAGE,
+  invalidFormBody,
+  type DiscordError,
+  type FieldError,
+} from './errors.js';
+import { FakeGateway } from './gateway.js';
+import { parseBody, readBody, sendError, sendJson, type UploadedPart } from './http.js';
+import { checkMessagePayload, checkModal, LIMITS, modalTextInputs } from './rules.js';
+import { snowflake } from './snowflake.js';
+import { CHANNEL_TYPE, MESSAGE_FLAGS, World, type WireAttachment, type WireMessage, type WireUser } from './world.js';
+
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+export interface FakeDiscordOptions {
+  /** Time to acknowledge an interaction (Discord: 3 s). */
+  ackDeadlineMs?: number;
+  /** Life of an interaction token (Discord: 15 minutes). */
+  tokenLifetimeMs?: number;
+  /** Largest upload per request (Discord without boosts: 10 MiB). */
+  maxUploadBytes?: number;
+  /** Per-route buckets: message edits and message creates, per channel or interaction token (default 5 per 5 s). */
+  rateLimits?: { messageEdit?: RateLimit; messageCreate?: RateLimit };
+}
+
+export interface RecordedRequest {
+  /** Date.now() when the request arrived. */
+  at: number;
+  method: string;
+  /** The path after /api/v10, e.g. `/webhooks/1/abc/messages/@original`. */
+  path: string;
+  query: Record<string, string>;
+  authorization?: string;
+  /** The JSON body, or the parsed `payload_json` of a multipart body. */
+  json: any;
+  files: UploadedPart[];
+  /** What the fake answered. */
+  status: number;
+  code?: number;
+}
+
+export interface Violation {
+  at: number;
+  rule: string;
+  detail: string;
+}
+
+export interface FileInput {
+  name: string;
+  data: Buffer;
+  contentType?: string;
+}
+
+export type OptionValue = string | number | boolean | FileInput;
+
+/** Which requests an injected failure applies to: `METHOD /path` with `*` for one path segment, a RegExp on the same text, or a function. */
+export type RouteMatcher = string | RegExp | ((method: string, path: string) => boolean);
+
+export interface InjectedFailure {
+  status: number;
+  code?: number;
+  message?: string;
+  /** Seconds, for 429s. */
+  retryAfter?: number;
+}
+
+interface InteractionState {
+  id: string;
+  token: string;
+  kind: 'command' | 'component' | 'modal';
+  createdAt: number;
+  channelId: string;
+  userId: string;
+  acknowledged?: { type: number; at: number };
+  originalMessageId?: string;
+  /** The message a component (or a modal shown from one) is attached to. */
+  message?: WireMessage;
+  /** The modal this interaction answered with. */
+  modal?: any;
+}
+
+export interface FakeDiscord {
+  /** `http://127.0.0.1:PORT/api`, without the version, as discord.js's `rest.api` and DISCORD_API_URL take it. */
+  readonly apiUrl: string;
+  /** `http://127.0.0.1:PORT`, the host attachments are served from. */
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly applicationId: string;
+  readonly guildId: string;
+  readonly channelId: string;
+  readonly users: { bot: WireUser; alice: WireUser; bob: WireUser; carol: WireUser; otherBot: WireUser };
+  readonly roles: { everyone: string; editors: string; admins: string };
+  readonly requests: RecordedRequest[];
+  readonly violations: Violation[];
+  /** Registered commands: `global` and per guild id. */
+  readonly commands: Map<string, any[]>;
+  /** Whether discord.js finished IDENTIFY on the gateway. */
+  readonly gatewayReady: boolean;
+  slashCommand(input: { user: WireUser; name?: string; channelId?: string; options?: Record<string, OptionValue> }): InteractionRef;
+  contextMenu(input: { user: WireUser; messageId: string; name?: string; channelId?: string }): InteractionRef;
+  /** Submits the modal that interaction `shownBy` answered with, filling its text inputs by custom id. */
+  submitModal(input: { user: WireUser; shownBy: InteractionRef; fields: Record<string, string> }): InteractionRef;
+  /** Presses a button that is on a message (fails when the message has no such button). */
+  pressButton(input: { user: WireUser; messageId: string; customId: string }): InteractionRef;
+  postMessage(input: {
+    user: WireUser;
+    content: string;
+    channelId?: string;
+    /** Users the message mentions (`<@id>` in the text is up to the caller). */
+    mentions?: WireUser[];
+    replyTo?: string;
+    attachments?: FileInput[];
+  }): string;
+  /** A person starts a thread in a channel. */
+  createThread(input: { user: WireUser; name: string; channelId?: string }): string;
+  message(id: string): WireMessage | undefined;
+  /** Messages of a channel or thread, oldest first, ephemeral ones included. */
+  messages(channelId: string): WireMessage[];
+  channel(id: string): any;
+  /** The bytes of an attachment, by the attachment object or its URL. */
+  fileBytes(attachment: WireAttachment | string): Buffer;
+  /** The next request that matches fails once with this status and code. */
+  failNext(matcher: RouteMatcher, failure: InjectedFailure): void;
+  waitFor<T>(predicate: () => T | undefined | null | false, options: { describe: string; timeoutMs?: number }): Promise<T>;
+  /** What was recorded, for failure messages. */
+  describe(): string;
+  close(): Promise<void>;
+}
+
+export interface InteractionRef {
+  id: string;
+  token: string;
+}
+
+const DEFAULTS = {
+  ackDeadlineMs: 3_000,
+  tokenLifetimeMs: 15 * 60_000,
+  maxUploadBytes: 10 * 1024 * 1024,
+  rateLimit: { limit: 5, windowMs: 5_000 },
+};
+
+const COMMAND_OPTION = { string: 3, integer: 4, boolean: 5, number: 10, attachment: 11 } as const;
+const INTERACTION_TYPE = { command: 2, component: 3, modal: 5 } as const;
+const CALLBACK = { reply: 4, deferredReply: 5, deferredUpdate: 6, update: 7, modal: 9 } as const;
+const ALLOWED_CALLBACKS: Record<InteractionState['kind'], number[]> = {
+  command: [CALLBACK.reply, CALLBACK.deferredReply, CALLBACK.modal],
+  component: [CALLBACK.reply, CALLBACK.deferredReply, CALLBACK.deferredUpdate, CALLBACK.update, CALLBACK.modal],
+  modal: [CALLBACK.reply, CALLBACK.deferredReply, CALLBACK.deferredUpdate, CALLBACK.update],
+};
+
+class HttpFailure extends Error {
+  constructor(
+    readonly error: DiscordError,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(error.message);
+  }
+}
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+function matches(matcher: RouteMatcher, method: string, path: string): boolean {
+  if (typeof matcher === 'function') return matcher(method, path);
+  const text = `${method} ${path}`;
+  if (matcher instanceof RegExp) return matcher.test(text);
+  const pattern = matcher.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+');
+  return new RegExp(`^${pattern}$`).test(text);
+}
+
+export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+  const config = {
+    ackDeadlineMs: options.ackDeadlineMs ?? DEFAULTS.ackDeadlineMs,
+    tokenLifetimeMs: options.tokenLifetimeMs ?? DEFAULTS.tokenLifetimeMs,
+    maxUploadBytes: options.maxUploadBytes ?? DEFAULTS.maxUploadBytes,
+    rateLimits: {
+      messageEdit: options.rateLimits?.messageEdit ?? DEFAULTS.rateLimit,
+      messageCreate: options.rateLimits?.messageCreate ?? DEFAULTS.rateLimit,
+    },
+  };
+  const http = createServer();
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const world = new World(baseUrl);
+  const token = `${Buffer.from(world.applicationId).toString('base64url')}.${randomBytes(4).toString('base64url')}.${randomBytes(24).toString('base64url')}`;
+  const requests: RecordedRequest[] = [];
+  const violations: Violation[] = [];
+  const interactions = new Map<string, InteractionState>();
+  const commands = new Map<string, any[]>();
+  const failures: Array<{ matcher: RouteMatcher; failure: InjectedFailure }> = [];
+  const buckets = new Map<string, { count: number; resetAt: number }>();
+  const deleted = new Set<string>();
+
+  const violate = (rule: string, detail: string) => violations.push({ at: Date.now(), rule, detail });
+  const gateway = new FakeGateway(http, world, token, { violation: violate, received: () => {} });
+
+  // ---- helpers for the routes ----------------------------------------------------------------
+
+  function fail(error: DiscordError, rule?: string, detail?: string): never {
+    if (rule) violate(rule, detail ?? error.message);
+    throw new HttpFailure(error);
+  }
+
+  function checkPayload(body: any, files: UploadedPart[], kept: WireAttachment[], route: string): void {
+    const fieldErrors: FieldError[] = checkMessagePayload(
+      body ?? {},
+      files.map((file) => file.index),
+      kept.map((attachment) => attachment.id),
+    );
+    if (fieldErrors.length > 0) fail(invalidFormBody(fieldErrors), 'invalid-form-body', `${route}: ${fieldErrors.map((e) => `${e.path} ${e.code}`).join(', ')}`);
+  }
+
+  /** Discord's fixed-window buckets, with the headers discord.js's REST queue schedules by. */
+  function rateLimit(name: 'messageEdit' | 'messageCreate', key: string): Record<string, string> {
+    const { limit, windowMs } = config.rateLimits[name];
+    const now = Date.now();
+    let bucket = buckets.get(`${name}:${key}`);
+    if (!bucket || bucket.resetAt <= now) {
+      bucket = { count: 0, resetAt: now + windowMs };
+      buckets.set(`${name}:${key}`, bucket);
+    }
+    const resetAfter = (bucket.resetAt - now) / 1000;
+    const headers = {
+      'x-ratelimit-limit': String(limit),
+      'x-ratelimit-reset': String(bucket.resetAt / 1000),
+      'x-ratelimit-reset-after': resetAfter.toFixed(3),
+      'x-ratelimit-bucket': `${name}-${randomBucketHash(name)}`,
+    };
+    if (bucket.count >= limit) {
+      violate('rate-limited', `${name} bucket ${key}: more than ${limit} requests in ${windowMs} ms`);
+      throw new HttpFailure(
+        { status: 429, code: 0, message: 'You are being rate limited.' },
+        { ...headers, 'x-ratelimit-remaining': '0', 'retry-after': String(Math.ceil(resetAfter)), 'x-ratelimit-scope': 'user' },
+      );
+    }
+    bucket.count += 1;
+    return { ...headers, 'x-ratelimit-remaining': String(limit - bucket.count) };
+  }
+
+  function uploadLimit(files: UploadedPart[], route: string): void {
+    const total = files.reduce((sum, file) => sum + file.data.length, 0);
+    if (total > config.maxUploadBytes) fail(ENTITY_TOO_LARGE, 'upload-too-large', `${route}: ${total} bytes of files, limit ${config.maxUploadBytes}`);
+  }
+
+  function newAttachments(body: any, files: UploadedPart[], channelId: string): WireAttachment[] {
+    const described = new Map<string, any>((Array.isArray(body?.attachments) ? body.attachments : []).map((a: any) => [String(a.id), a]));
+    return files.map((file) => world.storeFile(channelId, described.get(String(file.index))?.filename ?? file.name, file.data, file.contentType, described.get(String(file.index))?.description));
+  }
+
+  function isEmpty(message: Pick<WireMessage, 'content' | 'embeds' | 'attachments' | 'components'>): boolean {
+    return !message.content && message.embeds.length === 0 && message.attachments.length === 0 && message.components.length === 0;
+  }
+
+  function createMessage(channelId: string, body: any, files: UploadedPart[], extra: Partial<WireMessage> = {}): WireMessage {
+    const draft = {
+      content: typeof body?.content === 'string' ? body.content : '',
+      embeds: body?.embeds ?? [],
+      components: body?.components ?? [],
+      attachments: files.length > 0 ? [{} as WireAttachment] : [],
+    };
+    if (isEmpty(draft) && !(extra.flags && extra.flags & MESSAGE_FLAGS.loading)) fail(EMPTY_MESSAGE, 'empty-message', `a message in ${channelId} with nothing in it`);
+    const reference = body?.message_reference?.message_id ? world.messages.get(String(body.message_reference.message_id)) : undefined;
+    const message = world.newMessage({
+      channel_id: channelId,
+      author: world.people.bot,
+      content: draft.content,
+      embeds: draft.embeds,
+      components: draft.components,
+      attachments: newAttachments(body, files, channelId),
+      flags: (body?.flags ?? 0) & MESSAGE_FLAGS.ephemeral,
+      allowed_mentions: body?.allowed_mentions,
+      ...(reference ? { type: 19, message_reference: { type: 0, message_id: reference.id, channel_id: reference.channel_id, guild_id: world.guildId }, referenced_message: reference } : {}),
+      ...extra,
+    });
+    if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatchMessage('MESSAGE_CREATE', message);
+    return message;
+  }
+
+  /** An edit: fields present replace; `attachments` lists what stays (existing ids) and what is new (file indices). */
+  function editMessage(message: WireMessage, body: any, files: UploadedPart[]): WireMessage {
+    const next = { ...message };
+    if (body && 'content' in body) next.content = body.content ?? '';
+    if (body && 'embeds' in body) next.embeds = body.embeds ?? [];
+    if (body && 'components' in body) next.components = body.components ?? [];
+    if (Array.isArray(body?.attachments)) {
+      const listed = new Set(body.attachments.map((a: any) => String(a.id)));
+      next.attachments = [
+        ...message.attachments.filter((attachment) => listed.has(attachment.id)),
+        ...newAttachments(body, files.filter((file) => listed.has(String(file.index))), message.channel_id),
+      ];
+    } else if (files.length > 0) {
+      next.attachments = [...message.attachments, ...newAttachments(body, files, message.channel_id)];
+    }
+    if (body && 'allowed_mentions' in body) next.allowed_mentions = body.allowed_mentions;
+    if (isEmpty(next)) fail(EMPTY_MESSAGE, 'empty-message', `an edit would leave message ${message.id} empty`);
+    next.flags = message.flags & ~MESSAGE_FLAGS.loading;
+    next.edited_timestamp = new Date().toISOString();
+    Object.assign(message, next);
+    if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatchMessage('MESSAGE_UPDATE', message);
+    return message;
+  }
+
+  // ---- interactions ------------------------------------------------------------------------------
+
+  function interactionCallback(id: string, interactionToken: string, body: any, files: UploadedPart[], withResponse: boolean): Reply {
+    const interaction = interactions.get(id);
+    if (!interaction || interaction.token !== interactionToken) fail(UNKNOWN_INTERACTION, 'unknown-interaction', `callback for unknown interaction ${id}`);
+    const age = Date.now() - interaction.createdAt;
+    if (interaction.acknowledged) {
+      fail(ALREADY_ACKNOWLEDGED, 'double-acknowledgement', `interaction ${id} acknowledged with type ${interaction.acknowledged.type}, then again with type ${body?.type}`);
+    }
+    if (age > config.ackDeadlineMs) fail(UNKNOWN_INTERACTION, 'late-acknowledgement', `interaction ${id} acknowledged after ${age} ms (limit ${config.ackDeadlineMs} ms)`);
+    const type = body?.type;
+    if (!ALLOWED_CALLBACKS[interaction.kind].includes(type)) {
+      fail(invalidFormBody([{ path: 'type', code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: `Response type ${type} is not valid for this interaction.` }]), 'invalid-form-body', `callback type ${type} for a ${interaction.kind} interaction`);
+    }
+    if ((type === CALLBACK.deferredUpdate || type === CALLBACK.update) && !interaction.message) {
+      fail(invalidFormBody([{ path: 'type', code: 'INTERACTION_RESPONSE_TYPE_INVALID', message: 'This interaction has no message to update.' }]), 'invalid-form-body', `update callback for interaction ${id} without a message`);
+    }
+    const data = body?.data;
+    let message: WireMessage | undefined;
+    const metadata = { id, type: interaction.kind === 'command' ? INTERACTION_TYPE.command : interaction.kind === 'modal' ? INTERACTION_TYPE.modal : INTERACTION_TYPE.component, user: world.user(interaction.userId), authorizing_integration_owners: { 0: world.guildId } };
+    const asApp = { webhook_id: world.applicationId, application_id: world.applicationId, interaction_metadata: metadata };
+    switch (type) {
+      case CALLBACK.reply:
+        uploadLimit(files, 'interaction callback');
+        checkPayload(data, files, [], 'interaction callback');
+        message = createMessage(interaction.channelId, data, files, { ...asApp, type: 20, flags: (data?.flags ?? 0) & MESSAGE_FLAGS.ephemeral });
+        interaction.originalMessageId = message.id;
+        break;
+      case CALLBACK.deferredReply:
+        message = createMessage(interaction.channelId, {}, [], { ...asApp, type: 20, flags: MESSAGE_FLAGS.loading | ((data?.flags ?? 0) & MESSAGE_FLAGS.ephemeral) });
+        interaction.originalMessageId = message.id;
+        break;
+      case CALLBACK.deferredUpdate:
+        interaction.originalMessageId = interaction.message!.id;
+        break;
+      case CALLBACK.update: {
+        uploadLimit(files, 'interaction callback');
+        const target = world.messages.get(interaction.message!.id)!;
+        checkPayload(data, files, target.attachments, 'interaction callback');
+        message = editMessage(target, data, files);
+        interaction.originalMessageId = message.id;
+        break;
+      }
+      case CALLBACK.modal: {
+        const fieldErrors = checkModal(data);
+        if (fieldErrors.length > 0) fail(invalidFormBody(fieldErrors), 'invalid-form-body', `modal: ${fieldErrors.map((e) => `${e.path} ${e.code}`).join(', ')}`);
+        interaction.modal = data;
+        break;
+      }
+    }
+    interaction.acknowledged = { type, at: Date.now() };
+    if (!withResponse) return { status: 204 };
+    return {
+      status: 200,
+      body: {
+        interaction: {
+          id,
+          type: metadata.type,
+          activity_instance_id: null,
+          response_message_id: message?.id ?? null,
+          response_message_loading: message ? Boolean(message.flags & MESSAGE_FLAGS.loading) : null,
+          response_message_ephemeral: message ? Boolean(message.flags & MESSAGE_FLAGS.ephemeral) : null,
+        },
+        resource: { type, ...(message ? { message } : {}) },
+      },
+    };
+  }
+
+  function interactionByToken(appId: string, webhookToken: string): InteractionState {
+    if (appId !== world.applicationId) fail({ status: 404, code: 10015, message: 'Unknown Webhook' }, 'unknown-webhook', `webhook ${appId} is not the application`);
+    const interaction = [...interactions.values()].find((candidate) => candidate.token === webhookToken);
+    if (!interaction) fail(INVALID_WEBHOOK_TOKEN, 'invalid-webhook-token', 'an interaction token the fake never issued');
+    const age = Date.now() - interaction.createdAt;
+    if (age > config.tokenLifetimeMs) fail(INVALID_WEBHOOK_TOKEN, 'expired-token', `interaction token used ${age} ms after the interaction (lifetime ${config.tokenLifetimeMs} ms)`);
+    if (!interaction.acknowledged) fail({ status: 404, code: 10015, message: 'Unknown Webhook' }, 'webhook-before-ack', `webhook call for interaction ${interaction.id} before it was acknowledged`);
+    return interaction;
+  }
+
+  function webhookMessage(interaction: InteractionState, messageId: string): WireMessage {
+    const id = messageId === '@original' ? interaction.originalMessageId : messageId;
+    const message = id ? world.messages.get(id) : undefined;
+    if (!message || deleted.has(message.id)) fail(UNKNOWN_MESSAGE, 'unknown-message', `webhook message ${messageId} of interaction ${interaction.id}`);
+    return message;
+  }
+
+  function webhookRoute(method: string, parts: string[], body: any, files: UploadedPart[]): Reply {
+    const [, appId, webhookToken, messages, messageId] = parts;
+    const interaction = interactionByToken(appId, webhookToken);
+    if (method === 'POST' && messages === undefined) {
+      uploadLimit(files, 'follow-up');
+      const original = interaction.originalMessageId ? world.messages.get(interaction.originalMessageId) : undefined;
+      // Discord: the first follow-up after a deferred reply replaces the loading message.
+      if (interaction.acknowledged?.type === CALLBACK.deferredReply && original && original.flags & MESSAGE_FLAGS.loading && !deleted.has(original.id)) {
+        checkPayload(body, files, original.attachments, 'follow-up');
+        return { status: 200, body: editMessage(original, body, files) };
+      }
+      checkPayload(body, files, [], 'follow-up');
+      const message = createMessage(interaction.channelId, body, files, {
+        webhook_id: world.applicationId,
+        application_id: world.applicationId,
+        flags: (body?.flags ?? 0) & MESSAGE_FLAGS.ephemeral,
+      });
+      return { status: 200, body: message };
+    }
+    if (messages !== 'messages' || !messageId) fail(NOT_FOUND);
+    const message = webhookMessage(interaction, messageId);
+    if (method === 'GET') return { status: 200, body: message };
+    if (method === 'DELETE') {
+      deleted.add(message.id);
+      if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatch('MESSAGE_DELETE', { id: message.id, channel_id: message.channel_id, guild_id: world.guildId });
+      return { status: 204 };
+    }
+    if (method === 'PATCH') {
+      const headers = rateLimit('messageEdit', webhookToken);
+      uploadLimit(files, 'webhook message edit');
+      checkPayload(body, files, message.attachments, 'webhook message edit');
+      return { status: 200, body: editMessage(message, body, files), headers };
+    }
+    fail({ status: 405, code: 0, message: '405: Method Not Allowed' });
+  }
+
+  // ---- bot routes --------------------------------------------------------------------------------
+
+  function channelMessage(channelId: string, messageId: string): WireMessage {
+    const message = world.messages.get(messageId);
+    if (!message || message.channel_id !== channelId || deleted.has(messageId) || message.flags & MESSAGE_FLAGS.ephemeral) {
+      fail(UNKNOWN_MESSAGE, 'unknown-message', `message ${messageId} in channel ${channelId}`);
+    }
+    return message;
+  }
+
+  function checkThreadName(name: unknown): string {
+    if (typeof name !== 'string' || name.length === 0 || name.length > LIMITS.threadName) {
+      fail(invalidFormBody([{ path: 'name', code: 'BASE_TYPE_BAD_LENGTH', message: `Must be between 1 and ${LIMITS.threadName} in length.` }]), 'invalid-form-body', `thread name ${JSON.stringify(name)}`);
+    }
+    return name;
+  }
+
+  function startThread(parentId: string, name: string, ownerId: string, id?: string): any {
+    const thread = world.newThread(parentId, name, ownerId, id);
+    gateway.dispatch('THREAD_CREATE', { ...thread, newly_created: true, member: { id: thread.id, user_id: ownerId, join_timestamp: new Date().toISOString(), flags: 0 } });
+    return thread;
+  }
+
+  function checkCommands(list: any): void {
+    const fieldErrors: FieldError[] = [];
+    if (!Array.isArray(list)) fail(invalidFormBody([{ path: '_root', code: 'BASE_TYPE_BAD_ARRAY', message: 'Must be an array.' }]), 'invalid-form-body', 'commands not an array');
+    list.forEach((command: any, i: number) => {
+      const type = command?.type ?? 1;
+      if (![1, 2, 3].includes(type)) fieldErrors.push({ path: `${i}.type`, code: 'BASE_TYPE_CHOICES', message: 'Value must be one of {1, 2, 3}.' });
+      if (type === 1) {
+        if (typeof command.name !== 'string' || !/^[-_\p{Ll}\p{N}]{1,32}$/u.test(command.name)) fieldErrors.push({ path: `${i}.name`, code: 'APPLICATION_COMMAND_INVALID_NAME', message: 'Command name is invalid' });
+        if (typeof command.description !== 'string' || command.description.length < 1 || command.description.length > 100) fieldErrors.push({ path: `${i}.description`, code: 'BASE_TYPE_BAD_LENGTH', message: 'Must be between 1 and 100 in length.' });
+        let optionalSeen = false;
+        (command.options ?? []).forEach((option: any, o: number) => {
+          if (!option.required) optionalSeen = true;
+          else if (optionalSeen) fieldErrors.push({ path: `${i}.options.${o}.required`, code: 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID', message: 'Required options must be placed before non-required options' });
+          if (typeof option.description !== 'string' || option.description.length < 1 || option.description.length > 100) fieldErrors.push({ path: `${i}.options.${o}.description`, code: 'BASE_TYPE_BAD_LENGTH', message: 'Must be between 1 and 100 in length.' });
+        });
+      } else {
+        if (typeof command.name !== 'string' || command.name.length < 1 || command.name.length > 32) fieldErrors.push({ path: `${i}.name`, code: 'BASE_TYPE_BAD_LENGTH', message: 'Must be between 1 and 32 in length.' });
+        if (command.description) fieldErrors.push({ path: `${i}.description`, code: 'APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION', message: 'Context menu commands cannot have description' });
+      }
+    });
+    if (fieldErrors.length > 0) fail(invalidFormBody(fieldErrors), 'invalid-form-body', `commands: ${fieldErrors.map((e) => `${e.path} ${e.code}`).join(', ')}`);
+  }
+
+  function botRoute(method: string, parts: string[], body: any, files: UploadedPart[]): Reply {
+    const route = `${method} /${parts.map((part, i) => (i % 2 === 1 && /^\d+$/.test(part) ? ':id' : part)).join('/')}`;
+    switch (route) {
+      case 'GET /gateway/bot':
+        return { status: 200, body: { url: `ws://127.0.0.1:${new URL(baseUrl).port}/gateway`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } } };
+      case 'GET /users/@me':
+        return { status: 200, body: { ...world.people.bot, verified: true, mfa_enabled: false, flags: 0, locale: 'en-US' } };
+      case 'GET /applications/@me':
+        return { status: 200, body: { id: world.applicationId, name: 'gas', icon: null, description: '', bot_public: false, bot_require_code_grant: false, flags: 0, bot: world.people.bot, verify_key: 'fake', team: null } };
+      case 'PUT /applications/:id/commands':
+      case 'PUT /applications/:id/guilds/:id/commands': {
+        if (parts[1] !== world.applicationId) fail({ status: 403, code: 50001, message: 'Missing Access' }, 'wrong-application', `commands for application ${parts[1]}`);
+        checkCommands(body);
+        const registered = (body as any[]).map((command) => ({ ...command, type: command.type ?? 1, id: snowflake(), application_id: world.applicationId, version: snowflake(), ...(parts[3] ? { guild_id: parts[3] } : {}) }));
+        commands.set(parts[3] ?? 'global', registered);
+        return { status: 200, body: registered };
+      }
+      case 'POST /channels/:id/messages': {
+        const channelId = parts[1];
+        if (!world.channels.has(channelId)) fail(UNKNOWN_CHANNEL, 'unknown-channel', `message to channel ${channelId}`);
+        const headers = rateLimit('messageCreate', channelId);
+        uploadLimit(files, 'channel message');
+        checkPayload(body, files, [], 'channel message');
+        return { status: 200, body: createMessage(channelId, body, files), headers };
+      }
+      case 'GET /channels/:id/messages/:id':
+        return { status: 200, body: channelMessage(parts[1], parts[3]) };
+      case 'PATCH /channels/:id/messages/:id': {
+        const message = channelMessage(parts[1], parts[3]);
+        if (message.author.id !== world.people.bot.id) fail(CANNOT_EDIT_OTHERS, 'edit-others-message', `edit of message ${message.id} by ${message.author.username}`);
+        const headers = rateLimit('messageEdit', parts[1]);
+        uploadLimit(files, 'channel message edit');
+        checkPayload(body, files, message.attachments, 'channel message edit');
+        return { status: 200, body: editMessage(message, body, files), headers };
+      }
+      case 'POST /channels/:id/messages/:id/threads': {
+        const message = channelMessage(parts[1], parts[3]);
+        if (world.channels.get(parts[1])?.type === CHANNEL_TYPE.publicThread) fail(invalidFormBody([{ path: '_root', code: 'THREAD_IN_THREAD', message: 'Cannot start a thread in a thread.' }]), 'thread-in-thread', `thread from message ${message.id} inside thread ${parts[1]}`);
+        if (world.channels.has(message.id)) fail(THREAD_EXISTS, 'thread-exists', `second thread from message ${message.id}`);
+        const thread = startThread(parts[1], checkThreadName(body?.name), world.people.bot.id, message.id);
+        message.thread = thread;
+        return { status: 201, body: thread };
+      }
+      case 'POST /channels/:id/threads': {
+        if (!world.channels.has(parts[1])) fail(UNKNOWN_CHANNEL, 'unknown-channel', `thread in channel ${parts[1]}`);
+        return { status: 201, body: startThread(parts[1], checkThreadName(body?.name), world.people.bot.id) };
+      }
+      default:
+        fail(NOT_FOUND, 'unknown-route', route);
+    }
+  }
+
+  // ---- the HTTP server ------------------------------------------------------------------------
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', baseUrl);
+    const method = request.method ?? 'GET';
+    if (method === 'GET' && url.pathname.startsWith('/attachments/')) {
+      const [, , , id] = url.pathname.split('/');
+      const file = world.files.get(id);
+      if (!file) return sendError(response, NOT_FOUND);
+      response.writeHead(200, { 'content-type': file.attachment.content_type ?? 'application/octet-stream', 'content-length': file.data.length }).end(file.data);
+      return;
+    }
+    const raw = await readBody(request);
+    const path = decodeURIComponent(url.pathname).replace(/^\/api\/v10(?=\/)/, '');
+    const record: RecordedRequest = {
+      at: Date.now(),
+      method,
+      path,
+      query: Object.fromEntries(url.searchParams),
+      authorization: request.headers.authorization,
+      json: undefined,
+      files: [],
+      status: 0,
+    };
+    requests.push(record);
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      record.status = status;
+      if (body && typeof body === 'object' && 'code' in body && status >= 400) record.code = (body as { code: number }).code;
+      sendJson(response, status, body, headers);
+    };
+    try {
+      if (!url.pathname.startsWith('/api/v10/')) fail(NOT_FOUND, 'wrong-api-version', `${method} ${url.pathname} is not under /api/v10`);
+      let parsed;
+      try {
+        parsed = await parseBody(raw, request.headers['content-type']);
+      } catch {
+        fail({ status: 400, code: 50109, message: 'The request body contains invalid JSON.' }, 'invalid-json', `${method} ${path}`);
+      }
+      record.json = parsed.json;
+      record.files = parsed.files;
+      const injected = failures.findIndex(({ matcher }) => matches(matcher, method, path));
+      if (injected >= 0) {
+        const [{ failure }] = failures.splice(injected, 1);
+        const headers: Record<string, string> = failure.status === 429 ? { 'retry-after': String(failure.retryAfter ?? 1), 'x-ratelimit-scope': 'user' } : {};
+        const body = failure.status === 429 ? { message: 'You are being rate limited.', retry_after: failure.retryAfter ?? 1, global: false } : { message: failure.message ?? 'Injected failure', code: failure.code ?? 0 };
+        return answer(failure.status, body, headers);
+      }
+      const parts = path.split('/').slice(1);
+      let reply: Reply;
+      if (parts[0] === 'interactions' && parts[3] === 'callback' && method === 'POST') {
+        reply = interactionCallback(parts[1], parts[2], parsed.json, parsed.files, url.searchParams.get('with_response') === 'true');
+      } else if (parts[0] === 'webhooks') {
+        reply = webhookRoute(method, parts, parsed.json, parsed.files);
+      } else {
+        if (request.headers.authorization !== `Bot ${token}`) fail(UNAUTHORIZED, 'unauthorized', `${method} ${path} with ${request.headers.authorization ? 'a wrong' : 'no'} Authorization header`);
+        reply = botRoute(method, parts, parsed.json, parsed.files);
+      }
+      answer(reply.status, reply.body, reply.headers);
+    } catch (error) {
+      if (error instanceof HttpFailure) {
+        const body = error.error.status === 429 ? { message: error.error.message, retry_after: Number(error.headers['retry-after'] ?? 1), global: false } : { message: error.error.message, code: error.error.code, ...(error.error.errors ? { errors: error.error.errors } : {}) };
+        return answer(error.error.status, body, error.headers);
+      }
+      violate('fake-crashed', String((error as Error)?.stack ?? error));
+      answer(500, { message: '500: Internal Server Error', code: 0 });
+    }
+  }
+
+  http.on('request', (request, response) => void handle(request, response));
+
+  // ---- people's actions --------------------------------------------------------------------------
+
+  function dispatchInteraction(kind: InteractionState['kind'], data: any, userId: string, channelId: string, message?: WireMessage): InteractionRef {
+    const channel = world.channels.get(channelId);
+    if (!channel) throw new Error(`the fake Discord has no channel ${channelId}`);
+    const id = snowflake();
+    const interactionToken = `aW50ZXJhY3Rpb246${id}${randomBytes(48).toString('base64url')}`;
+    interactions.set(id, { id, token: interactionToken, kind, createdAt: Date.now(), channelId, userId, ...(message ? { message } : {}) });
+    gateway.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: world.applicationId,
+      type: INTERACTION_TYPE[kind],
+      data,
+      guild_id: world.guildId,
+      channel: { ...channel, permissions: world.permissionsOf(userId).toString() },
+      channel_id: channelId,
+      member: world.member(userId, true),
+      token: interactionToken,
+      version: 1,
+      app_permissions: world.permissionsOf(world.people.bot.id).toString(),
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { 0: world.guildId },
+      context: 0,
+      attachment_size_limit: config.maxUploadBytes,
+      ...(message ? { message } : {}),
+    });
+    return { id, token: interactionToken };
+  }
+
+  function commandId(name: string, type: number): string {
+    const all = [...commands.values()].flat();
+    return all.find((command) => command.name === name && command.type === type)?.id ?? snowflake();
+  }
+
+  function findButton(message: WireMessage, customId: string): boolean {
+    return message.components.some((row: any) => (row.components ?? []).some((component: any) => component.custom_id === customId && !component.disabled));
+  }
+
+  const fake: FakeDiscord = {
+    apiUrl: `${baseUrl}/api`,
+    baseUrl,
+    token,
+    applicationId: world.applicationId,
+    guildId: world.guildId,
+    channelId: world.channelId,
+    users: world.people,
+    roles: world.roles,
+    requests,
+    violations,
+    commands,
+    get gatewayReady() {
+      return gateway.ready;
+    },
+
+    slashCommand({ user, name = 'edit', channelId = world.channelId, options = {} }) {
+      const resolvedAttachments: Record<string, WireAttachment> = {};
+      const wireOptions = Object.entries(options).map(([optionName, value]) => {
+        if (typeof value === 'object') {
+          const attachment = world.storeFile(channelId, value.name, value.data, value.contentType);
+          resolvedAttachments[attachment.id] = attachment;
+          return { name: optionName, type: COMMAND_OPTION.attachment, value: attachment.id };
+        }
+        const type = typeof value === 'string' ? COMMAND_OPTION.string : typeof value === 'boolean' ? COMMAND_OPTION.boolean : Number.isInteger(value) ? COMMAND_OPTION.integer : COMMAND_OPTION.number;
+        return { name: optionName, type, value };
+      });
+      return dispatchInteraction('command', {
+        id: commandId(name, 1),
+        name,
+        type: 1,
+        options: wireOptions,
+        ...(Object.keys(resolvedAttachments).length > 0 ? { resolved: { attachments: resolvedAttachments } } : {}),
+      }, user.id, channelId);
+    },
+
+    contextMenu({ user, messageId, name = 'Edit image', channelId }) {
+      const target = world.messages.get(messageId);
+      if (!target) throw new Error(`the fake Discord has no message ${messageId}`);
+      return dispatchInteraction('command', { id: commandId(name, 3), name, type: 3, target_id: messageId, resolved: { messages: { [messageId]: target } } }, user.id, channelId ?? target.channel_id);
+    },
+
+    submitModal({ user, shownBy, fields }) {
+      const source = interactions.get(shownBy.id);
+      if (!source?.modal) throw new Error(`interaction ${shownBy.id} showed no modal; requests so far:\n${fake.describe()}`);
+      const fill = (input: any) => ({ type: 4, id: input.id, custom_id: input.custom_id, value: fields[input.custom_id] ?? '' });
+      const components = (source.modal.components as any[]).map((component) =>
+        component.type === 18 ? { type: 18, id: component.id, component: fill(component.component) } : { type: 1, id: component.id, components: (component.components as any[]).map(fill) },
+      );
+      const unknown = Object.keys(fields).filter((customId) => !modalTextInputs(source.modal).some((input) => input.custom_id === customId));
+      if (unknown.length > 0) throw new Error(`the modal has no text input ${unknown.join(', ')}`);
+      return dispatchInteraction('modal', { custom_id: source.modal.custom_id, components }, user.id, source.channelId, source.message);
+    },
+
+    pressButton({ user, messageId, customId }) {
+      const message = world.messages.get(messageId);
+      if (!message || !findButton(message, customId)) throw new Error(`message ${messageId} has no enabled button ${customId}; requests so far:\n${fake.describe()}`);
+      return dispatchInteraction('component', { custom_id: customId, component_type: 2 }, user.id, message.channel_id, message);
+    },
+
+    postMessage({ user, content, channelId = world.channelId, mentions = [], replyTo, attachments = [] }) {
+      if (!world.channels.has(channelId)) throw new Error(`the fake Discord has no channel ${channelId}`);
+      const reference = replyTo ? world.messages.get(replyTo) : undefined;
+      if (replyTo && !reference) throw new Error(`the fake Discord has no message ${replyTo}`);
+      const mentioned = [...mentions, ...(reference && !mentions.some((m) => m.id === reference.author.id) ? [reference.author] : [])];
+      const message = world.newMessage({
+        channel_id: channelId,
+        author: user,
+        content,
+        mentions: mentioned,
+        attachments: attachments.map((file) => world.storeFile(channelId, file.name, file.data, file.contentType)),
+        ...(reference ? { type: 19, message_reference: { type: 0, message_id: reference.id, channel_id: reference.channel_id, guild_id: world.guildId }, referenced_message: reference } : {}),
+      });
+      gateway.dispatchMessage('MESSAGE_CREATE', message);
+      return message.id;
+    },
+
+    createThread({ user, name, channelId = world.channelId }) {
+      return startThread(channelId, name, user.id).id;
+    },
+
+    message: (id) => (deleted.has(id) ? undefined : world.messages.get(id)),
+    messages: (channelId) => [...world.messages.values()].filter((message) => message.channel_id === channelId && !deleted.has(message.id)),
+    channel: (id) => world.channels.get(id),
+
+    fileBytes(attachment) {
+      const url = typeof attachment === 'string' ? attachment : attachment.url;
+      const id = new URL(url).pathname.split('/')[3];
+      const file = world.files.get(id);
+      if (!file) throw new Error(`the fake Discord has no file at ${url}`);
+      return file.data;
+    },
+
+    failNext(matcher, failure) {
+      failures.push({ matcher, failure });
+    },
+
+    async waitFor(predicate, { describe, timeoutMs = 15_000 }) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = predicate();
+        if (value) return value;
+        if (Date.now() > deadline) throw new Error(`${describe}: not seen within ${timeoutMs} ms.\n${fake.describe()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+
+    describe() {
+      const lines = requests.map((r) => `  +${r.at - requests[0].at}ms ${r.method} ${r.path} → ${r.status}${r.code ? ` (code ${r.code})` : ''}${r.files.length ? ` [${r.files.map((f) => `${f.name} ${f.data.length} B`).join(', ')}]` : ''}`);
+      const broken = violations.map((v) => `  ${v.rule}: ${v.detail}`);
+      return `requests:\n${lines.join('\n') || '  none'}\nviolations:\n${broken.join('\n') || '  none'}`;
+    },
+
+    async close() {
+      gateway.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+  return fake;
+}
+
+const bucketHashes = new Map<string, string>();
+function randomBucketHash(name: string): string {
+  let hash = bucketHashes.get(name);
+  if (!hash) bucketHashes.set(name, (hash = randomBytes(8).toString('hex')));
+  return hash;
+}

@@ -1,0 +1,283 @@
+/**
+ * What the fake Discord knows: one application with its bot user, one guild with a text channel,
+ * roles and members, the channels' messages and threads, and the files attached to them. Objects
+ * are kept in Discord's wire shape (snake_case), the shape discord.js parses.
+ */
+import { snowflake } from './snowflake.js';
+
+export const PERMISSIONS = {
+  administrator: 1n << 3n,
+  viewChannel: 1n << 10n,
+  sendMessages: 1n << 11n,
+  embedLinks: 1n << 14n,
+  attachFiles: 1n << 15n,
+  readMessageHistory: 1n << 16n,
+  useApplicationCommands: 1n << 31n,
+  createPublicThreads: 1n << 35n,
+  sendMessagesInThreads: 1n << 38n,
+} as const;
+
+const MEMBER_PERMISSIONS = Object.entries(PERMISSIONS)
+  .filter(([name]) => name !== 'administrator')
+  .reduce((all, [, bit]) => all | bit, 0n);
+
+export const CHANNEL_TYPE = { text: 0, dm: 1, publicThread: 11 } as const;
+export const MESSAGE_FLAGS = { ephemeral: 1 << 6, loading: 1 << 7 } as const;
+
+export interface WireUser {
+  id: string;
+  username: string;
+  global_name: string | null;
+  discriminator: string;
+  avatar: null;
+  bot?: boolean;
+  public_flags: number;
+}
+
+export interface WireAttachment {
+  id: string;
+  filename: string;
+  size: number;
+  url: string;
+  proxy_url: string;
+  content_type?: string;
+  description?: string;
+  width?: number;
+  height?: number;
+}
+
+export interface WireMessage {
+  id: string;
+  type: number;
+  channel_id: string;
+  guild_id?: string;
+  author: WireUser;
+  content: string;
+  timestamp: string;
+  edited_timestamp: string | null;
+  tts: boolean;
+  mention_everyone: boolean;
+  mentions: WireUser[];
+  mention_roles: string[];
+  attachments: WireAttachment[];
+  embeds: any[];
+  components: any[];
+  pinned: boolean;
+  flags: number;
+  webhook_id?: string;
+  application_id?: string;
+  message_reference?: { type: 0; message_id: string; channel_id: string; guild_id?: string };
+  referenced_message?: WireMessage | null;
+  interaction_metadata?: Record<string, unknown>;
+  thread?: Record<string, unknown>;
+  allowed_mentions?: unknown;
+}
+
+export interface StoredFile {
+  attachment: WireAttachment;
+  data: Buffer;
+}
+
+export interface People {
+  bot: WireUser;
+  alice: WireUser;
+  bob: WireUser;
+  carol: WireUser;
+  otherBot: WireUser;
+}
+
+export function wireUser(username: string, bot = false): WireUser {
+  return { id: snowflake(), username, global_name: bot ? null : username, discriminator: '0', avatar: null, ...(bot ? { bot: true } : {}), public_flags: 0 };
+}
+
+export class World {
+  readonly applicationId: string;
+  readonly guildId = snowflake();
+  readonly channelId = snowflake();
+  readonly people: People;
+  readonly roles: { everyone: string; editors: string; admins: string };
+  /** Each person's role ids in the guild. */
+  readonly memberRoles = new Map<string, string[]>();
+  readonly channels = new Map<string, any>();
+  readonly messages = new Map<string, WireMessage>();
+  readonly files = new Map<string, StoredFile>();
+
+  constructor(readonly baseUrl: string) {
+    const bot = wireUser('gas-bot', true);
+    this.applicationId = bot.id;
+    this.people = { bot, alice: wireUser('alice'), bob: wireUser('bob'), carol: wireUser('carol'), otherBot: wireUser('other-bot', true) };
+    this.roles = { everyone: this.guildId, editors: snowflake(), admins: snowflake() };
+    this.memberRoles.set(bot.id, []);
+    this.memberRoles.set(this.people.alice.id, [this.roles.editors]);
+    this.memberRoles.set(this.people.bob.id, []);
+    this.memberRoles.set(this.people.carol.id, [this.roles.admins]);
+    this.memberRoles.set(this.people.otherBot.id, []);
+    this.channels.set(this.channelId, {
+      id: this.channelId,
+      type: CHANNEL_TYPE.text,
+      guild_id: this.guildId,
+      name: 'edits',
+      position: 0,
+      permission_overwrites: [],
+      parent_id: null,
+      topic: null,
+      nsfw: false,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      flags: 0,
+    });
+  }
+
+  user(id: string): WireUser {
+    const user = Object.values(this.people).find((person) => person.id === id);
+    if (!user) throw new Error(`the fake Discord has no user ${id}`);
+    return user;
+  }
+
+  rolesList(): any[] {
+    const role = (id: string, name: string, permissions: bigint, position: number) => ({
+      id, name, color: 0, colors: { primary_color: 0, secondary_color: null, tertiary_color: null }, hoist: false, icon: null, unicode_emoji: null,
+      position, permissions: permissions.toString(), managed: false, mentionable: false, flags: 0,
+    });
+    return [
+      role(this.roles.everyone, '@everyone', MEMBER_PERMISSIONS, 0),
+      role(this.roles.editors, 'editors', MEMBER_PERMISSIONS, 1),
+      role(this.roles.admins, 'admins', MEMBER_PERMISSIONS | PERMISSIONS.administrator, 2),
+    ];
+  }
+
+  /** A person's permissions in the guild: @everyone's and their roles', as the interaction's `member.permissions` has them. */
+  permissionsOf(userId: string): bigint {
+    const roles = this.rolesList();
+    const ids = new Set([this.roles.everyone, ...(this.memberRoles.get(userId) ?? [])]);
+    return roles.filter((role) => ids.has(role.id)).reduce((all, role) => all | BigInt(role.permissions), 0n);
+  }
+
+  member(userId: string, withPermissions = false): any {
+    return {
+      user: this.user(userId),
+      nick: null,
+      avatar: null,
+      roles: this.memberRoles.get(userId) ?? [],
+      joined_at: new Date(0).toISOString(),
+      premium_since: null,
+      deaf: false,
+      mute: false,
+      flags: 0,
+      pending: false,
+      communication_disabled_until: null,
+      ...(withPermissions ? { permissions: this.permissionsOf(userId).toString() } : {}),
+    };
+  }
+
+  guildCreate(): any {
+    return {
+      id: this.guildId,
+      name: 'Fake guild',
+      icon: null,
+      splash: null,
+      discovery_splash: null,
+      owner_id: this.people.carol.id,
+      afk_channel_id: null,
+      afk_timeout: 300,
+      verification_level: 0,
+      default_message_notifications: 0,
+      explicit_content_filter: 0,
+      roles: this.rolesList(),
+      emojis: [],
+      stickers: [],
+      features: [],
+      mfa_level: 0,
+      application_id: null,
+      system_channel_id: null,
+      system_channel_flags: 0,
+      rules_channel_id: null,
+      max_members: 500000,
+      vanity_url_code: null,
+      description: null,
+      banner: null,
+      premium_tier: 0,
+      premium_subscription_count: 0,
+      preferred_locale: 'en-US',
+      public_updates_channel_id: null,
+      nsfw_level: 0,
+      premium_progress_bar_enabled: false,
+      joined_at: new Date(0).toISOString(),
+      large: false,
+      unavailable: false,
+      member_count: Object.keys(this.people).length,
+      voice_states: [],
+      members: Object.values(this.people).map((person) => this.member(person.id)),
+      channels: [...this.channels.values()].filter((channel) => channel.type !== CHANNEL_TYPE.publicThread),
+      threads: [...this.channels.values()].filter((channel) => channel.type === CHANNEL_TYPE.publicThread),
+      presences: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
+    };
+  }
+
+  /** Stores bytes under the fake's own host, as Discord's CDN would serve them. */
+  storeFile(channelId: string, filename: string, data: Buffer, contentType?: string, description?: string): WireAttachment {
+    const id = snowflake();
+    const url = `${this.baseUrl}/attachments/${channelId}/${id}/${encodeURIComponent(filename)}`;
+    const attachment: WireAttachment = {
+      id, filename, size: data.length, url, proxy_url: url,
+      ...(contentType ? { content_type: contentType } : {}),
+      ...(description ? { description } : {}),
+    };
+    this.files.set(id, { attachment, data });
+    return attachment;
+  }
+
+  newMessage(fields: Partial<WireMessage> & { channel_id: string; author: WireUser }): WireMessage {
+    const channel = this.channels.get(fields.channel_id);
+    const message: WireMessage = {
+      id: snowflake(),
+      type: 0,
+      guild_id: channel?.guild_id,
+      content: '',
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      components: [],
+      pinned: false,
+      flags: 0,
+      ...fields,
+    };
+    this.messages.set(message.id, message);
+    if (channel) {
+      channel.last_message_id = message.id;
+      if (channel.type === CHANNEL_TYPE.publicThread) {
+        channel.message_count += 1;
+        channel.total_message_sent += 1;
+      }
+    }
+    return message;
+  }
+
+  newThread(parentId: string, name: string, ownerId: string, id = snowflake()): any {
+    const thread = {
+      id,
+      type: CHANNEL_TYPE.publicThread,
+      guild_id: this.guildId,
+      parent_id: parentId,
+      owner_id: ownerId,
+      name,
+      last_message_id: null,
+      message_count: 0,
+      member_count: 1,
+      rate_limit_per_user: 0,
+      flags: 0,
+      total_message_sent: 0,
+      thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false },
+    };
+    this.channels.set(id, thread);
+    return thread;
+  }
+}
