@@ -97,15 +97,16 @@ describe('the fake Discord with the real discord.js', () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it('returns the callback resource with the loading message when asked with with_response=true', async () => {
+  it('returns the callback resource with the loading message id when asked with with_response=true', async () => {
     const { fake, client } = await connect();
     const interaction = await slashCommand(fake, client);
     const response = await interaction.deferReply({ withResponse: true });
     const callback = fake.requests.find((r) => r.path.endsWith('/callback'));
     expect(callback?.query).toEqual({ with_response: 'true' });
     const [loading] = fake.messages(fake.channelId);
-    expect(response.resource?.message?.id).toBe(loading.id);
+    expect(response.interaction.responseMessageId).toBe(loading.id);
     expect(response.interaction.responseMessageLoading).toBe(true);
+    expect(response.resource?.message).toBeNull(); // as on Discord: only replies and updates carry the message
     expect(loading.flags & 128).toBe(128);
   });
 
@@ -129,11 +130,11 @@ describe('the fake Discord with the real discord.js', () => {
   });
 
   it('answers an interaction webhook call after the token lifetime with 50027, while the bot token still edits the message', async () => {
-    const { fake, client } = await connect({ tokenLifetimeMs: 300 });
+    const { fake, client } = await connect({ tokenLifetimeMs: 2_000 });
     const interaction = await slashCommand(fake, client);
     await interaction.deferReply();
     const first = await interaction.editReply({ content: 'queued' });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, interaction.createdTimestamp + 2_100 - Date.now())));
     const error = await apiError(interaction.editReply({ content: 'too late' }));
     expect([error.status, error.code]).toEqual([401, 50027]);
     expect(fake.violations.map((v) => v.rule)).toEqual(['expired-token']);
@@ -176,7 +177,7 @@ describe('the fake Discord with the real discord.js', () => {
   });
 
   it('rate-limits message edits with 429, retry_after and the X-RateLimit headers', async () => {
-    const { fake, client } = await connect({ rateLimits: { messageEdit: { limit: 2, windowMs: 2_000 } } });
+    const { fake, client } = await connect({ rateLimits: { messageEdit: { limit: 2, windowMs: 30_000 } } });
     const message = (await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'status' } })) as { id: string };
     const edit = () =>
       fetch(`${fake.apiUrl}/v10/channels/${fake.channelId}/messages/${message.id}`, {

@@ -390,7 +390,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
           response_message_loading: message ? Boolean(message.flags & MESSAGE_FLAGS.loading) : null,
           response_message_ephemeral: message ? Boolean(message.flags & MESSAGE_FLAGS.ephemeral) : null,
         },
-        resource: { type, ...(message ? { message } : {}) },
+        // Discord: the message itself only for CHANNEL_MESSAGE_WITH_SOURCE and UPDATE_MESSAGE; a deferral gives its id above.
+        resource: { type, ...(message && (type === CALLBACK.reply || type === CALLBACK.update) ? { message } : {}) },
       },
     };
   }
