@@ -1,0 +1,64 @@
+/**
+ * The Discord adapter's settings: validated once, defaults filled in. The caller builds the input
+ * from the environment (`discordConfigFromEnv`) or from its own config file.
+ */
+import { z } from 'zod';
+
+export const DEFAULT_DISCORD_API_URL = 'https://discord.com/api';
+const MIB = 1024 * 1024;
+
+const ids = z.array(z.string().regex(/^\d{1,20}$/, 'must be a Discord id (digits)')).default([]);
+
+export const discordConfigSchema = z.object({
+  token: z.string().min(1, 'DISCORD_TOKEN is required'),
+  applicationId: z.string().regex(/^\d{1,20}$/, 'DISCORD_APPLICATION_ID must be a Discord id (digits)'),
+  /** REST root without the version (DISCORD_API_URL), for proxies and compatible servers. */
+  apiUrl: z.url().default(DEFAULT_DISCORD_API_URL),
+  /** Allow-lists: empty = everywhere. A thread counts as its parent channel. */
+  allowedGuilds: ids,
+  allowedChannels: ids,
+  allowedRoles: ids,
+  /** Roles whose members may press any job's buttons; members with Administrator may too. */
+  adminRoles: ids,
+  dmsEnabled: z.boolean().default(false),
+  /** DISCORD_MESSAGE_CONTENT=1: the privileged intent; then every message in the bot's edit threads counts. */
+  messageContent: z.boolean().default(false),
+  editIntervalMs: z.number().int().min(1000).default(2500),
+  maxUploadBytes: z.number().int().positive().default(10 * MIB),
+  /** Life of an interaction token (Discord: 15 minutes) and the margin before its end after which edits use the bot token. */
+  tokenLifetimeMs: z.number().int().positive().default(15 * 60_000),
+  tokenMarginMs: z.number().int().min(0).default(60_000),
+});
+
+export type DiscordConfigInput = z.input<typeof discordConfigSchema>;
+export type DiscordConfig = z.output<typeof discordConfigSchema>;
+
+export function parseDiscordConfig(input: DiscordConfigInput): DiscordConfig {
+  const parsed = discordConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Discord settings: ${issue.path.join('.') || 'config'} ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+const list = (value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+const flag = (value: string | undefined) => value === '1' || value === 'true';
+const number = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
+
+/** DISCORD_TOKEN, DISCORD_APPLICATION_ID, DISCORD_API_URL, DISCORD_GUILDS, DISCORD_CHANNELS, DISCORD_ROLES, DISCORD_ADMIN_ROLES, DISCORD_DMS, DISCORD_MESSAGE_CONTENT, DISCORD_EDIT_INTERVAL_MS, DISCORD_MAX_UPLOAD_BYTES. */
+export function discordConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DiscordConfig {
+  return parseDiscordConfig({
+    token: env.DISCORD_TOKEN ?? '',
+    applicationId: env.DISCORD_APPLICATION_ID ?? '',
+    apiUrl: env.DISCORD_API_URL || undefined,
+    allowedGuilds: list(env.DISCORD_GUILDS),
+    allowedChannels: list(env.DISCORD_CHANNELS),
+    allowedRoles: list(env.DISCORD_ROLES),
+    adminRoles: list(env.DISCORD_ADMIN_ROLES),
+    dmsEnabled: flag(env.DISCORD_DMS),
+    messageContent: flag(env.DISCORD_MESSAGE_CONTENT),
+    editIntervalMs: number(env.DISCORD_EDIT_INTERVAL_MS),
+    maxUploadBytes: number(env.DISCORD_MAX_UPLOAD_BYTES),
+  });
+}
