@@ -1,0 +1,365 @@
+/**
+ * The Discord transport (adapters/discord) with the real discord.js against the fake Discord,
+ * and a recording ChatFlowHandlers in place of the flow: what reaches the flow, and what the
+ * flow's messages become on the wire.
+ */
+import { randomBytes } from 'node:crypto';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { commandDefinitions, registerCommands } from '../adapters/discord/commands.js';
+import { downloadAttachment } from '../adapters/discord/download.js';
+import { discordFormat } from '../adapters/discord/format.js';
+import { truncateContent } from '../adapters/discord/payload.js';
+import { DiscordTransport, type DiscordStatusRef } from '../adapters/discord/transport.js';
+import type { DiscordConfigInput } from '../adapters/discord/config.js';
+import type { ChatFlowHandlers, ChatImage, ChatMessage, IncomingButton, IncomingEdit, IncomingMessage } from '../src/chat/transport.js';
+import { GasError } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions, type RecordedRequest } from './fakes/discord/index.js';
+import { rejection } from './helpers/errors.js';
+
+const MIB = 1024 * 1024;
+
+/** The flow's stand-in: records every call and runs what a test scripts for it. */
+class RecordingHandlers implements ChatFlowHandlers {
+  readonly edits: Array<{ request: IncomingEdit; at: number; bytes?: Buffer; downloadError?: unknown }> = [];
+  readonly messages: IncomingMessage[] = [];
+  readonly buttons: IncomingButton[] = [];
+  onEdit: (request: IncomingEdit) => Promise<void> = async () => {};
+  onButton: (press: IncomingButton) => Promise<void> = async () => {};
+
+  async editRequest(request: IncomingEdit): Promise<void> {
+    const entry: (typeof this.edits)[number] = { request, at: Date.now() };
+    try {
+      entry.bytes = await request.image?.download(10 * MIB);
+    } catch (error) {
+      entry.downloadError = error;
+    }
+    this.edits.push(entry);
+    await this.onEdit(request);
+  }
+
+  async threadMessage(message: IncomingMessage): Promise<void> {
+    this.messages.push(message);
+  }
+
+  async buttonPressed(press: IncomingButton): Promise<void> {
+    this.buttons.push(press);
+    await this.onButton(press);
+  }
+}
+
+let fake: FakeDiscord | undefined;
+let transport: DiscordTransport | undefined;
+
+afterEach(async () => {
+  await transport?.stop();
+  await fake?.close();
+  transport = undefined;
+  fake = undefined;
+});
+
+async function setup(
+  fakeOptions: FakeDiscordOptions = {},
+  config: Partial<DiscordConfigInput> = {},
+): Promise<{ fake: FakeDiscord; transport: DiscordTransport; flow: RecordingHandlers }> {
+  fake = await startFakeDiscord(fakeOptions);
+  transport = new DiscordTransport({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, ...config }, createLogger('discord-test', 'silent'));
+  const flow = new RecordingHandlers();
+  await transport.start(flow);
+  return { fake, transport, flow };
+}
+
+async function solidPng(width: number, height: number, colour = { r: 30, g: 120, b: 220 }): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: colour } }).png().toBuffer();
+}
+
+/** Noise does not compress: a PNG about 3 bytes per pixel. */
+async function noisePng(width: number, height: number): Promise<Buffer> {
+  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+const image = (name: string, data: Buffer, placement: ChatImage['placement']): ChatImage => ({ name, data, contentType: 'image/png', alt: `${name} alt`, placement });
+
+async function runningStatus(): Promise<ChatMessage> {
+  return {
+    text: `${discordFormat.bold('Editing')}: 2 changes, done ${discordFormat.relativeTime(Date.UTC(2030, 0, 1))}`,
+    images: [image('masks.png', await solidPng(32, 32), 'inline')],
+    buttons: [{ action: 'cancel', jobId: 'job-1', label: 'Cancel', style: 'danger' }],
+    final: false,
+  };
+}
+
+async function finalStatus(result: Buffer): Promise<ChatMessage> {
+  return {
+    text: 'Done.',
+    images: [image('result.png', result, 'result')],
+    buttons: [
+      { action: 'retry', jobId: 'job-1', label: 'Retry', style: 'primary' },
+      { action: 'undo', jobId: 'job-1', label: 'Undo', style: 'secondary' },
+      { action: 'masks', jobId: 'job-1', label: 'Masks', style: 'secondary' },
+    ],
+    final: true,
+  };
+}
+
+const webhookPatches = (f: FakeDiscord) => f.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith('/webhooks/'));
+const channelPatches = (f: FakeDiscord) => f.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith('/channels/'));
+const callbacks = (f: FakeDiscord) => f.requests.filter((r) => r.path.endsWith('/callback'));
+const rules = (f: FakeDiscord) => f.violations.map((v) => v.rule);
+
+/** Runs /edit and resolves with the status ref the transport returned for the first status. */
+async function editWithStatus(f: FakeDiscord, flow: RecordingHandlers, photo: Buffer): Promise<DiscordStatusRef> {
+  let ref: DiscordStatusRef | undefined;
+  flow.onEdit = async (request) => {
+    ref = (await request.postStatus(await runningStatus())) as DiscordStatusRef;
+  };
+  f.slashCommand({ user: f.users.alice, options: { image: { name: 'photo.png', data: photo, contentType: 'image/png' }, request: 'turn the dog into a tiger' } });
+  return f.waitFor(() => ref, { describe: 'postStatus from the /edit request' });
+}
+
+describe('DiscordTransport', () => {
+  it('defers /edit within 3 s and hands the flow the request with the downloaded image bytes', async () => {
+    const { fake, flow } = await setup();
+    const photo = await solidPng(40, 30);
+    const { id } = fake.slashCommand({
+      user: fake.users.alice,
+      options: { image: { name: 'photo.png', data: photo, contentType: 'image/png' }, request: 'turn the dog into a tiger', steps: 200, seed: 7 },
+    });
+    const sentAt = Date.now();
+    const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'editRequest' });
+    const [callback] = callbacks(fake);
+    expect(callback.path).toBe(`/interactions/${id}/${callback.path.split('/')[3]}/callback`);
+    expect(callback.json).toEqual({ type: 5, data: { flags: 0 } });
+    expect(callback.at - sentAt).toBeLessThan(3_000);
+    expect(edit.at).toBeGreaterThanOrEqual(callback.at);
+    const { request } = edit;
+    expect(request).toMatchObject({ platform: 'discord', user: fake.users.alice.id, isAdmin: false, channel: fake.channelId, text: 'turn the dog into a tiger', options: { steps: 200, seed: 7 } });
+    expect(request.image).toMatchObject({ name: 'photo.png', contentType: 'image/png', size: photo.length });
+    expect(edit.bytes?.equals(photo)).toBe(true);
+    // Not in a thread: the thread is the status message (the deferred reply) the thread will start from.
+    const [loading] = fake.messages(fake.channelId);
+    expect(request.thread).toBe(loading.id);
+    expect(rules(fake)).toEqual([]);
+  });
+
+  it('posts the status into the deferred reply, starts a thread from it and edits it with replaced attachments and buttons', async () => {
+    const { fake, flow, transport } = await setup();
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    const status = fake.message(ref.message)!;
+    expect(ref).toMatchObject({ platform: 'discord', channel: fake.channelId, thread: status.id, interaction: { applicationId: fake.applicationId } });
+
+    const [post] = webhookPatches(fake);
+    expect(post.path).toBe(`/webhooks/${fake.applicationId}/${ref.interaction!.token}/messages/${status.id}`);
+    expect(post.files.map((f) => [f.field, f.name, f.contentType])).toEqual([['files[0]', 'masks.png', 'image/png']]);
+    expect(post.json).toMatchObject({
+      content: '**Editing**: 2 changes, done <t:1893456000:R>',
+      embeds: [{ image: { url: 'attachment://masks.png' } }],
+      attachments: [{ id: 0, filename: 'masks.png', description: 'masks.png alt' }],
+      components: [{ type: 1, components: [{ type: 2, style: 4, label: 'Cancel', custom_id: 'gas:cancel:job-1' }] }],
+      allowed_mentions: { parse: [] },
+    });
+    const thread = await fake.waitFor(() => fake.channel(status.id), { describe: 'a thread started from the status message' });
+    expect([thread.parent_id, thread.name]).toEqual([fake.channelId, 'turn the dog into a tiger']);
+
+    const result = await solidPng(96, 64, { r: 250, g: 140, b: 20 });
+    await transport.editStatus(ref, await finalStatus(result));
+    const edit = webhookPatches(fake)[1];
+    expect(edit.files.map((f) => f.name)).toEqual(['result.png']);
+    expect(edit.json.embeds).toEqual([]);
+    expect(edit.json.components[0].components.map((b: { custom_id: string }) => b.custom_id)).toEqual(['gas:retry:job-1', 'gas:undo:job-1', 'gas:masks:job-1']);
+    const edited = fake.message(status.id)!;
+    expect(edited.content).toBe('Done.');
+    expect(edited.attachments.map((a) => a.filename)).toEqual(['result.png']); // the masks are gone
+    const shown = await sharp(fake.fileBytes(edited.attachments[0])).metadata();
+    expect([shown.width, shown.height]).toEqual([96, 64]);
+    expect(rules(fake)).toEqual([]);
+  });
+
+  it('edits through the channel route with the bot token once the interaction token is near its end', async () => {
+    // Generous: the first status must still go through the webhook on a busy machine (2 s left before the margin).
+    const { fake, flow, transport } = await setup({ tokenLifetimeMs: 3_000 }, { tokenLifetimeMs: 3_000, tokenMarginMs: 1_000 });
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.interaction!.expiresAt - 1_000 - Date.now()) + 50));
+    await transport.editStatus(ref, await finalStatus(await solidPng(16, 16)));
+    const [edit] = channelPatches(fake);
+    expect(edit.path).toBe(`/channels/${fake.channelId}/messages/${ref.message}`);
+    expect(edit.authorization).toBe(`Bot ${fake.token}`);
+    expect(fake.message(ref.message)?.content).toBe('Done.');
+    expect(webhookPatches(fake)).toHaveLength(1);
+    expect(rules(fake)).toEqual([]);
+  });
+
+  it('falls back to the channel route when Discord answers the interaction webhook with 50027', async () => {
+    // The transport believes the token lives 15 minutes; the fake ends it after 2.5 s.
+    const { fake, flow, transport } = await setup({ tokenLifetimeMs: 2_500 });
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.interaction!.expiresAt - 15 * 60_000 + 2_500 - Date.now()) + 100));
+    await transport.editStatus(ref, await finalStatus(await solidPng(16, 16)));
+    expect(webhookPatches(fake).map((r) => [r.status, r.code])).toEqual([[200, undefined], [401, 50027]]);
+    expect(channelPatches(fake).map((r) => r.status)).toEqual([200]);
+    expect(fake.message(ref.message)?.content).toBe('Done.');
+  });
+
+  it('passes a reply in the edit thread that mentions the bot to threadMessage, mention stripped, and ignores bots', async () => {
+    const { fake, flow } = await setup();
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    const bot = fake.users.bot;
+    fake.postMessage({ user: fake.users.otherBot, channelId: ref.thread, content: `<@${bot.id}> obey`, mentions: [bot] });
+    fake.postMessage({ user: fake.users.bob, channelId: ref.thread, content: 'chatting, no mention' });
+    const sky = await solidPng(20, 20, { r: 200, g: 200, b: 255 });
+    const messageId = fake.postMessage({
+      user: fake.users.alice,
+      channelId: ref.thread,
+      content: `<@${bot.id}>  now make the sky cloudy`,
+      mentions: [bot],
+      attachments: [{ name: 'sky.png', data: sky, contentType: 'image/png' }],
+    });
+    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage' });
+    expect(message).toMatchObject({ platform: 'discord', user: fake.users.alice.id, thread: ref.thread, message: messageId, text: 'now make the sky cloudy' });
+    expect((await message.image!.download(MIB)).equals(sky)).toBe(true);
+    // The gateway delivers in order: the bot's own status, the other bot's and bob's messages came
+    // before alice's, and none of them reached the flow.
+    expect(flow.messages).toHaveLength(1);
+  });
+
+  it('posts a thread reply status as a new message in the thread', async () => {
+    const { fake, flow } = await setup();
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: `<@${fake.users.bot.id}> again`, mentions: [fake.users.bot] });
+    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage' });
+    const next = await message.postStatus(await runningStatus());
+    expect(next).toMatchObject({ channel: ref.thread, thread: ref.thread });
+    expect(fake.message(next.message)?.channel_id).toBe(ref.thread);
+    expect(fake.message(next.message)?.attachments.map((a) => a.filename)).toEqual(['masks.png']);
+  });
+
+  it('defers a button press within 3 s and passes it to buttonPressed with its status message; private replies are ephemeral', async () => {
+    const { fake, flow } = await setup();
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    flow.onButton = (press) => press.replyPrivately('Only the person who asked can cancel this edit.');
+    const pressedAt = Date.now();
+    fake.pressButton({ user: fake.users.bob, messageId: ref.message, customId: 'gas:cancel:job-1' });
+    const [press] = await fake.waitFor(() => flow.buttons.length > 0 && flow.buttons, { describe: 'buttonPressed' });
+    const callback = callbacks(fake).at(-1)!;
+    expect(callback.json).toEqual({ type: 6 });
+    expect(callback.at - pressedAt).toBeLessThan(3_000);
+    expect(press).toMatchObject({ user: fake.users.bob.id, action: 'cancel', jobId: 'job-1', status: { channel: fake.channelId, message: ref.message, thread: ref.message } });
+    const followUp = await fake.waitFor(() => fake.requests.find((r) => r.method === 'POST' && r.path.startsWith('/webhooks/')), { describe: 'the private reply' });
+    expect(followUp.json).toMatchObject({ content: 'Only the person who asked can cancel this edit.', flags: 64 });
+    expect(rules(fake)).toEqual([]);
+  });
+
+  it('answers a private reply before any status by removing the loading message and following up ephemerally', async () => {
+    const { fake, flow } = await setup();
+    flow.onEdit = (request) => request.replyPrivately('You already have 2 edits running.');
+    fake.slashCommand({ user: fake.users.alice, options: { image: { name: 'p.png', data: await solidPng(8, 8), contentType: 'image/png' }, request: 'x into y' } });
+    const ephemeral = await fake.waitFor(() => fake.messages(fake.channelId).find((m) => m.flags & 64), { describe: 'an ephemeral follow-up' });
+    expect(ephemeral.content).toBe('You already have 2 edits running.');
+    expect(fake.messages(fake.channelId).filter((m) => !(m.flags & 64))).toEqual([]);
+  });
+
+  it('refuses a disallowed host, a plain-http CDN link and a file over the size cap', async () => {
+    const { fake, flow } = await setup();
+    const hosts = ['cdn.discordapp.com', 'media.discordapp.net', new URL(fake.apiUrl).host];
+    const evil = await rejection(downloadAttachment('https://evil.example/photo.png', MIB, hosts));
+    expect([evil.code, evil.message]).toEqual(['bad_input', 'That attachment is not hosted by Discord; attach the image to your message.']);
+    expect((await rejection(downloadAttachment('http://cdn.discordapp.com/a/b/p.png', MIB, hosts))).code).toBe('bad_input');
+
+    const big = await noisePng(64, 64);
+    fake.slashCommand({ user: fake.users.alice, options: { image: { name: 'big.png', data: big, contentType: 'image/png' }, request: 'a into b' } });
+    const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'editRequest' });
+    // The declared size already says no; the stream cap says no without it.
+    const declared = await rejection(edit.request.image!.download(1_000));
+    expect(declared.code).toBe('bad_image');
+    // Without a declared size, the response's Content-Length (or the stream) stops it.
+    const posted = fake.message(fake.postMessage({ user: fake.users.alice, content: 'big', attachments: [{ name: 'big.png', data: big, contentType: 'image/png' }] }))!;
+    expect((await rejection(downloadAttachment(posted.attachments[0].url, 1_000, hosts))).code).toBe('bad_image');
+    expect((await downloadAttachment(posted.attachments[0].url, big.length, hosts)).equals(big)).toBe(true);
+  });
+
+  it('sends a smaller JPEG, and says so, when Discord answers the result upload with 413', async () => {
+    const { fake, flow, transport } = await setup({ maxUploadBytes: 60_000 });
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    const result = await noisePng(400, 300); // JPEG alone does not bring noise under the limit
+    expect(result.length).toBeGreaterThan(60_000);
+    await transport.editStatus(ref, await finalStatus(result));
+    const attempts = webhookPatches(fake).slice(1);
+    expect(attempts[0]).toMatchObject({ status: 413, code: 40005 });
+    const delivered = attempts.at(-1)!;
+    expect(delivered.status).toBe(200);
+    expect(delivered.files.map((f) => [f.name, f.contentType])).toEqual([['result.jpg', 'image/jpeg']]);
+    const message = fake.message(ref.message)!;
+    expect(message.content.split('\n')[0]).toBe('Done.');
+    expect(message.content).toMatch(/smaller JPEG \(\d+×\d+\) to fit Discord’s upload limit\.$/);
+    const bytes = fake.fileBytes(message.attachments[0]);
+    expect(bytes.length).toBeLessThanOrEqual(60_000);
+    const { format, width, height } = await sharp(bytes).metadata();
+    expect(format).toBe('jpeg');
+    expect(width).toBeLessThan(400);
+    expect(width! / height!).toBeCloseTo(400 / 300, 1);
+    expect(message.content).toContain(`(${width}×${height})`);
+  });
+
+  it('runs the "Edit image" context menu through a modal to editRequest with the target message image', async () => {
+    const { fake, flow } = await setup();
+    const photo = await solidPng(24, 24, { r: 10, g: 200, b: 10 });
+    const target = fake.postMessage({ user: fake.users.alice, content: 'my garden', attachments: [{ name: 'garden.png', data: photo, contentType: 'image/png' }] });
+    const menu = fake.contextMenu({ user: fake.users.alice, messageId: target });
+    const modalCallback = await fake.waitFor(() => callbacks(fake).find((r) => r.json?.type === 9), { describe: 'the modal' });
+    expect(modalCallback.json.data).toMatchObject({ custom_id: `gas-edit:${target}`, title: 'Edit image' });
+    fake.submitModal({ user: fake.users.alice, shownBy: menu, fields: { request: 'turn the grass into snow' } });
+    const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'editRequest from the modal' });
+    expect(callbacks(fake).map((r) => r.json.type)).toEqual([9, 5]);
+    expect(edit.request).toMatchObject({ text: 'turn the grass into snow', message: target, channel: fake.channelId });
+    expect(edit.bytes?.equals(photo)).toBe(true);
+    expect(rules(fake)).toEqual([]);
+  });
+
+  it('refuses /edit privately outside the allowed roles and lets admins through', async () => {
+    const { fake, flow } = await setup({}, { allowedRoles: [], adminRoles: [] });
+    await transport!.stop();
+    transport = new DiscordTransport(
+      { token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, allowedRoles: [fake.roles.editors], adminRoles: [fake.roles.admins] },
+      createLogger('discord-test', 'silent'),
+    );
+    await transport.start(flow);
+    const photo = { name: 'p.png', data: await solidPng(8, 8), contentType: 'image/png' };
+    fake.slashCommand({ user: fake.users.bob, options: { image: photo, request: 'a into b' } });
+    const refusal = await fake.waitFor(() => callbacks(fake)[0], { describe: 'the refusal' });
+    expect(refusal.json).toEqual({ type: 4, data: expect.objectContaining({ content: 'You need one of the roles allowed to request edits; ask a server admin.', flags: 64 }) });
+    fake.slashCommand({ user: fake.users.carol, options: { image: photo, request: 'a into b' } });
+    const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'the admin edit' });
+    expect([edit.request.user, edit.request.isAdmin]).toEqual([fake.users.carol.id, true]);
+  });
+
+  it('registers the slash command and the message context menu in a guild', async () => {
+    fake = await startFakeDiscord();
+    const registered = await registerCommands({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, guildId: fake.guildId });
+    expect(registered.map((c) => [c.name, c.type])).toEqual([['edit', 1], ['Edit image', 3]]);
+    const put = fake.requests.find((r) => r.method === 'PUT') as RecordedRequest;
+    expect(put.path).toBe(`/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`);
+    expect(put.json).toEqual(commandDefinitions());
+    expect(fake.violations).toEqual([]);
+  });
+
+  it('escapes what people wrote so it cannot ping or format, and truncates long text safely', () => {
+    const escaped = discordFormat.escape('@everyone **look** <@123> <#456> @here');
+    expect(escaped).not.toMatch(/@everyone|@here|<@123>|<#456>|(?<!\\)\*\*/);
+    expect(escaped.replace(/\u200b|\\/g, '')).toBe('@everyone **look** <@123> <#456> @here');
+    const long = `${'a'.repeat(1990)} <t:1893456000:R> and more`;
+    const cut = truncateContent(long);
+    expect(cut.length).toBeLessThanOrEqual(2000);
+    expect(cut.endsWith('…')).toBe(true);
+    expect(cut).not.toContain('<t:');
+    expect(truncateContent(`**${'b'.repeat(2100)}**`)).toMatch(/\*\*…$/);
+  });
+
+  it('rejects a download error as a GasError with no URL in its message', async () => {
+    const error = await rejection(downloadAttachment('https://cdn.discordapp.com/x.png?token=secret', 10, []));
+    expect(error).toBeInstanceOf(GasError);
+    expect(error.message).not.toContain('secret');
+  });
+});
