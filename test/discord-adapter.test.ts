@@ -59,12 +59,16 @@ afterEach(async () => {
   fake = undefined;
 });
 
+/** Settings beyond the connection; a function when they name the fake's ids. */
+type ExtraConfig = Partial<DiscordConfigInput> | ((fake: FakeDiscord) => Partial<DiscordConfigInput>);
+
 async function setup(
   fakeOptions: FakeDiscordOptions = {},
-  config: Partial<DiscordConfigInput> = {},
+  config: ExtraConfig = {},
 ): Promise<{ fake: FakeDiscord; transport: DiscordTransport; flow: RecordingHandlers }> {
   fake = await startFakeDiscord(fakeOptions);
-  transport = new DiscordTransport({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, ...config }, createLogger('discord-test', 'silent'));
+  const extra = typeof config === 'function' ? config(fake) : config;
+  transport = new DiscordTransport({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, ...extra }, createLogger('discord-test', 'silent'));
   const flow = new RecordingHandlers();
   await transport.start(flow);
   return { fake, transport, flow };
@@ -129,7 +133,7 @@ describe('DiscordTransport', () => {
     const sentAt = Date.now();
     const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'editRequest' });
     const [callback] = callbacks(fake);
-    expect(callback.path).toBe(`/interactions/${id}/${callback.path.split('/')[3]}/callback`);
+    expect(callback.path).toMatch(new RegExp(`^/interactions/${id}/[\\w-]+/callback$`));
     expect(callback.json).toEqual({ type: 5, data: { flags: 0 } });
     expect(callback.at - sentAt).toBeLessThan(3_000);
     expect(edit.at).toBeGreaterThanOrEqual(callback.at);
@@ -319,13 +323,7 @@ describe('DiscordTransport', () => {
   });
 
   it('refuses /edit privately outside the allowed roles and lets admins through', async () => {
-    const { fake, flow } = await setup({}, { allowedRoles: [], adminRoles: [] });
-    await transport!.stop();
-    transport = new DiscordTransport(
-      { token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, allowedRoles: [fake.roles.editors], adminRoles: [fake.roles.admins] },
-      createLogger('discord-test', 'silent'),
-    );
-    await transport.start(flow);
+    const { fake, flow } = await setup({}, (f) => ({ allowedRoles: [f.roles.editors], adminRoles: [f.roles.admins] }));
     const photo = { name: 'p.png', data: await solidPng(8, 8), contentType: 'image/png' };
     fake.slashCommand({ user: fake.users.bob, options: { image: photo, request: 'a into b' } });
     const refusal = await fake.waitFor(() => callbacks(fake)[0], { describe: 'the refusal' });
@@ -333,6 +331,50 @@ describe('DiscordTransport', () => {
     fake.slashCommand({ user: fake.users.carol, options: { image: photo, request: 'a into b' } });
     const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'the admin edit' });
     expect([edit.request.user, edit.request.isAdmin]).toEqual([fake.users.carol.id, true]);
+  });
+
+  it('with DISCORD_MESSAGE_CONTENT counts any message in its own edit thread but none in people\'s threads', async () => {
+    const { fake, flow } = await setup({}, (f) => ({ messageContent: true, allowedChannels: [f.channelId] }));
+    const ref = await editWithStatus(fake, flow, await solidPng(16, 16));
+    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    // A person's own thread is not the bot's: without a mention the bot stays out of it.
+    const theirs = fake.createThread({ user: fake.users.bob, name: 'chat' });
+    fake.postMessage({ user: fake.users.bob, channelId: theirs, content: 'make it blue' });
+    fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: 'now make it snow' });
+    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage without a mention' });
+    expect([message.thread, message.text, flow.messages.length]).toEqual([ref.thread, 'now make it snow', 1]);
+  });
+
+  it('refuses /edit privately in a channel outside the allow-list', async () => {
+    const { fake, flow } = await setup({}, { allowedChannels: ['123456789'] });
+    fake.slashCommand({ user: fake.users.alice, options: { image: { name: 'p.png', data: await solidPng(8, 8), contentType: 'image/png' }, request: 'a into b' } });
+    const refusal = await fake.waitFor(() => callbacks(fake)[0], { describe: 'the refusal' });
+    expect(refusal.json.data).toMatchObject({ content: 'Edits are not enabled in this channel; use <#123456789>.', flags: 64, allowed_mentions: { parse: [] } });
+    expect(flow.edits).toEqual([]);
+  });
+
+  it('keeps the upload note when the text is at the length limit', async () => {
+    const { fake, flow, transport } = await setup({ maxUploadBytes: 60_000 });
+    const ref = await editWithStatus(fake, flow, await solidPng(16, 16));
+    const message = { ...(await finalStatus(await noisePng(400, 300))), text: 'z'.repeat(2000) };
+    await transport.editStatus(ref, message);
+    const content = fake.message(ref.message)!.content;
+    expect(content.length).toBeLessThanOrEqual(2000);
+    expect(content).toMatch(/…\nThe image was sent as a smaller JPEG \(\d+×\d+\) to fit Discord’s upload limit\.$/);
+  });
+
+  it('fails to start with a short message when Discord refuses the token or cannot be reached', async () => {
+    fake = await startFakeDiscord();
+    const silent = createLogger('discord-test', 'silent');
+    const impostor = new DiscordTransport({ token: 'MTIz.bad.token', applicationId: fake.applicationId, apiUrl: fake.apiUrl }, silent);
+    const refused = await rejection(impostor.start(new RecordingHandlers()));
+    expect([refused.code, refused.message]).toEqual(['service_unavailable', 'Discord refused the bot token; check DISCORD_TOKEN.']);
+    const closed = `http://127.0.0.1:${new URL(fake.baseUrl).port}`;
+    await fake.close();
+    fake = undefined;
+    const unreachable = new DiscordTransport({ token: 'MTIz.bad.token', applicationId: '1', apiUrl: `${closed}/api` }, silent);
+    const error = await rejection(unreachable.start(new RecordingHandlers()));
+    expect(error.message).toBe(`Cannot reach Discord at ${new URL(closed).host}; check DISCORD_API_URL and the network.`);
   });
 
   it('registers the slash command and the message context menu in a guild', async () => {

@@ -6,6 +6,7 @@
 import { DiscordAPIError, Events, GatewayIntentBits, Routes, type ChatInputCommandInteraction, type Client, type Interaction, type Message } from 'discord.js';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { loginClient } from './fakes/discord/client.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions } from './fakes/discord/index.js';
 
@@ -254,5 +255,49 @@ describe('the fake Discord with the real discord.js', () => {
     await fake.waitFor(() => client.channels.cache.get(thread.id), { describe: 'THREAD_CREATE reaching discord.js' });
     const error = await apiError(client.rest.post(Routes.threads(fake.channelId, message.id), { body: { name: 'again' } }));
     expect(error.code).toBe(160004);
+  });
+});
+
+describe('the fake gateway, spoken to directly', () => {
+  /** Opens a raw gateway connection and collects what the fake sends until it closes. */
+  async function rawGateway(f: FakeDiscord, query = '?v=10&encoding=json') {
+    const gateway = (await (await fetch(`${f.apiUrl}/v10/gateway/bot`, { headers: { authorization: `Bot ${f.token}` } })).json()) as { url: string };
+    const socket = new WebSocket(`${gateway.url}${query}`);
+    const frames: Array<{ op: number; t: string | null; d: any }> = [];
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    socket.on('message', (raw) => frames.push(JSON.parse(raw.toString())));
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    return { socket, frames, closed };
+  }
+
+  it('says HELLO, acknowledges heartbeats and answers IDENTIFY with READY then GUILD_CREATE', async () => {
+    fake = await startFakeDiscord();
+    const f = fake;
+    const { socket, frames } = await rawGateway(f);
+    await f.waitFor(() => frames.length >= 1, { describe: 'HELLO' });
+    expect(frames[0]).toMatchObject({ op: 10, d: { heartbeat_interval: 41_250 } });
+    socket.send(JSON.stringify({ op: 1, d: null }));
+    await f.waitFor(() => frames.some((frame) => frame.op === 11), { describe: 'HEARTBEAT_ACK' });
+    socket.send(JSON.stringify({ op: 2, d: { token: f.token, intents: 1, properties: { os: 'linux', browser: 'test', device: 'test' } } }));
+    await f.waitFor(() => frames.filter((frame) => frame.op === 0).length >= 2, { describe: 'READY and GUILD_CREATE' });
+    const [ready, guild] = frames.filter((frame) => frame.op === 0);
+    expect([ready.t, guild.t]).toEqual(['READY', 'GUILD_CREATE']);
+    expect(ready.d).toMatchObject({ v: 10, user: { id: f.users.bot.id }, application: { id: f.applicationId }, guilds: [{ id: f.guildId, unavailable: true }] });
+    expect(ready.d.resume_gateway_url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/gateway$/);
+    expect(guild.d.members.map((m: { user: { id: string } }) => m.user.id)).toContain(f.users.bot.id);
+    socket.close();
+  });
+
+  it('closes with 4004 on a wrong token and 4012 on another API version', async () => {
+    fake = await startFakeDiscord();
+    const wrongToken = await rawGateway(fake);
+    wrongToken.socket.send(JSON.stringify({ op: 2, d: { token: 'nope', intents: 1, properties: {} } }));
+    expect(await wrongToken.closed).toBe(4004);
+    const oldVersion = await rawGateway(fake, '?v=9&encoding=json');
+    expect(await oldVersion.closed).toBe(4012);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['bad-token', 'gateway-version']);
   });
 });

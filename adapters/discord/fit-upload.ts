@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import type { ChatImage, ChatMessage } from '../../src/chat/transport.js';
+import { MAX_CONTENT_CHARS, truncateContent } from './payload.js';
 
 const JPEG_QUALITY = 85;
 const DOWNSCALE_STEP = 0.7;
@@ -41,7 +42,8 @@ export async function fitImages(message: ChatMessage, limitBytes: number): Promi
         round === 0
           ? 'The image was sent as JPEG to fit Discord’s upload limit.'
           : `The image was sent as a smaller JPEG${shown ? ` (${shown.width}×${shown.height})` : ''} to fit Discord’s upload limit.`;
-      return { ...message, images, text: `${message.text}\n${note}` };
+      // The note must survive the 2000-character cut, so the text makes room for it.
+      return { ...message, images, text: `${truncateContent(message.text, MAX_CONTENT_CHARS - note.length - 1)}\n${note}` };
     }
   }
   return undefined;

@@ -11,6 +11,7 @@ export const MAX_BUTTONS_PER_ROW = 5;
 const MAX_BUTTON_LABEL = 80;
 const MAX_ALT_TEXT = 1024;
 const MAX_EMBEDS = 10;
+const MAX_ATTACHMENTS = 10;
 const ELLIPSIS = '…';
 
 export interface DiscordMessageBody {
@@ -73,9 +74,10 @@ function buttonRow(buttons: readonly ChatButton[]): APIActionRowComponent<APIBut
 }
 
 export function discordPayload(message: ChatMessage): DiscordPayload {
-  const names = uniqueNames(message.images);
-  const files: RawFile[] = message.images.map((image, i) => ({ name: names[i], data: image.data, contentType: image.contentType }));
-  const embeds: APIEmbed[] = message.images
+  const images = message.images.slice(0, MAX_ATTACHMENTS);
+  const names = uniqueNames(images);
+  const files: RawFile[] = images.map((image, i) => ({ name: names[i], data: image.data, contentType: image.contentType }));
+  const embeds: APIEmbed[] = images
     .map((image, i) => ({ image, name: names[i] }))
     .filter(({ image }) => image.placement === 'inline')
     .slice(0, MAX_EMBEDS)
@@ -85,7 +87,7 @@ export function discordPayload(message: ChatMessage): DiscordPayload {
       content: truncateContent(message.text),
       embeds,
       components: buttonRow(message.buttons),
-      attachments: message.images.map((image, i) => ({ id: i, filename: names[i], ...(image.alt ? { description: image.alt.slice(0, MAX_ALT_TEXT) } : {}) })),
+      attachments: images.map((image, i) => ({ id: i, filename: names[i], ...(image.alt ? { description: image.alt.slice(0, MAX_ALT_TEXT) } : {}) })),
       allowed_mentions: { parse: [] },
     },
     files,

@@ -84,7 +84,7 @@ const isApiError = (error: unknown, ...codes: number[]): error is DiscordAPIErro
 function deliveryError(error: unknown, what: string): GasError {
   if (error instanceof GasError) return error;
   const details = error instanceof DiscordAPIError ? { status: error.status, code: error.code } : { cause: String((error as Error)?.message ?? error) };
-  return new GasError('internal', `Discord refused to ${what}; it will be tried again with the next update.`, details);
+  return new GasError('internal', `Discord refused to ${what}.`, details);
 }
 
 export class DiscordTransport implements ChatTransport {
@@ -118,19 +118,24 @@ export class DiscordTransport implements ChatTransport {
     client.on(Events.InteractionCreate, (interaction) => void this.onInteraction(interaction, handlers));
     client.on(Events.MessageCreate, (message) => void this.onMessage(message, handlers));
     client.on(Events.Error, (error) => this.log.error({ err: error }, 'discord client error'));
+    let timer: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new GasError('service_unavailable', 'Discord did not finish connecting within 30 s; check DISCORD_API_URL and the network.')), READY_TIMEOUT_MS);
-      client.once(Events.ClientReady, () => {
-        clearTimeout(timer);
-        resolve();
-      });
+      timer = setTimeout(() => reject(new GasError('service_unavailable', 'Discord did not finish connecting within 30 s; check DISCORD_API_URL and the network.')), READY_TIMEOUT_MS);
+      client.once(Events.ClientReady, () => resolve());
     });
     try {
       await client.login(this.config.token);
+      await ready;
     } catch (error) {
-      throw new GasError('service_unavailable', 'Discord refused the bot token; check DISCORD_TOKEN.', { cause: String((error as Error)?.message) });
+      await this.stop();
+      if (error instanceof GasError) throw error;
+      const tokenRefused = (error as { code?: string })?.code === 'TokenInvalid';
+      throw tokenRefused
+        ? new GasError('service_unavailable', 'Discord refused the bot token; check DISCORD_TOKEN.')
+        : new GasError('service_unavailable', `Cannot reach Discord at ${new URL(this.config.apiUrl).host}; check DISCORD_API_URL and the network.`, { cause: String((error as Error)?.message ?? error) });
+    } finally {
+      clearTimeout(timer);
     }
-    await ready;
   }
 
   async stop(): Promise<void> {
