@@ -28,15 +28,11 @@ async function connect(options: FakeDiscordOptions = {}, intents?: GatewayIntent
   return { fake, client };
 }
 
-/** The next interaction discord.js emits. */
-function nextInteraction(c: Client): Promise<Interaction> {
-  return new Promise((resolve) => c.once(Events.InteractionCreate, resolve));
-}
-
 async function slashCommand(f: FakeDiscord, c: Client): Promise<ChatInputCommandInteraction> {
-  const received = nextInteraction(c);
+  let received: Interaction | undefined;
+  c.once(Events.InteractionCreate, (interaction) => (received = interaction));
   f.slashCommand({ user: f.users.alice, options: { request: 'make the sky pink' } });
-  const interaction = await received;
+  const interaction = await f.waitFor(() => received, { describe: 'discord.js emitting interactionCreate' });
   if (!interaction.isChatInputCommand()) throw new Error(`expected a slash command, got interaction type ${interaction.type}`);
   return interaction;
 }
@@ -264,12 +260,13 @@ describe('the fake gateway, spoken to directly', () => {
     const gateway = (await (await fetch(`${f.apiUrl}/v10/gateway/bot`, { headers: { authorization: `Bot ${f.token}` } })).json()) as { url: string };
     const socket = new WebSocket(`${gateway.url}${query}`);
     const frames: Array<{ op: number; t: string | null; d: any }> = [];
-    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    let closeCode: number | undefined;
+    socket.on('close', (code) => (closeCode = code));
+    const closed = () => f.waitFor(() => closeCode, { describe: 'the gateway closing the connection' });
     socket.on('message', (raw) => frames.push(JSON.parse(raw.toString())));
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
+    let opened = false;
+    socket.once('open', () => (opened = true));
+    await f.waitFor(() => opened || closeCode !== undefined, { describe: 'the gateway accepting the WebSocket' });
     return { socket, frames, closed };
   }
 
@@ -295,9 +292,9 @@ describe('the fake gateway, spoken to directly', () => {
     fake = await startFakeDiscord();
     const wrongToken = await rawGateway(fake);
     wrongToken.socket.send(JSON.stringify({ op: 2, d: { token: 'nope', intents: 1, properties: {} } }));
-    expect(await wrongToken.closed).toBe(4004);
+    expect(await wrongToken.closed()).toBe(4004);
     const oldVersion = await rawGateway(fake, '?v=9&encoding=json');
-    expect(await oldVersion.closed).toBe(4012);
+    expect(await oldVersion.closed()).toBe(4012);
     expect(fake.violations.map((v) => v.rule)).toEqual(['bad-token', 'gateway-version']);
   });
 });
