@@ -37,7 +37,8 @@ export function parseDiscordConfig(input: DiscordConfigInput): DiscordConfig {
   const parsed = discordConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`Discord settings: ${issue.path.join('.') || 'config'} ${issue.message}`);
+    const where = issue.message.includes('DISCORD_') ? '' : `${issue.path.join('.') || 'config'} `;
+    throw new Error(`Discord settings: ${where}${issue.message}`);
   }
   return parsed.data;
 }
