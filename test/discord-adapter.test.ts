@@ -265,6 +265,14 @@ describe('DiscordTransport', () => {
     expect(fake.messages(fake.channelId).filter((m) => !(m.flags & 64))).toEqual([]);
   });
 
+  it('still hands the flow a /edit without an image, deferred, so the flow can say what is missing', async () => {
+    const { fake, flow } = await setup();
+    fake.slashCommand({ user: fake.users.alice, options: { request: 'make it snow' } });
+    const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'editRequest' });
+    expect([edit.request.text, edit.request.image]).toEqual(['make it snow', undefined]);
+    expect(callbacks(fake).map((r) => r.json.type)).toEqual([5]);
+  });
+
   it('refuses a disallowed host, a plain-http CDN link and a file over the size cap', async () => {
     const { fake, flow } = await setup();
     const hosts = ['cdn.discordapp.com', 'media.discordapp.net', new URL(fake.apiUrl).host];

@@ -267,8 +267,9 @@ export class DiscordTransport implements ChatTransport {
     if (await this.refused(interaction, who)) return;
     const deferred = await this.acknowledge(() => interaction.deferReply({ withResponse: true }));
     if (!deferred) return;
-    const attachment = interaction.options.getAttachment(OPTION.image, true);
-    const text = interaction.options.getString(OPTION.request, true);
+    // Not `required` here: a stale registration without an option must still reach the flow, which words what is missing.
+    const attachment = interaction.options.getAttachment(OPTION.image);
+    const text = interaction.options.getString(OPTION.request) ?? '';
     const steps = interaction.options.getInteger(OPTION.steps);
     const seed = interaction.options.getInteger(OPTION.seed);
     const reply = await this.deferredReply(interaction, deferred.interaction.responseMessageId ?? undefined, who, text);
@@ -278,7 +279,7 @@ export class DiscordTransport implements ChatTransport {
       isAdmin: who.isAdmin,
       channel: who.channelId,
       text,
-      image: this.file(attachment),
+      ...(attachment ? { image: this.file(attachment) } : {}),
       options: { ...(steps !== null ? { steps } : {}), ...(seed !== null ? { seed } : {}) },
       thread: reply.thread,
       replyPrivately: (message) => reply.replyPrivately(message),
