@@ -4,12 +4,12 @@
  */
 import { GasError } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
+import type { PlannerName } from './planner-names.js';
 import { MAX_SUBTASKS, type Plan } from './schema.js';
 
-export const MAX_REQUEST_CHARS = 1000;
+export { PLANNERS, type PlannerName } from './planner-names.js';
 
-export const PLANNERS = ['offline', 'openai'] as const;
-export type PlannerName = (typeof PLANNERS)[number];
+export const MAX_REQUEST_CHARS = 1000;
 
 export interface PlanRequest {
   /** What the person asked for, as they wrote it. */
