@@ -198,6 +198,20 @@ describe('offline planner refusals', () => {
     });
   });
 
+  it('names a target over 300 characters in words a person understands, not by its plan field', () => {
+    const text = `turn the dog into a ${'very '.repeat(190)}big tiger`;
+    expect(refusal(text)).toEqual({
+      code: 'bad_input',
+      message: `"a ${'very '.repeat(15)}ve…" is 961 characters long; describe each thing in at most 300.`,
+    });
+  });
+
+  it('refuses edits whose descriptions together overflow the full prompt', () => {
+    const target = `a ${'striped '.repeat(20)}tiger`;
+    const message = refusal(`turn the dog into ${target}, the cat into ${target}`).message;
+    expect(message).toBe('Together the edits make a 350-character description of the photo; keep it to 300 by shortening what each thing becomes.');
+  });
+
   it('shortens a long request in the message', () => {
     const message = refusal(`hello ${'x'.repeat(200)}`).message;
     expect(message).toContain(`"hello ${'x'.repeat(73)}…"`);

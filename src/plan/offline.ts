@@ -5,7 +5,7 @@
  */
 import { GasError } from '../errors.js';
 import { checkPlanRequest, splitEditClauses, type Planner } from './planner.js';
-import { parsePlan, type Plan, type Subtask } from './schema.js';
+import { MAX_PHRASE_CHARS, parsePlan, type Plan, type Subtask } from './schema.js';
 
 /** How each edit verb is read: which connectors split source from target, and whether it takes an adjective. */
 type VerbFamily = 'change' | 'make' | 'replace' | 'swap' | 'paint';
@@ -124,15 +124,25 @@ export function planFromText(text: string): Plan {
     if (subtasks.some((subtask) => subtask.grounding === edit.source.noun)) {
       throw new GasError('bad_plan', `The request changes "${source}" twice; say once what it should become.`, { source });
     }
+    for (const phrase of [source, edit.target]) {
+      if (phrase.length > MAX_PHRASE_CHARS) {
+        // The plan's own limit would surface as "subtasks[0].target must be at most …", which names nothing the person wrote.
+        throw new GasError('bad_input', `"${quote(phrase)}" is ${phrase.length} characters long; describe each thing in at most ${MAX_PHRASE_CHARS}.`, {
+          phrase: quote(phrase),
+        });
+      }
+    }
     subtasks.push({ source, target: edit.target, grounding: edit.source.noun, preserveForm: false });
   }
-  return parsePlan({
-    subtasks,
-    full: {
-      source: `a photo of ${joinList(subtasks.map((subtask) => subtask.source))}`,
-      target: `a photo of ${joinList(subtasks.map((subtask) => subtask.target))}`,
-    },
-  });
+  const full = {
+    source: `a photo of ${joinList(subtasks.map((subtask) => subtask.source))}`,
+    target: `a photo of ${joinList(subtasks.map((subtask) => subtask.target))}`,
+  };
+  const longest = Math.max(full.source.length, full.target.length);
+  if (longest > MAX_PHRASE_CHARS) {
+    throw new GasError('bad_input', `Together the edits make a ${longest}-character description of the photo; keep it to ${MAX_PHRASE_CHARS} by shortening what each thing becomes.`);
+  }
+  return parsePlan({ subtasks, full });
 }
 
 export const offlinePlanner: Planner = {
