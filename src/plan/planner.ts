@@ -28,7 +28,8 @@ const EDIT_VERB = /^(?:please\s+)?(?:change|turn|make|replace|convert|swap|switc
 // Verbs whose edit can end in an adjective ("make the sky cloudy"): such a clause is complete without a connector.
 const ADJECTIVE_VERB = /^(?:please\s+)?(?:make|turn|paint|colou?r|change|convert|transform)\s+(.*)$/i;
 const DETERMINER = /^(?:the|a|an|my|your|his|her|its|our|their|this|that|these|those|every|each|all|both|some)\b/i;
-const CONNECTOR = /\b(?:into|to|with|for|by)\b|→|->|=>/i;
+// "should"/"must"/"become" join "the dog should become a tiger" as "into" joins "turn the dog into a tiger".
+const CONNECTOR = /\b(?:into|to|with|for|by|becomes?|should|must)\b|→|->|=>/i;
 const HARD_SEPARATOR = /\n|;|(?<=[.!?])\s+/;
 const SOFT_SEPARATOR = /\s*,\s*(?:(?:and|then|plus)\s+)?(?:(?:then|also)\s+)?|\s+(?:and|then|plus)\s+(?:(?:then|also)\s+)?/gi;
 const POLITENESS_ONLY = /^(?:please|thanks|thank you|thx|ty|cheers)[.!?]*$/i;
