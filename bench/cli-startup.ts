@@ -1,13 +1,15 @@
 /**
  * `npm run bench:cli`: how long `gas --help` takes against a bare `node -e 0`, as the median of
  * N runs each (N from BENCH_RUNS, default 15), and their ratio. The runs alternate, so a busy
- * shared machine slows both alike; compare figures within one run.
+ * shared machine slows both alike; compare figures within one run. BENCH_CLI=path/to/cli.js
+ * times another build instead (e.g. the one before a change).
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 const runs = Number(process.env.BENCH_RUNS ?? 15);
-const CLI = resolve('dist/src/cli.js');
+// BENCH_CLI: another build's cli.js, to compare before and after on the same machine.
+const CLI = resolve(process.env.BENCH_CLI ?? 'dist/src/cli.js');
 
 /** Wall time of one child process, in ms; throws with its output if it fails. */
 function timeOnce(args: string[]): number {
