@@ -4,7 +4,7 @@ import { redisUrl } from '../jobs/redis.js';
 import { EXECUTION_PROVIDERS } from '../models/providers.js';
 import { PLANNERS } from '../plan/planner-names.js';
 import { withColourWorldDefaults } from './colour-world.js';
-import { choosePlanner } from './edit-command.js';
+import { choosePlanner, MAX_STEPS } from './edit-command.js';
 import { oneOf, wholeNumber, type NameOf } from './flag-values.js';
 
 /** What commander gives for `gas worker` (strings until checked). */
@@ -32,7 +32,7 @@ export async function runWorkerCommand(flags: WorkerFlags, name: NameOf): Promis
   const provider = oneOf(flags.provider, name('provider'), EXECUTION_PROVIDERS) ?? 'cpu';
   const planner = choosePlanner(oneOf(flags.planner, name('planner'), PLANNERS));
   // Commander fills every default but --steps; an empty GAS_STEPS means "not set", as before.
-  const steps = wholeNumber(flags.steps || undefined, name('steps'), 1);
+  const steps = wholeNumber(flags.steps || undefined, name('steps'), 1, MAX_STEPS);
   const worker = {
     concurrency: wholeNumber(flags.concurrency, name('concurrency'), 1),
     lockDurationMs: wholeNumber(flags.lockMs, name('lockMs'), 500),
