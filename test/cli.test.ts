@@ -209,6 +209,7 @@ describe('gas', async () => {
     ['a request over 1,000 characters', () => ['edit', scene, `turn the dog into a ${'very '.repeat(250)}big tiger`], 2, 'keep it under 1000'],
     ['a request whose target is over 300 characters', () => ['edit', scene, longRequest], 2, `characters long; describe each thing in at most 300.`],
     ['a call without an image', () => ['edit'], 2, "missing required argument 'image'"],
+    ['a plan call with neither a request nor --plan', () => ['plan', scene], 2, 'Say what to change after the image, e.g. "turn the dog into a tiger", or give --plan plan.json.'],
     ['a request that cannot be parsed', () => ['edit', scene, 'hello there'], 2, 'Try e.g.'],
     ['the openai planner without a key', () => ['edit', scene, 'turn the dog into a tiger', '--planner', 'openai'], 2, 'The openai planner needs OPENAI_API_KEY'],
     ['a directory as the image', () => ['edit', work, '--plan', goodPlan], 2, `No image at ${work}.`],

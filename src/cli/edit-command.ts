@@ -113,7 +113,7 @@ export function checkOutDir(outDir: string, name = '--out'): void {
 /** Everything that can be checked before a model is loaded or a byte is written. */
 async function prepare(imagePath: string, request: string | undefined, flags: EditFlags, name: NameOf): Promise<Prepared> {
   if (!flags.plan && request === undefined) {
-    throw new GasError('bad_input', 'Say what to change, e.g. gas edit photo.jpg "turn the dog into a tiger", or give --plan plan.json.');
+    throw new GasError('bad_input', 'Say what to change after the image, e.g. "turn the dog into a tiger", or give --plan plan.json.');
   }
   const plan = flags.plan ? readPlanFile(flags.plan) : undefined;
   const provider = oneOf<ExecutionProvider>(flags.provider, name('provider'), EXECUTION_PROVIDERS) ?? 'cpu';
