@@ -429,6 +429,14 @@ describe('renderMaskOverlay and overlaySvg', () => {
     expect(svg).toContain('fill="#56B4E9"');
   });
 
+  it('draws labels with control characters, U+FFFE and lone surrogates by dropping what XML cannot hold', async () => {
+    const label = 'a \x1b[31mdog\x00 → a\ttiger\uFFFE\uFFFF \uD800cat\nfox 🐯';
+    const svg = overlaySvg(128, 128, [{ label, boxes: [[0, 0, 1, 1]] }]);
+    expect(svg).toContain('1 · a [31mdog → a tiger cat fox 🐯</text>');
+    const png = await renderMaskOverlay(solid(128, 128, grey), [{ label, boxes: [[0, 0, 1, 1]] }]);
+    expect((await sharp(png).metadata()).width).toBe(128);
+  });
+
   it('draws one rectangle per box of a region, and cycles colours after eight regions', () => {
     const svg = overlaySvg(100, 100, [{ label: 'dogs', boxes: [[0, 0, 0.2, 0.2], [0.5, 0.5, 0.7, 0.7]] }]);
     expect(svg.match(/fill-opacity="0.28"/g)).toHaveLength(2);

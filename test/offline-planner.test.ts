@@ -115,11 +115,59 @@ const PHRASINGS: [string, Triple[]][] = [
       ['the sky', 'the fire', 'sky'],
     ],
   ],
+  // only the first clause has the verb
+  [
+    'make the house a castle, the road a river and the trees palm trees',
+    [['the house', 'a castle', 'house'], ['the road', 'a river', 'road'], ['the trees', 'the palm trees', 'trees']],
+  ],
+  ['make the trees palm trees', [['the trees', 'the palm trees', 'trees']]],
+  ['make the cats dogs', [['the cats', 'the dogs', 'cats']]],
+  ['make the red car police cars', [['the red car', 'the police cars', 'red car']]],
+  ['make the sky cloudy and the trees palm trees', [['the sky', 'the cloudy sky', 'sky'], ['the trees', 'the palm trees', 'trees']]],
+  ['make my house a castle and my trees palm trees', [['my house', 'a castle', 'house'], ['my trees', 'my palm trees', 'trees']]],
+  ['make the dog a tiger and the cat a lion', [['the dog', 'a tiger', 'dog'], ['the cat', 'a lion', 'cat']]],
+  [
+    'make the sky cloudy, the grass snowy and the car a bus',
+    [['the sky', 'the cloudy sky', 'sky'], ['the grass', 'the snowy grass', 'grass'], ['the car', 'a bus', 'car']],
+  ],
+  [
+    'replace the dog with a cat, the grass with sand and the car with a bus',
+    [['the dog', 'a cat', 'dog'], ['the grass', 'the sand', 'grass'], ['the car', 'a bus', 'car']],
+  ],
+  [
+    'paint the fence blue, the door red and the roof green',
+    [['the fence', 'the blue fence', 'fence'], ['the door', 'the red door', 'door'], ['the roof', 'the green roof', 'roof']],
+  ],
+  ['turn the dog into a tiger and the cat a lion', [['the dog', 'a tiger', 'dog'], ['the cat', 'a lion', 'cat']]],
+  // "X should become Y", "I want X to be Y" and their kin
+  ['the dog should become a tiger', [['the dog', 'a tiger', 'dog']]],
+  ['the sky should be cloudy', [['the sky', 'the cloudy sky', 'sky']]],
+  ['the car should be red', [['the car', 'the red car', 'car']]],
+  ['the grass should turn into snow', [['the grass', 'the snow', 'grass']]],
+  ['the dog should look like a tiger', [['the dog', 'a tiger', 'dog']]],
+  ['the sky must be stormy', [['the sky', 'the stormy sky', 'sky']]],
+  ['the sky has to be blue', [['the sky', 'the blue sky', 'sky']]],
+  ['the dog needs to be a tiger', [['the dog', 'a tiger', 'dog']]],
+  ['the dog becomes a tiger', [['the dog', 'a tiger', 'dog']]],
+  ['let the dog be a tiger', [['the dog', 'a tiger', 'dog']]],
+  ['can the dog be a tiger?', [['the dog', 'a tiger', 'dog']]],
+  [
+    'The dog should become a tiger, the grass should turn into snow.',
+    [['the dog', 'a tiger', 'dog'], ['the grass', 'the snow', 'grass']],
+  ],
+  ['the dog should become a tiger and the grass should become snow', [['the dog', 'a tiger', 'dog'], ['the grass', 'the snow', 'grass']]],
+  ["I'd like the sky to be cloudy", [['the sky', 'the cloudy sky', 'sky']]],
+  ['I want the car to be red', [['the car', 'the red car', 'car']]],
+  ['I want the dog to become a tiger', [['the dog', 'a tiger', 'dog']]],
+  ['I want the dog to turn into a tiger', [['the dog', 'a tiger', 'dog']]],
+  ["I'd like the grass to look like snow", [['the grass', 'the snow', 'grass']]],
+  ['I want the dog to be a tiger and the grass to be snow', [['the dog', 'a tiger', 'dog'], ['the grass', 'the snow', 'grass']]],
+  ['I would like the car to be blue and the sky to be cloudy', [['the car', 'the blue car', 'car'], ['the sky', 'the cloudy sky', 'sky']]],
 ];
 
 describe('offline planner phrasings', () => {
-  it('covers at least 45 phrasings', () => {
-    expect(PHRASINGS.length).toBeGreaterThanOrEqual(45);
+  it('covers at least 90 phrasings', () => {
+    expect(PHRASINGS.length).toBeGreaterThanOrEqual(90);
   });
 
   it.each(PHRASINGS)('plans %j', (text, expected) => {
@@ -196,6 +244,20 @@ describe('offline planner refusals', () => {
       code: 'bad_plan',
       message: 'The request changes "the dog" twice; say once what it should become.',
     });
+  });
+
+  it('names a target over 300 characters in words a person understands, not by its plan field', () => {
+    const text = `turn the dog into a ${'very '.repeat(190)}big tiger`;
+    expect(refusal(text)).toEqual({
+      code: 'bad_input',
+      message: `"a ${'very '.repeat(15)}ve…" is 961 characters long; describe each thing in at most 300.`,
+    });
+  });
+
+  it('refuses edits whose descriptions together overflow the full prompt', () => {
+    const target = `a ${'striped '.repeat(20)}tiger`;
+    const message = refusal(`turn the dog into ${target}, the cat into ${target}`).message;
+    expect(message).toBe('Together the edits make a 350-character description of the photo; keep it to 300 by shortening what each thing becomes.');
   });
 
   it('shortens a long request in the message', () => {

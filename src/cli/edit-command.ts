@@ -1,10 +1,10 @@
 /** `gas edit` and `gas plan`: run the pipeline in-process and write the files. */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { GasError, isGasError } from '../errors.js';
 import { ABLATIONS, SCHEDULES, type Ablation, type Schedule } from '../distill/engine.js';
 import { loadDiffusionBundle } from '../models/bundle.js';
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/session.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
 import { openGroundingDino } from '../ground/grounding-dino.js';
 import { DEFAULT_THRESHOLDS, type DetectionThresholds, type Detector } from '../ground/detector.js';
 import { decodeImage, encodePng, type RgbImage } from '../image/decode.js';
@@ -12,10 +12,13 @@ import { DEFAULT_EDIT_OPTIONS, checkIntensity } from '../pipeline/edit.js';
 import { workingSize } from '../image/tensor.js';
 import { parseUserBox, type UserBox } from '../pipeline/ground.js';
 import { planAndGround, runPipeline, type PipelineEvent, type PipelineInput } from '../pipeline/run.js';
-import { checkPlanRequest, PLANNERS, type Planner, type PlannerName } from '../plan/planner.js';
+import { checkPlanRequest, type Planner } from '../plan/planner.js';
+import { PLANNERS, type PlannerName } from '../plan/planner-names.js';
 import { offlinePlanner } from '../plan/offline.js';
 import { openAIPlanner, openAIPlannerConfigFromEnv } from '../plan/openai.js';
 import { parsePlan, type Plan } from '../plan/schema.js';
+import { flagName, oneOf, probability, wholeNumber, type NameOf } from './flag-values.js';
+import type { CliIo } from './io.js';
 import { progressReporter } from './progress.js';
 
 /** What the command line gives, as commander parses it (strings until validated). */
@@ -39,36 +42,15 @@ export interface EditFlags {
   box: string[];
 }
 
+/** Limits shared by `gas edit` and `gas submit`. */
+export const MAX_STEPS = 10_000;
+export const MAX_SEED = 2 ** 31 - 1;
+
 export interface CommandResult {
   outDir: string;
   files: string[];
   seed?: number;
   plan: Plan;
-}
-
-interface Io {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-}
-
-function wholeNumber(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new GasError('bad_input', `--${name} must be a whole number from ${min} to ${max} (got "${value}").`);
-  return n;
-}
-
-function probability(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!(n > 0 && n < 1)) throw new GasError('bad_input', `--${name} must be a number between 0 and 1 (got "${value}").`);
-  return n;
-}
-
-function oneOf<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw new GasError('bad_input', `--${name} must be one of ${allowed.join(', ')} (got "${value}").`);
-  return value as T;
 }
 
 const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
@@ -77,7 +59,8 @@ export function readPlanFile(path: string): Plan {
   if (!isFile(path)) throw new GasError('bad_input', `No plan file at ${path}.`);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse refuses.
+    json = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
   } catch (error) {
     throw new GasError('bad_plan', `${path} is not valid JSON: ${(error as Error).message}`);
   }
@@ -115,23 +98,36 @@ interface Prepared {
   outDir: string;
 }
 
+/** Refuses an output folder that is a file, or lies under one, before any work is done. */
+export function checkOutDir(outDir: string, name = '--out'): void {
+  for (let dir = outDir; ; dir = dirname(dir)) {
+    if (existsSync(dir)) {
+      if (statSync(dir).isDirectory()) return;
+      const where = dir === outDir ? `${outDir} is a file` : `${outDir} is under ${dir}, which is a file`;
+      throw new GasError('bad_input', `${name}: ${where}; give a folder.`);
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
 /** Everything that can be checked before a model is loaded or a byte is written. */
-async function prepare(imagePath: string, request: string | undefined, flags: EditFlags): Promise<Prepared> {
+async function prepare(imagePath: string, request: string | undefined, flags: EditFlags, name: NameOf): Promise<Prepared> {
   if (!flags.plan && request === undefined) {
-    throw new GasError('bad_input', 'Say what to change, e.g. gas edit photo.jpg "turn the dog into a tiger", or give --plan plan.json.');
+    throw new GasError('bad_input', 'Say what to change after the image, e.g. "turn the dog into a tiger", or give --plan plan.json.');
   }
   const plan = flags.plan ? readPlanFile(flags.plan) : undefined;
-  const provider = oneOf<ExecutionProvider>(flags.provider, 'provider', EXECUTION_PROVIDERS) ?? 'cpu';
-  const planner = choosePlanner(oneOf<PlannerName>(flags.planner, 'planner', PLANNERS));
+  const provider = oneOf<ExecutionProvider>(flags.provider, name('provider'), EXECUTION_PROVIDERS) ?? 'cpu';
+  const planner = choosePlanner(oneOf<PlannerName>(flags.planner, name('planner'), PLANNERS));
   const userBoxes = (flags.box ?? []).map(parseUserBox);
   const thresholds = {
-    box: probability(flags.boxThreshold, 'box-threshold', DEFAULT_THRESHOLDS.box),
-    text: probability(flags.textThreshold, 'text-threshold', DEFAULT_THRESHOLDS.text),
+    box: probability(flags.boxThreshold, name('boxThreshold')) ?? DEFAULT_THRESHOLDS.box,
+    text: probability(flags.textThreshold, name('textThreshold')) ?? DEFAULT_THRESHOLDS.text,
   };
+  const outDir = resolve(flags.out ?? join('out', basename(imagePath, extname(imagePath))));
+  checkOutDir(outDir, name('out'));
   const image = await readImageFile(imagePath);
   if (!plan) checkPlanRequest({ text: request, image });
   const detector = flags.detector ? await openGroundingDino(resolve(flags.detector), { provider }) : undefined;
-  const outDir = resolve(flags.out ?? join('out', basename(imagePath, extname(imagePath))));
   return { input: { image, request, plan }, planner, detector, userBoxes, thresholds, provider, outDir };
 }
 
@@ -165,28 +161,34 @@ async function withOverlayOnFailure<T>(out: ReturnType<typeof writer>, work: (on
 }
 
 /** The edit's own flags, checked before anything is loaded or written. */
-export function parseEditFlags(flags: EditFlags) {
-  const maxSide = wholeNumber(flags.maxSide, 'max-side', 64, 2048) ?? DEFAULT_EDIT_OPTIONS.maxSide;
+export function parseEditFlags(flags: EditFlags, name: NameOf = flagName) {
+  const maxSide = wholeNumber(flags.maxSide, name('maxSide'), 64, 2048) ?? DEFAULT_EDIT_OPTIONS.maxSide;
   workingSize(maxSide, maxSide, maxSide);
   const intensity = flags.intensity?.split(',').map((v) => {
     const n = Number(v.trim());
-    if (v.trim() === '' || !Number.isFinite(n)) throw new GasError('bad_input', `--intensity takes numbers separated by commas (got "${flags.intensity}").`);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new GasError('bad_input', `${name('intensity')} takes numbers separated by commas (got "${flags.intensity}").`);
     return n;
   });
   checkIntensity(intensity);
   return {
-    steps: wholeNumber(flags.steps, 'steps', 1, 10000) ?? DEFAULT_EDIT_OPTIONS.steps,
-    seed: wholeNumber(flags.seed, 'seed', 0, 2 ** 31 - 1),
-    schedule: oneOf<Schedule>(flags.schedule, 'schedule', SCHEDULES) ?? DEFAULT_EDIT_OPTIONS.schedule,
-    ablation: oneOf<Ablation>(flags.ablate, 'ablate', ABLATIONS),
+    steps: wholeNumber(flags.steps, name('steps'), 1, MAX_STEPS) ?? DEFAULT_EDIT_OPTIONS.steps,
+    seed: wholeNumber(flags.seed, name('seed'), 0, MAX_SEED),
+    schedule: oneOf<Schedule>(flags.schedule, name('schedule'), SCHEDULES) ?? DEFAULT_EDIT_OPTIONS.schedule,
+    ablation: oneOf<Ablation>(flags.ablate, name('ablate'), ABLATIONS),
     maxSide,
     intensity,
   };
 }
 
-export async function runEditCommand(imagePath: string, request: string | undefined, flags: EditFlags, io: Io = process): Promise<CommandResult> {
-  const { steps, seed, schedule, ablation, maxSide, intensity } = parseEditFlags(flags);
-  const prepared = await prepare(imagePath, request, flags);
+export async function runEditCommand(
+  imagePath: string,
+  request: string | undefined,
+  flags: EditFlags,
+  io: CliIo,
+  name: NameOf = flagName,
+): Promise<CommandResult> {
+  const { steps, seed, schedule, ablation, maxSide, intensity } = parseEditFlags(flags, name);
+  const prepared = await prepare(imagePath, request, flags, name);
   if (prepared.input.plan) checkIntensity(intensity, prepared.input.plan.subtasks.length);
   const bundle = await loadDiffusionBundle(flags.bundle, { provider: prepared.provider });
 
@@ -224,8 +226,8 @@ export async function runEditCommand(imagePath: string, request: string | undefi
 }
 
 /** `gas plan`: the plan as JSON and the mask overlay, so the masks can be checked before any GPU time. */
-export async function runPlanCommand(imagePath: string, request: string, flags: EditFlags): Promise<CommandResult> {
-  const prepared = await prepare(imagePath, request, flags);
+export async function runPlanCommand(imagePath: string, request: string | undefined, flags: EditFlags, name: NameOf = flagName): Promise<CommandResult> {
+  const prepared = await prepare(imagePath, request, flags, name);
   const out = writer(prepared.outDir);
   const { plan } = await withOverlayOnFailure(out, (onEvent) =>
     planAndGround(prepared.input, prepared, { userBoxes: prepared.userBoxes, thresholds: prepared.thresholds }, (event) => {
@@ -242,7 +244,7 @@ function everyTenth(steps: number): (iteration: number) => boolean {
   return (iteration) => iteration % every === 0;
 }
 
-function noteUnsupported(plan: Plan, io: Io): void {
+function noteUnsupported(plan: Plan, io: CliIo): void {
   plan.subtasks.forEach((subtask, k) => {
     if (subtask.preserveForm) {
       io.stderr.write(

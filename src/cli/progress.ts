@@ -3,8 +3,9 @@
  * (logs, CI). Twenty lines need no dependency.
  */
 import type { DistillProgress } from '../distill/engine.js';
+import type { Output } from './io.js';
 
-export function progressReporter(stream: NodeJS.WriteStream, label: string): { update(p: DistillProgress): void; done(): void } {
+export function progressReporter(stream: Output, label: string): { update(p: DistillProgress): void; done(): void } {
   const tty = stream.isTTY === true;
   let lastDecile = -1;
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

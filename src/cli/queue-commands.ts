@@ -10,7 +10,8 @@ import { connectRedisOnce } from '../jobs/redis.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { JobEvent } from '../jobs/contracts.js';
 import { checkPlanRequest } from '../plan/planner.js';
-import { readImageFile, readPlanFile } from './edit-command.js';
+import { MAX_SEED, MAX_STEPS, readImageFile, readPlanFile } from './edit-command.js';
+import { flagName, wholeNumber, type NameOf } from './flag-values.js';
 
 export interface QueueFlags {
   redisUrl: string;
@@ -28,15 +29,11 @@ export interface SubmitFlags extends QueueFlags {
   wait: boolean;
 }
 
+/** `--priority` runs from 0 (first) to this. */
+export const MAX_PRIORITY = 1000;
+
 /** The person a shell command acts for: --user, else the login name. */
 export const shellUser = (flags: QueueFlags) => flags.user ?? `cli:${userInfo().username}`;
-
-function whole(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new GasError('bad_input', `--${name} must be a whole number from ${min} to ${max} (got "${value}").`);
-  return n;
-}
 
 async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: Redis) => Promise<T>): Promise<T> {
   const redis = await connectRedisOnce(flags.redisUrl);
@@ -58,12 +55,13 @@ export async function runSubmitCommand(
   request: string | undefined,
   flags: SubmitFlags,
   print: (line: string) => void,
+  name: NameOf = flagName,
 ): Promise<JobEvent | undefined> {
   const plan = flags.plan ? readPlanFile(flags.plan) : undefined;
   if (!plan && request === undefined) throw new GasError('bad_input', 'Say what to change, or give --plan plan.json.');
-  const steps = whole(flags.steps, 'steps', 1, 10000);
-  const seed = whole(flags.seed, 'seed', 0, 2 ** 31 - 1);
-  const priority = whole(flags.priority, 'priority', 0, 1000) ?? 0;
+  const steps = wholeNumber(flags.steps, name('steps'), 1, MAX_STEPS);
+  const seed = wholeNumber(flags.seed, name('seed'), 0, MAX_SEED);
+  const priority = wholeNumber(flags.priority, name('priority'), 0, MAX_PRIORITY) ?? 0;
   if (image === '-' && !flags.thread) throw new GasError('bad_input', '"-" continues a thread: give --thread too.');
   const photo = image === '-' ? undefined : await readImageFile(image);
   if (!plan && photo) checkPlanRequest({ text: request, image: photo });

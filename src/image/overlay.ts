@@ -21,6 +21,15 @@ export function regionColour(index: number): string {
 /** SVG coordinates to two decimals: 60.00000000000001 helps nobody. */
 const px = (v: number) => Math.round(v * 100) / 100;
 
+// XML 1.0's Char production: anything else (ESC, NUL, U+FFFE, a lone surrogate) makes the SVG
+// unparseable, and a request or plan label is free text.
+const NOT_XML_CHAR = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/** A label as one line of characters XML can hold. */
+function drawableText(text: string): string {
+  return text.replace(/[\t\n\r]+/g, ' ').replace(NOT_XML_CHAR, '');
+}
+
 function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
@@ -40,7 +49,7 @@ export function overlaySvg(width: number, height: number, regions: readonly Over
       );
     }
     const [x0, y0] = region.boxes[0];
-    const text = `${index + 1} · ${region.label}`;
+    const text = drawableText(`${index + 1} · ${region.label}`);
     const labelWidth = Math.min(width, Math.round(text.length * fontSize * 0.62 + fontSize));
     const labelHeight = Math.round(fontSize * 1.5);
     const lx = Math.max(0, Math.min(width - labelWidth, x0 * width));

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { GasError } from '../errors.js';
+import type { ExecutionProvider } from './providers.js';
 
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'webgpu'] as const;
-export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+export { EXECUTION_PROVIDERS, type ExecutionProvider } from './providers.js';
 
 const PROVIDER_HELP: Record<ExecutionProvider, string> = {
   cpu: 'The CPU provider ships with onnxruntime-node; reinstall it with `npm ci`.',

@@ -65,64 +65,63 @@ export function groundingPhrase(subtask: Subtask): string {
   return subtask.grounding ?? phraseKey(subtask.source);
 }
 
+/** One subtask's region while it is being found: where its boxes came from, once some have. */
+interface RegionDraft {
+  readonly subtask: Subtask;
+  readonly phrase: string;
+  boxes?: Box[];
+  source: RegionSource | null;
+}
+
 export async function groundPlan(plan: Plan, image: RgbImage, options: GroundOptions = {}): Promise<Grounding> {
-  const phrases = plan.subtasks.map(groundingPhrase);
-  const boxes: (Box[] | undefined)[] = plan.subtasks.map(() => undefined);
-  const sources: (RegionSource | null)[] = plan.subtasks.map(() => null);
+  const drafts: RegionDraft[] = plan.subtasks.map((subtask) => ({ subtask, phrase: groundingPhrase(subtask), source: null }));
+  const give = (draft: RegionDraft, boxes: readonly Box[], source: RegionSource) => {
+    draft.boxes = [...(draft.boxes ?? []), ...boxes];
+    draft.source = source;
+  };
 
   // 1. Boxes the person gave: in a plan file, then with --box (matched by phrase).
   if (options.planBoxesFrom === 'user') {
-    plan.subtasks.forEach((s, k) => {
-      const given = subtaskBoxes(s);
-      if (given.length > 0) {
-        boxes[k] = [...given];
-        sources[k] = 'user';
-      }
-    });
+    for (const draft of drafts) {
+      const given = subtaskBoxes(draft.subtask);
+      if (given.length > 0) give(draft, given, 'user');
+    }
   }
   for (const user of options.userBoxes ?? []) {
     const key = phraseKey(user.phrase);
-    const k = plan.subtasks.findIndex((s, i) => phraseKey(phrases[i]) === key || phraseKey(s.source) === key);
-    if (k < 0) {
-      throw new GasError('bad_input', `--box "${user.phrase}" matches no object in the plan (${phrases.map((p) => `"${p}"`).join(', ')}).`);
+    const draft = drafts.find((d) => phraseKey(d.phrase) === key || phraseKey(d.subtask.source) === key);
+    if (!draft) {
+      throw new GasError('bad_input', `--box "${user.phrase}" matches no object in the plan (${drafts.map((d) => `"${d.phrase}"`).join(', ')}).`);
     }
-    (boxes[k] ??= []).push(user.box);
-    sources[k] = 'user';
+    give(draft, [user.box], 'user');
   }
 
   // 2. The detector, on every phrase still without a region, in one run.
-  const open = plan.subtasks.map((_, k) => k).filter((k) => boxes[k] === undefined);
+  const open = drafts.filter((draft) => draft.boxes === undefined);
   if (options.detector && open.length > 0) {
-    const found = await options.detector.detect(image, open.map((k) => phrases[k]), options.thresholds);
+    const found = await options.detector.detect(image, open.map((draft) => draft.phrase), options.thresholds);
     found.forEach((result, i) => {
-      if (result.detections.length > 0) {
-        boxes[open[i]] = result.detections.map((d) => d.box);
-        sources[open[i]] = 'detector';
-      }
+      if (result.detections.length > 0) give(open[i], result.detections.map((d) => d.box), 'detector');
     });
   } else if (!options.detector) {
     // 3. No detector installed: the planner's boxes, when it gave any.
-    for (const k of open) {
-      const planned = subtaskBoxes(plan.subtasks[k]);
-      if (planned.length > 0) {
-        boxes[k] = planned;
-        sources[k] = 'planner';
-      }
+    for (const draft of open) {
+      const planned = subtaskBoxes(draft.subtask);
+      if (planned.length > 0) give(draft, planned, 'planner');
     }
   }
 
-  const regions = plan.subtasks.map((s, k) => ({
-    phrase: phrases[k],
-    label: `${s.source} → ${s.target}`,
-    boxes: boxes[k] ?? [],
-    source: sources[k],
+  const regions: GroundedRegion[] = drafts.map(({ subtask, phrase, boxes, source }) => ({
+    phrase,
+    label: `${subtask.source} → ${subtask.target}`,
+    boxes: boxes ?? [],
+    source,
   }));
   const grounded: Plan = {
     ...plan,
-    subtasks: plan.subtasks.map((s, k) => {
-      const found = boxes[k];
-      const { box: _box, boxes: _boxes, ...rest } = s;
-      return found ? { ...rest, boxes: found } : rest;
+    subtasks: drafts.map(({ subtask, boxes }) => {
+      const { box: _box, boxes: _boxes, ...rest } = subtask;
+      return boxes ? { ...rest, boxes } : rest;
     }),
   };
   return { plan: grounded, regions, missing: regions.filter((r) => r.boxes.length === 0).map((r) => r.phrase) };

@@ -5,7 +5,7 @@
  */
 import { GasError } from '../errors.js';
 import { checkPlanRequest, splitEditClauses, type Planner } from './planner.js';
-import { parsePlan, type Plan, type Subtask } from './schema.js';
+import { MAX_PHRASE_CHARS, parsePlan, type Plan, type Subtask } from './schema.js';
 
 /** How each edit verb is read: which connectors split source from target, and whether it takes an adjective. */
 type VerbFamily = 'change' | 'make' | 'replace' | 'swap' | 'paint';
@@ -37,6 +37,16 @@ const CONNECTORS: Record<VerbFamily, readonly string[]> = {
 const VERBLESS_CONNECTORS = ['into', 'to'] as const;
 
 const ARROW = /\s*(?:→|->|=>|⇒|➔)\s*/;
+
+// "the dog should become a tiger", "the sky must be cloudy", "let the dog be a tiger", "the dog becomes a
+// tiger", "(I want) the dog to turn into a tiger": the subject is the source, what follows the verb the target.
+// Bare "be"/"look" need a modal or "let", so a remark such as "the photo looks great" is not read as an edit.
+const BECOME_VERB = '(?:be (?:turned|changed|made) into|be (?:turned|changed|made)|become|turn into|change into|turn|look like|look|be)';
+const BECOME = [
+  new RegExp(`^(.+?) (?:should|must|could|would|will|shall|can|may|needs? to|has to|have to|ought to|is to|are to) ${BECOME_VERB} (.+)$`),
+  new RegExp(`^(?:let|can|could|would) (.+?) (?:be|become|turn into|look like) (.+)$`),
+  /^(.+?) (?:becomes|turns into|changes into|to (?:become|turn into|change into|look like)) (.+)$/,
+];
 
 const DETERMINERS = new Set([
   'the', 'a', 'an', 'my', 'your', 'his', 'her', 'its', 'our', 'their', 'this', 'that', 'these', 'those',
@@ -101,7 +111,7 @@ export function planFromText(text: string): Plan {
     const normalised = normaliseClause(clause);
     if (normalised === '') continue;
     const ownVerb = VERB_FAMILIES[normalised.split(' ')[0]] ? normalised.split(' ')[0] : undefined;
-    const edit = parseClause(normalised, verb);
+    const edit = becomeEdit(normalised) ?? parseClause(normalised, verb);
     verb = ownVerb ?? verb;
     if (edit) edits.push(edit);
     else unparsed.push(clause.replace(/[\s.!?,;:]+$/, ''));
@@ -124,15 +134,25 @@ export function planFromText(text: string): Plan {
     if (subtasks.some((subtask) => subtask.grounding === edit.source.noun)) {
       throw new GasError('bad_plan', `The request changes "${source}" twice; say once what it should become.`, { source });
     }
+    for (const phrase of [source, edit.target]) {
+      if (phrase.length > MAX_PHRASE_CHARS) {
+        // The plan's own limit would surface as "subtasks[0].target must be at most …", which names nothing the person wrote.
+        throw new GasError('bad_input', `"${quote(phrase)}" is ${phrase.length} characters long; describe each thing in at most ${MAX_PHRASE_CHARS}.`, {
+          phrase: quote(phrase),
+        });
+      }
+    }
     subtasks.push({ source, target: edit.target, grounding: edit.source.noun, preserveForm: false });
   }
-  return parsePlan({
-    subtasks,
-    full: {
-      source: `a photo of ${joinList(subtasks.map((subtask) => subtask.source))}`,
-      target: `a photo of ${joinList(subtasks.map((subtask) => subtask.target))}`,
-    },
-  });
+  const full = {
+    source: `a photo of ${joinList(subtasks.map((subtask) => subtask.source))}`,
+    target: `a photo of ${joinList(subtasks.map((subtask) => subtask.target))}`,
+  };
+  const longest = Math.max(full.source.length, full.target.length);
+  if (longest > MAX_PHRASE_CHARS) {
+    throw new GasError('bad_input', `Together the edits make a ${longest}-character description of the photo; keep it to ${MAX_PHRASE_CHARS} by shortening what each thing becomes.`);
+  }
+  return parsePlan({ subtasks, full });
 }
 
 export const offlinePlanner: Planner = {
@@ -160,6 +180,16 @@ function normaliseClause(clause: string): string {
     text = text.replace(leading, '').replace(trailing, '');
   }
   return /^(?:please|thanks|thank you|thx|ty|cheers)$/.test(text) ? '' : text;
+}
+
+/** "X should become Y" and its kin, or undefined when the clause is not of that form. */
+function becomeEdit(clause: string): Edit | undefined {
+  if (VERB_FAMILIES[clause.split(' ')[0]]) return undefined;
+  for (const form of BECOME) {
+    const match = form.exec(clause);
+    if (match) return connectorEdit(match[1], match[2]);
+  }
+  return undefined;
 }
 
 /** One clause → one edit, or undefined when it does not read as an edit. */
@@ -214,7 +244,19 @@ function makeEdit(rest: string, reading: AdjectiveReading): Edit | undefined {
   const firstNoun = words.findIndex((word) => !isDeterminer(word));
   const article = words.findIndex((word, i) => i > firstNoun && (word === 'a' || word === 'an'));
   if (firstNoun >= 0 && article > firstNoun) return connectorEdit(words.slice(0, article).join(' '), words.slice(article).join(' '));
-  return adjectiveSuffixEdit(words, reading);
+  return bareNounEdit(words) ?? adjectiveSuffixEdit(words, reading);
+}
+
+/**
+ * "make the trees palm trees": a determiner, the source's shades and one noun, then a target with no
+ * article. Only when the last word cannot be an adjective ("make the sky cloudier" is read as one).
+ */
+function bareNounEdit(words: readonly string[]): Edit | undefined {
+  if (!isDeterminer(words[0]) || looksAdjective(words[words.length - 1])) return undefined;
+  let noun = words.findIndex((word) => !isDeterminer(word));
+  while (noun < words.length - 1 && (COLOURS.has(words[noun]) || ADJECTIVES.has(words[noun]) || MODIFIERS.has(words[noun]))) noun += 1;
+  if (noun < 0 || noun >= words.length - 1) return undefined;
+  return connectorEdit(words.slice(0, noun + 1).join(' '), words.slice(noun + 1).join(' '));
 }
 
 /** The adjective is the last word, widened left over shades and "x and" ("bright red", "black and white", "salt and pepper"). */

@@ -4,12 +4,12 @@
  */
 import { GasError } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
+import type { PlannerName } from './planner-names.js';
 import { MAX_SUBTASKS, type Plan } from './schema.js';
 
-export const MAX_REQUEST_CHARS = 1000;
+export { PLANNERS, type PlannerName } from './planner-names.js';
 
-export const PLANNERS = ['offline', 'openai'] as const;
-export type PlannerName = (typeof PLANNERS)[number];
+export const MAX_REQUEST_CHARS = 1000;
 
 export interface PlanRequest {
   /** What the person asked for, as they wrote it. */
@@ -28,7 +28,8 @@ const EDIT_VERB = /^(?:please\s+)?(?:change|turn|make|replace|convert|swap|switc
 // Verbs whose edit can end in an adjective ("make the sky cloudy"): such a clause is complete without a connector.
 const ADJECTIVE_VERB = /^(?:please\s+)?(?:make|turn|paint|colou?r|change|convert|transform)\s+(.*)$/i;
 const DETERMINER = /^(?:the|a|an|my|your|his|her|its|our|their|this|that|these|those|every|each|all|both|some)\b/i;
-const CONNECTOR = /\b(?:into|to|with|for|by)\b|→|->|=>/i;
+// "should"/"must"/"become" join "the dog should become a tiger" as "into" joins "turn the dog into a tiger".
+const CONNECTOR = /\b(?:into|to|with|for|by|becomes?|should|must)\b|→|->|=>/i;
 const HARD_SEPARATOR = /\n|;|(?<=[.!?])\s+/;
 const SOFT_SEPARATOR = /\s*,\s*(?:(?:and|then|plus)\s+)?(?:(?:then|also)\s+)?|\s+(?:and|then|plus)\s+(?:(?:then|also)\s+)?/gi;
 const POLITENESS_ONLY = /^(?:please|thanks|thank you|thx|ty|cheers)[.!?]*$/i;

@@ -6,8 +6,10 @@ import { z } from 'zod';
 import { GasError } from '../errors.js';
 
 export const MAX_SUBTASKS = 8;
+/** The longest source, target or grounding phrase. */
+export const MAX_PHRASE_CHARS = 300;
 
-const phrase = z.string().trim().min(1, 'must not be empty').max(300, 'must be at most 300 characters');
+const phrase = z.string().trim().min(1, 'must not be empty').max(MAX_PHRASE_CHARS, `must be at most ${MAX_PHRASE_CHARS} characters`);
 
 const unit = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
 
