@@ -87,7 +87,6 @@ describe('photo limits', () => {
   it('takes a 12-megapixel phone JPEG of about 3.7 MB and stores its bytes as sent, not as a PNG', async () => {
     expect(photo.length).toBeGreaterThan(3 * MB);
     expect(photo.length).toBeLessThan(4.5 * MB);
-    expect((await sharp(scenePng).metadata()).format).toBe('png');
     const deps = await setup();
     const submitted = await submitEdit(deps, { requester: inThread('alice'), photo, request: REQUEST });
     expect(submitted.source).toBe(blobRefOf(photo));
@@ -147,11 +146,11 @@ describe('photo limits', () => {
       full: { source: 'a photo of the sky', target: 'a photo of the snow' },
     });
     const { jobId } = await submitEdit(deps, { requester: inThread('alice'), photo, plan, options: { steps: 5 } });
-    const events = await collectEvents(deps.queue, jobId, undefined, 120_000);
+    const events = await collectEvents(deps.queue, jobId, undefined, 150_000);
     const done = events.at(-1) as Extract<JobEvent, { type: 'done' }>;
     expect(done, JSON.stringify(events.filter((e) => e.type !== 'progress'))).toMatchObject({ type: 'done' });
     expect(await sharp(await deps.blobs.get(done.result)).metadata()).toMatchObject({ width: 4000, height: 3000 });
-  });
+  }, 180_000);
 });
 
 describe('submitting into a thread', () => {
@@ -275,5 +274,5 @@ describe('thread owners', () => {
     const ownUndo = gas('undo', '--thread', 'walk', '--user', 'alice');
     expect(ownUndo.status, ownUndo.stderr).toBe(0);
     expect(ownUndo.stdout.trim()).toBe(blobRefOf(scenePng));
-  });
+  }, 240_000);
 });
