@@ -5,7 +5,8 @@
  *
  * A thread has an owner: the person whose photo started it. Anyone in the thread may add an edit
  * (a reply iterates on the latest result, and the owner can undo it), but only the owner or an
- * admin may undo edits or replace the photo, since both discard the owner's work.
+ * admin may undo edits or replace the photo, since both discard the owner's work. A thread
+ * written before owners were recorded has none: it stays open to all until a photo restarts it.
  *
  * Layout: `keys.thread(…)` is a list of JSON entries, newest first; `keys.threadOrigin(…)` holds
  * the original photo's ref and `keys.threadOwner(…)` its owner's user id, written together.
