@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GasError } from '../src/errors.js';
+import { DEFAULT_MAX_PIXELS } from '../src/image/decode.js';
 import { BLOB_STORE_DEFAULTS, BlobStore, blobRefOf } from '../src/jobs/blob-store.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
@@ -97,11 +98,13 @@ describe('BlobStore', () => {
     expect(await store.has(blobRefOf(over))).toBe(false);
   });
 
-  it('has a 20 MB limit by default', async () => {
+  it('stores by default a PNG of the largest photo taken, as results and overlays are, and refuses more than 128 MB', async () => {
+    // An 8-bit RGB PNG is at most 3 bytes per pixel plus a filter byte per row and zlib framing.
+    expect(BLOB_STORE_DEFAULTS.maxBytes).toBeGreaterThan(DEFAULT_MAX_PIXELS * 3 * 1.01);
     const store = new BlobStore(redis, keys);
-    const error = await rejection(store.put(Buffer.alloc(20 * MB + 1)));
+    const error = await rejection(store.put(Buffer.alloc(128 * MB + 1)));
     expect(error.code).toBe('bad_image');
-    expect(error.message).toContain('20 MB');
+    expect(error.message).toContain('128 MB');
   });
 
   it('refuses empty images', async () => {

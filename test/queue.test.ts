@@ -136,7 +136,7 @@ describe('the edit queue with GPU workers', () => {
     await harness.startWorker();
     const history = new ThreadHistory(harness.redis, harness.keys);
     const thread = { platform: 'discord' as const, channel: 'c1', thread: 't1' };
-    await history.setOrigin(thread, harness.scene);
+    await history.setOrigin(thread, harness.scene, { user: 'u1' });
     const results: string[] = [];
     for (const request of ['turn the dog into a tiger', 'turn the grass into snow', 'make the sky grey']) {
       const source = (await history.sourceFor(thread))!;
@@ -147,7 +147,7 @@ describe('the edit queue with GPU workers', () => {
       results.push(done.result);
     }
     expect((await history.chain(thread)).map((e) => e.result)).toEqual(results);
-    await history.undo(thread);
+    await history.undo(thread, { user: 'u1' });
     expect(await history.sourceFor(thread)).toBe(results[1]);
   });
 

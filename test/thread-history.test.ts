@@ -38,8 +38,13 @@ function newThread(): ThreadId {
   return { platform: 'discord', channel: 'C1', thread: `T${threads}` };
 }
 
+/** Who starts the threads of these tests, and so owns them. */
+const owner = { user: 'U-owner' };
+const someoneElse = { user: 'U-other' };
+
 const listKey = (t: ThreadId) => keys.thread(t.platform, t.channel, t.thread);
 const originKey = (t: ThreadId) => keys.threadOrigin(t.platform, t.channel, t.thread);
+const ownerKey = (t: ThreadId) => keys.threadOwner(t.platform, t.channel, t.thread);
 const blobKey = (ref: BlobRef) => keys.blob(ref.slice('blob:sha256:'.length));
 
 /** Distinct stored images. */
@@ -53,7 +58,7 @@ describe('ThreadHistory', () => {
     const history = new ThreadHistory(redis, keys);
     const thread = newThread();
     const [photo, first, second, third] = await images(4);
-    await history.setOrigin(thread, photo);
+    await history.setOrigin(thread, photo, owner);
     expect(await history.sourceFor(thread)).toBe(photo);
 
     await history.push(thread, { jobId: 'j1', result: first });
@@ -61,7 +66,7 @@ describe('ThreadHistory', () => {
     await history.push(thread, { jobId: 'j3', result: third });
     expect(await history.sourceFor(thread)).toBe(third);
 
-    expect(await history.undo(thread)).toEqual({ jobId: 'j2', result: second });
+    expect(await history.undo(thread, owner)).toEqual({ jobId: 'j2', result: second });
     expect(await history.latest(thread)).toEqual({ jobId: 'j2', result: second });
     expect(await history.sourceFor(thread)).toBe(second);
   });
@@ -70,19 +75,19 @@ describe('ThreadHistory', () => {
     const history = new ThreadHistory(redis, keys);
     const thread = newThread();
     const [photo, first, second] = await images(3);
-    await history.setOrigin(thread, photo);
+    await history.setOrigin(thread, photo, owner);
     await history.push(thread, { jobId: 'j1', result: first });
     await history.push(thread, { jobId: 'j2', result: second });
 
-    expect(await history.undo(thread)).toEqual({ jobId: 'j1', result: first });
-    expect(await history.undo(thread)).toBeUndefined();
+    expect(await history.undo(thread, owner)).toEqual({ jobId: 'j1', result: first });
+    expect(await history.undo(thread, owner)).toBeUndefined();
     expect(await history.latest(thread)).toBeUndefined();
     expect(await history.chain(thread)).toEqual([]);
     expect(await history.sourceFor(thread)).toBe(photo);
     expect(await history.origin(thread)).toBe(photo);
 
     // Undoing with nothing left changes nothing.
-    expect(await history.undo(thread)).toBeUndefined();
+    expect(await history.undo(thread, owner)).toBeUndefined();
     expect(await history.sourceFor(thread)).toBe(photo);
 
     // A new edit after undoing everything starts the chain again.
@@ -107,7 +112,7 @@ describe('ThreadHistory', () => {
     expect(await history.chain(thread)).toEqual([]);
     expect(await history.sourceFor(thread)).toBeUndefined();
     expect(await history.origin(thread)).toBeUndefined();
-    expect(await history.undo(thread)).toBeUndefined();
+    expect(await history.undo(thread, owner)).toBeUndefined();
     expect(await redis.exists(listKey(thread), originKey(thread))).toBe(0);
   });
 
@@ -128,16 +133,16 @@ describe('ThreadHistory', () => {
     const history = new ThreadHistory(redis, keys, { ttlSeconds: 3600 });
     const thread = newThread();
     const [photo, first, second] = await images(3);
-    await history.setOrigin(thread, photo);
+    await history.setOrigin(thread, photo, owner);
     await history.push(thread, { jobId: 'j1', result: first });
-    for (const key of [listKey(thread), originKey(thread)]) {
+    for (const key of [listKey(thread), originKey(thread), ownerKey(thread)]) {
       const pttl = await redis.pttl(key);
       expect(pttl).toBeGreaterThan(3_590_000);
       expect(pttl).toBeLessThanOrEqual(3_600_000);
       await redis.pexpire(key, 5000);
     }
     await history.push(thread, { jobId: 'j2', result: second });
-    for (const key of [listKey(thread), originKey(thread)]) expect(await redis.pttl(key)).toBeGreaterThan(3_590_000);
+    for (const key of [listKey(thread), originKey(thread), ownerKey(thread)]) expect(await redis.pttl(key)).toBeGreaterThan(3_590_000);
   });
 
   it('uses the blob TTL, a week, by default', async () => {
@@ -154,7 +159,7 @@ describe('ThreadHistory', () => {
     const history = new ThreadHistory(redis, keys, { ttlSeconds: 3600 });
     const thread = newThread();
     const [photo, first, second] = await images(3, shortLived);
-    await history.setOrigin(thread, photo);
+    await history.setOrigin(thread, photo, owner);
     await history.push(thread, { jobId: 'j1', result: first });
     await history.push(thread, { jobId: 'j2', result: second });
     for (const ref of [photo, first, second]) expect(await redis.pttl(blobKey(ref))).toBeGreaterThan(3_590_000);
@@ -162,8 +167,9 @@ describe('ThreadHistory', () => {
     // An undo also restarts the clock, for the thread and the images left in it.
     for (const ref of [photo, first]) await redis.pexpire(blobKey(ref), 5000);
     await redis.pexpire(listKey(thread), 5000);
-    await history.undo(thread);
-    for (const key of [blobKey(photo), blobKey(first), listKey(thread), originKey(thread)]) {
+    await redis.pexpire(ownerKey(thread), 5000);
+    await history.undo(thread, owner);
+    for (const key of [blobKey(photo), blobKey(first), listKey(thread), originKey(thread), ownerKey(thread)]) {
       expect(await redis.pttl(key)).toBeGreaterThan(3_590_000);
     }
   });
@@ -180,12 +186,12 @@ describe('ThreadHistory', () => {
     const history = new ThreadHistory(redis, keys, { maxLength: 3 });
     const thread = newThread();
     const [photo, ...refs] = await images(6);
-    await history.setOrigin(thread, photo);
+    await history.setOrigin(thread, photo, owner);
     for (const [i, result] of refs.entries()) await history.push(thread, { jobId: `j${i + 1}`, result });
     expect(await redis.llen(listKey(thread))).toBe(3);
     expect((await history.chain(thread)).map((entry) => entry.jobId)).toEqual(['j3', 'j4', 'j5']);
     // Undoing past the oldest kept edit lands on the original photo.
-    for (let i = 0; i < 3; i++) await history.undo(thread);
+    for (let i = 0; i < 3; i++) await history.undo(thread, owner);
     expect(await history.sourceFor(thread)).toBe(photo);
   });
 
@@ -193,7 +199,7 @@ describe('ThreadHistory', () => {
     const thread = newThread();
     const [photo, first, second] = await images(3);
     const before = new ThreadHistory(redis, keys);
-    await before.setOrigin(thread, photo);
+    await before.setOrigin(thread, photo, owner);
     await before.push(thread, { jobId: 'j1', result: first });
     await before.push(thread, { jobId: 'j2', result: second });
 
@@ -202,9 +208,9 @@ describe('ThreadHistory', () => {
       { jobId: 'j1', result: first },
       { jobId: 'j2', result: second },
     ]);
-    expect(await after.undo(thread)).toEqual({ jobId: 'j1', result: first });
+    expect(await after.undo(thread, owner)).toEqual({ jobId: 'j1', result: first });
     expect(await before.sourceFor(thread)).toBe(first);
-    await after.undo(thread);
+    await after.undo(thread, owner);
     expect(await before.sourceFor(thread)).toBe(photo);
   });
 
@@ -212,9 +218,9 @@ describe('ThreadHistory', () => {
     const history = new ThreadHistory(redis, keys);
     const thread = newThread();
     const [photo, first, newPhoto] = await images(3);
-    await history.setOrigin(thread, photo);
+    await history.setOrigin(thread, photo, owner);
     await history.push(thread, { jobId: 'j1', result: first });
-    await history.setOrigin(thread, newPhoto);
+    await history.setOrigin(thread, newPhoto, owner);
     expect(await history.chain(thread)).toEqual([]);
     expect(await history.sourceFor(thread)).toBe(newPhoto);
   });
@@ -226,12 +232,14 @@ describe('ThreadHistory', () => {
     const bad = [
       () => history.push(thread, { jobId: '', result: ref }),
       () => history.push(thread, { jobId: 'j1', result: 'blob:sha256:nope' }),
-      () => history.setOrigin(thread, 'not-a-ref'),
+      () => history.setOrigin(thread, 'not-a-ref', owner),
+      () => history.setOrigin(thread, ref, { user: '' }),
+      () => history.undo(thread, { user: '' }),
       () => history.latest({ ...thread, thread: '' }),
       () => history.sourceFor({ ...thread, platform: 'irc' as 'slack' }),
     ];
     for (const call of bad) expect((await rejection(call())).code).toBe('bad_input');
-    expect(await redis.exists(listKey(thread), originKey(thread))).toBe(0);
+    expect(await redis.exists(listKey(thread), originKey(thread), ownerKey(thread))).toBe(0);
   });
 
   it('reports a corrupted history instead of returning garbage', async () => {
@@ -242,6 +250,114 @@ describe('ThreadHistory', () => {
     expect(error.code).toBe('bad_input');
     expect(error.message).toContain('post the photo again');
     expect((await rejection(history.chain(thread))).code).toBe('bad_input');
+  });
+
+  it('records the person whose photo starts a thread as its owner, who stays its owner when they replace it', async () => {
+    const history = new ThreadHistory(redis, keys);
+    const thread = newThread();
+    const [photo, newPhoto] = await images(2);
+    expect(await history.owner(thread)).toBeUndefined();
+    await history.setOrigin(thread, photo, owner);
+    expect(await history.owner(thread)).toBe(owner.user);
+    await history.setOrigin(thread, newPhoto, owner);
+    expect(await history.owner(thread)).toBe(owner.user);
+    expect(await history.origin(thread)).toBe(newPhoto);
+  });
+
+  it("refuses to replace the photo of someone else's thread, naming the owner, and changes nothing", async () => {
+    const history = new ThreadHistory(redis, keys);
+    const thread = newThread();
+    const [photo, first, intruder] = await images(3);
+    await history.setOrigin(thread, photo, owner);
+    await history.push(thread, { jobId: 'j1', result: first });
+
+    const error = await rejection(history.setOrigin(thread, intruder, someoneElse));
+    expect(error.code).toBe('not_allowed');
+    expect(error.message).toBe(
+      'Only U-owner (who started this thread) or an admin can replace its photo; post yours outside this thread to start a new one.',
+    );
+    expect(error.details).toEqual({ owner: 'U-owner', action: 'replace' });
+    expect(await history.origin(thread)).toBe(photo);
+    expect(await history.chain(thread)).toEqual([{ jobId: 'j1', result: first }]);
+    expect(await history.owner(thread)).toBe(owner.user);
+  });
+
+  it("refuses undo to anyone but the thread's owner and leaves the chain as it was", async () => {
+    const history = new ThreadHistory(redis, keys);
+    const thread = newThread();
+    const [photo, first, second] = await images(3);
+    await history.setOrigin(thread, photo, owner);
+    await history.push(thread, { jobId: 'j1', result: first });
+    // Anyone in the thread may add an edit; only the owner may take one back.
+    await history.push(thread, { jobId: 'j2', result: second });
+
+    const error = await rejection(history.undo(thread, someoneElse));
+    expect(error.code).toBe('not_allowed');
+    expect(error.message).toBe('Only U-owner (who started this thread) or an admin can undo edits in this thread.');
+    expect(error.details).toEqual({ owner: 'U-owner', action: 'undo' });
+    expect((await rejection(history.checkOwner(thread, someoneElse, 'undo'))).code).toBe('not_allowed');
+    expect(await history.sourceFor(thread)).toBe(second);
+
+    await history.checkOwner(thread, owner, 'undo');
+    expect(await history.undo(thread, owner)).toEqual({ jobId: 'j1', result: first });
+  });
+
+  it("lets an admin undo and replace the photo in someone else's thread, which stays the owner's", async () => {
+    const history = new ThreadHistory(redis, keys);
+    const thread = newThread();
+    const admin = { user: 'U-admin', isAdmin: true };
+    const [photo, first, adminPhoto] = await images(3);
+    await history.setOrigin(thread, photo, owner);
+    await history.push(thread, { jobId: 'j1', result: first });
+
+    expect(await history.undo(thread, admin)).toBeUndefined();
+    expect(await history.sourceFor(thread)).toBe(photo);
+    await history.setOrigin(thread, adminPhoto, admin);
+    expect(await history.origin(thread)).toBe(adminPhoto);
+    expect(await history.owner(thread)).toBe(owner.user);
+    expect((await rejection(history.undo(thread, { user: 'U-admin' }))).code).toBe('not_allowed');
+  });
+
+  it('gives a new thread to exactly one of two people who start it at the same moment', async () => {
+    const history = new ThreadHistory(redis, keys);
+    const [alicePhoto, bobPhoto] = await images(2);
+    for (let round = 0; round < 5; round++) {
+      const thread = newThread();
+      const outcomes = await Promise.allSettled([
+        history.setOrigin(thread, alicePhoto, { user: 'alice' }),
+        new ThreadHistory(connect(), keys).setOrigin(thread, bobPhoto, { user: 'bob' }),
+      ]);
+      const won = outcomes.map((o) => o.status === 'fulfilled');
+      expect(won.filter(Boolean)).toHaveLength(1);
+      const winner = won[0] ? 'alice' : 'bob';
+      expect(await history.owner(thread)).toBe(winner);
+      expect(await history.origin(thread)).toBe(winner === 'alice' ? alicePhoto : bobPhoto);
+      const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+      expect(refused.reason).toMatchObject({ code: 'not_allowed', details: { owner: winner, action: 'replace' } });
+    }
+  });
+
+  it('keeps threads apart whose channel and thread ids differ only in where a colon falls', async () => {
+    const history = new ThreadHistory(redis, keys);
+    const pairs: [ThreadId, ThreadId][] = [
+      [{ platform: 'cli', channel: 'shell:x', thread: 'y' }, { platform: 'cli', channel: 'shell', thread: 'x:y' }],
+      [{ platform: 'cli', channel: 'a%3Ab', thread: 't' }, { platform: 'cli', channel: 'a:b', thread: 't' }],
+    ];
+    for (const [a, b] of pairs) {
+      expect(listKey(a)).not.toBe(listKey(b));
+      expect(originKey(a)).not.toBe(originKey(b));
+      expect(ownerKey(a)).not.toBe(ownerKey(b));
+      const [photoA, photoB] = await images(2);
+      await history.setOrigin(a, photoA, { user: 'alice' });
+      await history.setOrigin(b, photoB, { user: 'bob' });
+      expect(await history.sourceFor(a)).toBe(photoA);
+      expect(await history.owner(a)).toBe('alice');
+      expect(await history.owner(b)).toBe('bob');
+      await history.undo(a, { user: 'alice' });
+      expect((await rejection(history.undo(b, { user: 'alice' }))).code).toBe('not_allowed');
+    }
+    // Ordinary platform ids keep the keys they had before parts were encoded.
+    expect(keys.thread('slack', 'C123', '1700000000.123456')).toBe(`${keys.prefix}:thread:slack:C123:1700000000.123456`);
   });
 
   it('rejects bad options when it is built, naming the value', () => {

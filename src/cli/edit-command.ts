@@ -7,7 +7,7 @@ import { loadDiffusionBundle } from '../models/bundle.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
 import { openGroundingDino } from '../ground/grounding-dino.js';
 import { DEFAULT_THRESHOLDS, type DetectionThresholds, type Detector } from '../ground/detector.js';
-import { decodeImage, encodePng, type RgbImage } from '../image/decode.js';
+import { decodePhoto, encodePng, type RgbImage } from '../image/decode.js';
 import { DEFAULT_EDIT_OPTIONS, checkIntensity } from '../pipeline/edit.js';
 import { workingSize } from '../image/tensor.js';
 import { parseUserBox, type UserBox } from '../pipeline/ground.js';
@@ -67,15 +67,19 @@ export function readPlanFile(path: string): Plan {
   return parsePlan(json);
 }
 
+/** The image file's pixels, under the same limits as `gas submit` and the chat bots (`decodePhoto`). */
 export async function readImageFile(path: string): Promise<RgbImage> {
+  return decodePhoto(readPhotoFile(path));
+}
+
+/** The image file's bytes as they are, unchecked; a missing or unreadable file is bad input. */
+export function readPhotoFile(path: string): Buffer {
   if (!isFile(path)) throw new GasError('bad_input', `No image at ${path}.`);
-  let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (error) {
     throw new GasError('bad_input', `Could not read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
   }
-  return decodeImage(bytes);
 }
 
 /** The planner to use: --planner, else openai when OPENAI_API_KEY is set, else offline. */

@@ -2,15 +2,14 @@
 import { userInfo } from 'node:os';
 import type { Redis } from 'ioredis';
 import { GasError } from '../errors.js';
-import { encodePng } from '../image/decode.js';
 import { BlobStore } from '../jobs/blob-store.js';
 import { EditQueue, queueConfigFromEnv } from '../jobs/edit-queue.js';
 import { redisKeys } from '../jobs/keys.js';
 import { connectRedisOnce } from '../jobs/redis.js';
+import { submitEdit, undoThread } from '../jobs/submit.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { JobEvent } from '../jobs/contracts.js';
-import { checkPlanRequest } from '../plan/planner.js';
-import { MAX_SEED, MAX_STEPS, readImageFile, readPlanFile } from './edit-command.js';
+import { MAX_SEED, MAX_STEPS, readPhotoFile, readPlanFile } from './edit-command.js';
 import { flagName, wholeNumber, type NameOf } from './flag-values.js';
 
 export interface QueueFlags {
@@ -39,6 +38,9 @@ async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: R
   const redis = await connectRedisOnce(flags.redisUrl);
   const queue = new EditQueue(redis, redisKeys(flags.prefix), queueConfigFromEnv());
   try {
+    // BullMQ checks the connection in the background; a command that fails or ends before that
+    // check (undo, a refused submit) would otherwise close the queue under it: an unhandled rejection.
+    await queue.queue.waitUntilReady();
     return await work(queue, redis);
   } finally {
     await queue.close();
@@ -63,31 +65,18 @@ export async function runSubmitCommand(
   const seed = wholeNumber(flags.seed, name('seed'), 0, MAX_SEED);
   const priority = wholeNumber(flags.priority, name('priority'), 0, MAX_PRIORITY) ?? 0;
   if (image === '-' && !flags.thread) throw new GasError('bad_input', '"-" continues a thread: give --thread too.');
-  const photo = image === '-' ? undefined : await readImageFile(image);
-  if (!plan && photo) checkPlanRequest({ text: request, image: photo });
+  // The file as it is: submitEdit checks it (size, pixels, decodable) and stores these bytes.
+  const photo = image === '-' ? undefined : readPhotoFile(image);
 
   return withQueue(flags, async (queue, redis) => {
-    const keys = queue.keys;
-    const blobs = new BlobStore(redis, keys, { ttlSeconds: queue.config.ttlSeconds });
-    const threads = new ThreadHistory(redis, keys, { ttlSeconds: queue.config.ttlSeconds });
-    const thread = flags.thread ? { platform: 'cli' as const, channel: flags.channel, thread: flags.thread } : undefined;
-    let source;
-    if (photo) {
-      source = await blobs.put(await encodePng(photo));
-      if (thread) await threads.setOrigin(thread, source);
-    } else {
-      source = await threads.sourceFor(thread!);
-      if (!source) throw new GasError('bad_input', `Thread ${flags.thread} has no image yet: submit one first.`);
-    }
-    const parent = thread ? (await threads.latest(thread))?.jobId : undefined;
-    const submitted = await queue.submit({
+    const ttl = { ttlSeconds: queue.config.ttlSeconds };
+    const deps = { queue, blobs: new BlobStore(redis, queue.keys, ttl), threads: new ThreadHistory(redis, queue.keys, ttl) };
+    const submitted = await submitEdit(deps, {
       requester: { platform: 'cli', user: shellUser(flags), channel: flags.channel, ...(flags.thread ? { thread: flags.thread } : {}) },
-      source,
+      ...(photo ? { photo } : {}),
       ...(request !== undefined ? { request } : {}),
       ...(plan ? { plan } : {}),
       options: { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) },
-      ...(parent ? { parent } : {}),
-      ...(photo ? {} : { fromThread: true }),
       priority,
     });
     if (!flags.wait) {
@@ -111,9 +100,6 @@ export async function runCancelCommand(jobId: string, flags: QueueFlags): Promis
 export async function runUndoCommand(flags: QueueFlags & { channel: string; thread: string }): Promise<string> {
   return withQueue(flags, async (queue, redis) => {
     const threads = new ThreadHistory(redis, queue.keys, { ttlSeconds: queue.config.ttlSeconds });
-    const thread = { platform: 'cli' as const, channel: flags.channel, thread: flags.thread };
-    if (!(await threads.latest(thread))) throw new GasError('bad_input', `Thread ${flags.thread} has no edit to undo.`);
-    await threads.undo(thread);
-    return (await threads.sourceFor(thread))!;
+    return undoThread({ queue, threads }, { platform: 'cli', channel: flags.channel, thread: flags.thread }, shellUser(flags));
   });
 }

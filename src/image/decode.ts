@@ -19,6 +19,40 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
+const MB = 1024 * 1024;
+/** The largest photo accepted, as sent (bytes on the wire, not decoded or re-encoded): 20 MB. */
+export const DEFAULT_MAX_PHOTO_BYTES = 20 * MB;
+
+export interface PhotoLimits extends DecodeOptions {
+  maxBytes?: number;
+}
+
+/**
+ * Checks a photo as the person sent it, the one check `gas edit`, `gas submit` and the chat
+ * adapters share: at most `maxBytes` as sent, at most `maxPixels`, and decodable. Returns its pixels.
+ */
+export async function decodePhoto(bytes: Buffer, limits: PhotoLimits = {}): Promise<RgbImage> {
+  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_PHOTO_BYTES;
+  if (bytes.length === 0) throw new GasError('bad_image', 'The image is empty; send it again.');
+  if (bytes.length > maxBytes) {
+    throw new GasError('bad_image', `The image is ${formatSize(bytes.length, 'up')}, over the ${formatSize(maxBytes, 'down')} limit. Send a smaller one.`, {
+      bytes: bytes.length,
+      maxBytes,
+    });
+  }
+  return decodeImage(bytes, limits);
+}
+
+/**
+ * A size in MB (KB below 1 MB) with one decimal; `up` rounds up, so that a file just over the
+ * limit never reads as the limit itself.
+ */
+function formatSize(bytes: number, round: 'up' | 'down'): string {
+  const [unit, size] = bytes >= MB ? ['MB', bytes / MB] : ['KB', bytes / 1024];
+  const tenths = round === 'up' ? Math.ceil(size * 10) : Math.floor(size * 10);
+  return `${tenths / 10} ${unit}`;
+}
+
 export async function decodeImage(input: Buffer | string, options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   try {

@@ -16,7 +16,12 @@ const REDIS_MAX_STRING_BYTES = 512 * MB;
 export const BLOB_STORE_DEFAULTS = {
   /** A week: long enough to come back to a thread, short enough to bound memory. */
   ttlSeconds: 7 * 24 * 60 * 60,
-  maxBytes: 20 * MB,
+  /**
+   * A bound on what the service itself stores, not the limit on what people send (that is
+   * `decodePhoto`'s, 20 MB as sent): results and mask overlays are PNGs at the photo's
+   * resolution, and a PNG of the largest photo taken (40 MP × 3 bytes) can reach ~115 MB.
+   */
+  maxBytes: 128 * MB,
 } as const;
 
 export interface BlobStoreOptions {

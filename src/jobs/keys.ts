@@ -29,11 +29,24 @@ export interface Keys {
   handoff(jobId: string): string;
   /** Recent job durations (ms), newest first, for ETAs. */
   readonly durations: string;
-  /** A conversation thread's chain of results. */
+  /** A conversation thread's chain of results. Thread keys encode their parts, so no two threads share one. */
   thread(platform: string, channel: string, thread: string): string;
   /** A conversation thread's original photo (a blob ref): the source once every edit is undone. */
   threadOrigin(platform: string, channel: string, thread: string): string;
+  /** The user who started a conversation thread: only they (or an admin) may undo it or replace its photo. */
+  threadOwner(platform: string, channel: string, thread: string): string;
 }
+
+/**
+ * One part of a key with its separator escaped: "%" becomes "%25" and ":" becomes "%3A" (as
+ * encodeURIComponent writes them), so `shell:x` + `y` and `shell` + `x:y` get different keys
+ * while ordinary platform ids stay as they are.
+ */
+function keyPart(part: string): string {
+  return part.replace(/%/g, '%25').replace(/:/g, '%3A');
+}
+
+const threadPath = (platform: string, channel: string, thread: string) => [platform, channel, thread].map(keyPart).join(':');
 
 export function redisKeys(prefix = 'gas'): Keys {
   return {
@@ -51,7 +64,8 @@ export function redisKeys(prefix = 'gas'): Keys {
     heldJobs: `${prefix}:held-jobs`,
     handoff: (jobId) => `${prefix}:handoff:${jobId}`,
     durations: `${prefix}:durations`,
-    thread: (platform, channel, thread) => `${prefix}:thread:${platform}:${channel}:${thread}`,
-    threadOrigin: (platform, channel, thread) => `${prefix}:thread-origin:${platform}:${channel}:${thread}`,
+    thread: (platform, channel, thread) => `${prefix}:thread:${threadPath(platform, channel, thread)}`,
+    threadOrigin: (platform, channel, thread) => `${prefix}:thread-origin:${threadPath(platform, channel, thread)}`,
+    threadOwner: (platform, channel, thread) => `${prefix}:thread-owner:${threadPath(platform, channel, thread)}`,
   };
 }

@@ -3,8 +3,13 @@
  * a thread edits the latest result, undo steps back one edit, and undoing the first edit returns
  * to the thread's original photo. The history and every blob it names live for the same TTL.
  *
+ * A thread has an owner: the person whose photo started it. Anyone in the thread may add an edit
+ * (a reply iterates on the latest result, and the owner can undo it), but only the owner or an
+ * admin may undo edits or replace the photo, since both discard the owner's work. A thread
+ * written before owners were recorded has none: it stays open to all until a photo restarts it.
+ *
  * Layout: `keys.thread(…)` is a list of JSON entries, newest first; `keys.threadOrigin(…)` holds
- * the original photo's ref.
+ * the original photo's ref and `keys.threadOwner(…)` its owner's user id, written together.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
@@ -34,6 +39,43 @@ const entrySchema = z.object({ jobId: z.string().min(1), result: blobRefSchema }
 /** One edit in a thread: the job and the image it produced. */
 export type ThreadEntry = z.infer<typeof entrySchema>;
 
+/** Who acts on a thread: a platform user id, and whether they are an admin (platform role or GAS_ADMINS). */
+export interface ThreadActor {
+  user: string;
+  isAdmin?: boolean;
+}
+
+/** What only a thread's owner or an admin may do. */
+export type OwnerAction = 'undo' | 'replace';
+
+/**
+ * KEYS: list, origin, owner. ARGV: origin ref, user, ttl, "1" for an admin. Refuses ({0, owner})
+ * a thread owned by someone else unless an admin asks; else drops the edits made from the old
+ * photo, records the new one and, for a thread without one, its owner (an admin replacing
+ * someone's photo leaves the thread theirs). Returns {1, owner}.
+ */
+const SET_ORIGIN = `
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[2] and ARGV[4] ~= '1' then return {0, owner} end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
+if owner then redis.call('EXPIRE', KEYS[3], ARGV[3]) else redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3]) end
+return {1, owner or ARGV[2]}
+`;
+
+/**
+ * KEYS: list, origin, owner. ARGV: user, "1" for an admin, ttl. Refuses ({0, owner}) like
+ * SET_ORIGIN; else pops the newest edit and returns {1, origin or "", remaining entries newest first}.
+ * A thread with no recorded owner (written before owners were) stays open to everyone.
+ */
+const UNDO = `
+local owner = redis.call('GET', KEYS[3])
+if owner and owner ~= ARGV[1] and ARGV[2] ~= '1' then return {0, owner} end
+redis.call('LPOP', KEYS[1])
+for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[3]) end
+return {1, redis.call('GET', KEYS[2]) or '', redis.call('LRANGE', KEYS[1], 0, -1)}
+`;
+
 export class ThreadHistory {
   readonly ttlSeconds: number;
   readonly maxLength: number;
@@ -55,14 +97,33 @@ export class ThreadHistory {
   }
 
   /**
-   * Starts the thread from a photo: records it as the origin and drops any earlier edits, since
-   * they were made from another photo.
+   * Starts the thread from a photo: records it as the origin, and `by` as the owner of a new
+   * thread, and drops any earlier edits, since they were made from another photo. Replacing the
+   * photo of someone else's thread is refused (not_allowed) unless `by` is an admin.
    */
-  async setOrigin(thread: ThreadId, source: BlobRef): Promise<void> {
+  async setOrigin(thread: ThreadId, source: BlobRef, by: ThreadActor): Promise<void> {
     const origin = checkBlobRef(source);
-    const { list, originKey } = this.keysOf(thread);
-    await run(this.redis.multi().del(list).set(originKey, origin, 'EX', this.ttlSeconds));
+    const actor = checkActor(by);
+    const { list, originKey, ownerKey } = this.keysOf(thread);
+    const [allowed, owner] = (await this.redis.eval(
+      SET_ORIGIN, 3, list, originKey, ownerKey,
+      origin, actor.user, String(this.ttlSeconds), actor.isAdmin ? '1' : '0',
+    )) as [number, string];
+    if (allowed !== 1) throw notAllowed(owner, 'replace');
     await this.keepBlobsAlive([origin]);
+  }
+
+  /** The user who started the thread; undefined for a thread never started from a photo. */
+  async owner(thread: ThreadId): Promise<string | undefined> {
+    const { ownerKey } = this.keysOf(thread);
+    return (await this.redis.get(ownerKey)) ?? undefined;
+  }
+
+  /** Refuses (not_allowed) `by` doing `action` in a thread someone else owns, unless `by` is an admin. */
+  async checkOwner(thread: ThreadId, by: ThreadActor, action: OwnerAction): Promise<void> {
+    const actor = checkActor(by);
+    const owner = await this.owner(thread);
+    if (owner !== undefined && owner !== actor.user && !actor.isAdmin) throw notAllowed(owner, action);
   }
 
   /** The thread's original photo, if one was recorded. */
@@ -79,14 +140,15 @@ export class ThreadHistory {
         issues: checked.error.issues,
       });
     }
-    const { list, originKey } = this.keysOf(thread);
-    const [, , , , chain, origin] = await run(
+    const { list, originKey, ownerKey } = this.keysOf(thread);
+    const [, , , , , chain, origin] = await run(
       this.redis
         .multi()
         .lpush(list, JSON.stringify(checked.data))
         .ltrim(list, 0, this.maxLength - 1)
         .expire(list, this.ttlSeconds)
         .expire(originKey, this.ttlSeconds)
+        .expire(ownerKey, this.ttlSeconds)
         .lrange(list, 0, -1)
         .get(originKey),
     );
@@ -102,21 +164,19 @@ export class ThreadHistory {
 
   /**
    * Removes the newest edit and returns the one before it, which is now the latest; undefined when
-   * no edit is left (the next job then starts from the origin, see `sourceFor`).
+   * no edit is left (the next job then starts from the origin, see `sourceFor`). Only the
+   * thread's owner or an admin may undo; anyone else is refused (not_allowed) and nothing changes.
    */
-  async undo(thread: ThreadId): Promise<ThreadEntry | undefined> {
-    const { list, originKey } = this.keysOf(thread);
-    const [, chain, origin] = await run(
-      this.redis
-        .multi()
-        .lpop(list)
-        .lrange(list, 0, -1)
-        .get(originKey)
-        .expire(list, this.ttlSeconds)
-        .expire(originKey, this.ttlSeconds),
-    );
-    const remaining = chain as string[];
-    await this.keepBlobsAlive(this.blobRefsIn(remaining, origin as string | null, list, originKey));
+  async undo(thread: ThreadId, by: ThreadActor): Promise<ThreadEntry | undefined> {
+    const actor = checkActor(by);
+    const { list, originKey, ownerKey } = this.keysOf(thread);
+    const reply = (await this.redis.eval(
+      UNDO, 3, list, originKey, ownerKey,
+      actor.user, actor.isAdmin ? '1' : '0', String(this.ttlSeconds),
+    )) as [0, string] | [1, string, string[]];
+    if (reply[0] !== 1) throw notAllowed(reply[1], 'undo');
+    const [, origin, remaining] = reply;
+    await this.keepBlobsAlive(this.blobRefsIn(remaining, origin === '' ? null : origin, list, originKey));
     return remaining.length === 0 ? undefined : parseEntry(remaining[0], list);
   }
 
@@ -138,7 +198,7 @@ export class ThreadHistory {
     return optionalRef(origin as string | null, originKey);
   }
 
-  private keysOf(thread: ThreadId): { list: string; originKey: string } {
+  private keysOf(thread: ThreadId): { list: string; originKey: string; ownerKey: string } {
     const checked = threadIdSchema.safeParse(thread);
     if (!checked.success) {
       throw new GasError('bad_input', `A thread needs a platform, a channel and a thread id; got ${JSON.stringify(thread)}.`, {
@@ -146,7 +206,11 @@ export class ThreadHistory {
       });
     }
     const { platform, channel, thread: id } = checked.data;
-    return { list: this.keys.thread(platform, channel, id), originKey: this.keys.threadOrigin(platform, channel, id) };
+    return {
+      list: this.keys.thread(platform, channel, id),
+      originKey: this.keys.threadOrigin(platform, channel, id),
+      ownerKey: this.keys.threadOwner(platform, channel, id),
+    };
   }
 
   private blobRefsIn(chain: string[], origin: string | null, list: string, originKey: string): BlobRef[] {
@@ -159,6 +223,25 @@ export class ThreadHistory {
   private async keepBlobsAlive(refs: BlobRef[]): Promise<void> {
     await Promise.all([...new Set(refs)].map((ref) => this.blobs.touch(ref, this.ttlSeconds)));
   }
+}
+
+function checkActor(by: ThreadActor): ThreadActor {
+  if (typeof by?.user !== 'string' || by.user.length === 0) {
+    throw new GasError('bad_input', 'Acting on a thread needs the user id of the person who asks.', { by });
+  }
+  return by;
+}
+
+/**
+ * The refusal a person sees. `owner` is the platform user id; front ends that word it otherwise
+ * (a mention, a display name) find it and the action in the details.
+ */
+export function notAllowed(owner: string, action: OwnerAction): GasError {
+  const message =
+    action === 'undo'
+      ? `Only ${owner} (who started this thread) or an admin can undo edits in this thread.`
+      : `Only ${owner} (who started this thread) or an admin can replace its photo; post yours outside this thread to start a new one.`;
+  return new GasError('not_allowed', message, { owner, action });
 }
 
 /** Runs a MULTI and returns its replies, failing on the first command that failed. */

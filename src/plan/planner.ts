@@ -81,7 +81,12 @@ function isCompleteClause(clause: string, inheritedVerb: string | undefined): bo
  */
 export function checkPlanRequest(request: { text?: string; image?: RgbImage }): string {
   if (!request.image) throw new GasError('bad_input', 'Attach the image to edit: a request needs a photo to work on.');
-  const text = (request.text ?? '').trim();
+  return checkRequestText(request.text);
+}
+
+/** The text half of `checkPlanRequest`, for a request whose image is already stored (a thread's latest result). */
+export function checkRequestText(request: string | undefined): string {
+  const text = (request ?? '').trim();
   if (text.length === 0) {
     throw new GasError('bad_input', 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".');
   }
