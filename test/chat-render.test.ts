@@ -36,7 +36,7 @@ describe('renderStatus', () => {
       'progress: iteration, finish time and the latest preview',
       viewAfter(queued(0), planned, grounded(), progress(60, REF('b')), progress(120)),
       [HEADER, `Editing · 120/500 · done <t:${(T0 + 4000 + 60_000) / 1000}:R>`, ...PLAN_LINES],
-      ['preview.png:inline'],
+      ['masks.png:inline', 'preview.png:inline'],
       ['cancel'],
     ],
     [

@@ -1,6 +1,7 @@
 /**
- * The pace of one status message's edits: the latest state wins, two edits never start closer
- * than the platform's interval, one edit is in flight at a time, and the final state is always
+ * The pace of one status message's edits: the latest state wins, an edit starts no sooner than
+ * the platform's interval after the previous one finished (so rendering time can never squeeze
+ * two platform calls together), one edit is in flight at a time, and the final state is always
  * delivered (retried a few times if the platform refused it). Errors are logged, never thrown.
  */
 import type { Logger } from 'pino';
@@ -21,13 +22,14 @@ export class EditCadence<T> {
   private pending: T | undefined;
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lastStart: number;
+  /** When the last write of the message finished. */
+  private lastWrite: number;
   private finalTries = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: CadenceOptions<T>) {
-    this.lastStart = options.lastWriteAt ?? 0;
+    this.lastWrite = options.lastWriteAt ?? 0;
   }
 
   /** Offers a newer state; an undelivered older one is dropped. */
@@ -55,7 +57,7 @@ export class EditCadence<T> {
 
   private pump(): void {
     if (this.inFlight || this.timer || this.pending === undefined || this.closed) return;
-    const wait = this.lastStart + this.options.intervalMs - Date.now();
+    const wait = this.lastWrite + this.options.intervalMs - Date.now();
     if (wait > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -65,7 +67,6 @@ export class EditCadence<T> {
     }
     const state = this.pending;
     this.pending = undefined;
-    this.lastStart = Date.now();
     this.inFlight = this.options
       .deliver(state)
       .catch((error: unknown) => {
@@ -75,6 +76,7 @@ export class EditCadence<T> {
         if (this.options.isFinal(state) && this.pending === undefined && ++this.finalTries < attempts) this.pending = state;
       })
       .finally(() => {
+        this.lastWrite = Date.now();
         this.inFlight = undefined;
         this.pump();
         this.settle();

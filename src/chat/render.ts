@@ -86,11 +86,11 @@ export interface StatusImages {
 
 /** Which of the view's images the status message shows now. */
 export function imagesShown(view: JobView): { overlay: boolean; preview: boolean; result: boolean } {
+  // The masks stay up while the edit runs: a coalesced edit must not skip past them to a preview.
   const running = view.phase === 'running';
-  const preview = running && view.preview !== undefined;
   return {
-    overlay: view.overlay !== undefined && ((running && !preview) || view.phase === 'failed'),
-    preview,
+    overlay: view.overlay !== undefined && (running || view.phase === 'failed'),
+    preview: running && view.preview !== undefined,
     result: view.phase === 'done',
   };
 }
