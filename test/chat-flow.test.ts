@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chatKeys } from '../src/chat/keys.js';
 import type { ChatMessage } from '../src/chat/transport.js';
 import { decodeImage, encodePng } from '../src/image/decode.js';
-import type { JobEvent } from '../src/jobs/contracts.js';
+import type { EditJob, JobEvent } from '../src/jobs/contracts.js';
 import { chatHarness, type ChatHarness } from './helpers/chat-flow.js';
 import { imageFile, RecordingTransport } from './helpers/chat-transport.js';
 import { PALETTE, fractionOfWay, maxDifference, meanColour, sceneImage } from './helpers/colour-world.js';
@@ -92,8 +92,11 @@ describe('the chat flow', () => {
     const unfinished = chatKeys(chat.queue.keys).unfinished('discord');
     await eventually(async () => (await chat!.queue.redis.scard(unfinished)) === 0, 10_000, 'the job to leave the unfinished list');
 
-    // Masks shows the overlay again, in a new message in the thread.
-    await chat.transport.press({ user: 'u1' }, 'masks', jobId, ref);
+    // Masks shows the overlay again, in a new message in the thread: for the requester or an admin only.
+    await chat.transport.press({ user: 'u2' }, 'masks', jobId, ref);
+    expect(chat.transport.privateReplies.map((r) => `${r.user}: ${r.text}`)).toEqual(['u2: Only <@u1> can show the masks of this edit.']);
+    expect(chat.transport.posts()).toHaveLength(1);
+    await chat.transport.press({ user: 'mod', isAdmin: true }, 'masks', jobId, ref);
     const masks = chat.transport.posts().at(-1)!;
     expect(masks.thread).toBe(ref.thread);
     expect(lines(masks.content)).toEqual([`**Masks** of edit ${jobId}`, '1 · the dog → a tiger', '2 · the grass → the snow']);
@@ -145,6 +148,8 @@ describe('the chat flow', () => {
     await chat.transport.reply({ user: 'u1', text: 'now turn the grass into snow', thread: first.ref.thread });
     const second = chat.lastPost();
     expect(second.ref.thread).toBe(first.ref.thread);
+    // The conversation keeps the steps its person chose.
+    expect(((await chat.queue.queue.getJob(second.jobId))!.data as EditJob).options).toEqual({ steps: 150 });
     const secondFinal = await chat.until(second.ref.message, isFinal, 'the second edit');
     expect(lines(secondFinal)[1], chat.transport.transcript()).toMatch(/^Done in/);
     const both = await resultOf(secondFinal);
@@ -167,6 +172,30 @@ describe('the chat flow', () => {
     expect(maxDifference(await decodeImage(await chat.queue.blobs.get(tiger.result)), fromTiger, 'grass')).toBeLessThanOrEqual(2);
     expect(fractionOfWay(meanColour(fromTiger, 'sky'), PALETTE.blue, PALETTE.pink)).toBeGreaterThanOrEqual(0.3);
     expect((await chat.threads.chain(thread)).map((e) => e.jobId)).toEqual([first.jobId, third.jobId]);
+  });
+
+  it('starts over from an image attached to a reply, and fits a result over the upload limit', async () => {
+    chat = await chatHarness({ transport: { maxUploadBytes: 2000 } });
+    await chat.queue.startWorker();
+    const scene = await scenePng();
+    await chat.transport.edit({ user: 'u1', text: 'turn the dog into a tiger', image: imageFile(scene), options: { steps: 100 } });
+    const first = chat.lastPost();
+    const firstFinal = await chat.until(first.ref.message, isFinal, 'the first edit');
+    const shown = firstFinal.images.find((i) => i.placement === 'result')!;
+    expect([shown.name, shown.contentType], chat.transport.transcript()).toEqual(['edit.jpg', 'image/jpeg']);
+    expect(shown.data.length).toBeLessThanOrEqual(2000);
+    expect(lines(firstFinal).at(-1)).toMatch(/^The PNG is over the upload limit here, so this is a JPEG( at \d+×\d+)?( of it)?\.$/);
+
+    await chat.transport.reply({ user: 'u1', text: 'turn the grass into snow', thread: first.ref.thread, image: imageFile(scene) });
+    const second = chat.lastPost();
+    await chat.until(second.ref.message, isFinal, 'the edit of the attached photo');
+    const thread = { platform: 'discord' as const, channel: 'c1', thread: first.ref.thread };
+    // The thread started over: only the new edit, made from the photo (the dog is brown again).
+    expect((await chat.threads.chain(thread)).map((e) => e.jobId)).toEqual([second.jobId]);
+    const job = (await chat.queue.queue.getJob(second.jobId))!.data as EditJob;
+    expect(job.fromThread).toBeUndefined();
+    expect(await chat.queue.blobs.get(job.source)).toEqual(await encodePng(await decodeImage(scene)));
+    expect(await chat.threads.origin(thread)).toBe(job.source);
   });
 
   it('retries with a new seed in the same thread from the image that job edited, for the requester only', async () => {

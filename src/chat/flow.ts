@@ -137,13 +137,14 @@ export class ChatFlow implements ChatFlowHandlers {
       const known = await this.records.editThread(this.platform, request.thread);
       // Without a photo, a request in one of our threads continues it; anywhere else it has nothing to edit.
       if (!request.image && !known) throw new GasError('bad_input', 'Attach the image to edit: a request needs a photo to work on.');
+      const options = pickOptions(request.options);
       const photo = request.image ? await this.download(request.image) : undefined;
       await this.startJob({
-        thread: known ?? { platform: this.platform, channel: request.channel, thread: request.thread },
+        thread: known?.thread ?? { platform: this.platform, channel: request.channel, thread: request.thread },
         user: request.user,
         isAdmin: request.isAdmin,
         text: request.text,
-        options: pickOptions(request.options),
+        options: { ...stepsOf(known), ...options },
         photo,
         message: request.message,
         postStatus: (m) => request.postStatus(m),
@@ -156,15 +157,15 @@ export class ChatFlow implements ChatFlowHandlers {
   async threadMessage(message: IncomingMessage): Promise<void> {
     try {
       if (message.thread === undefined) return;
-      const thread = await this.records.editThread(this.platform, message.thread);
-      if (!thread) return; // not a conversation of ours
+      const known = await this.records.editThread(this.platform, message.thread);
+      if (!known) return; // not a conversation of ours
       const photo = message.image ? await this.download(message.image) : undefined;
       await this.startJob({
-        thread,
+        thread: known.thread,
         user: message.user,
         isAdmin: message.isAdmin,
         text: message.text,
-        options: {},
+        options: stepsOf(known),
         photo,
         message: message.message,
         postStatus: (m) => message.postStatus(m),
@@ -218,7 +219,7 @@ export class ChatFlow implements ChatFlowHandlers {
     const text = start.text.trim();
     const submitted = await this.deps.submit({ requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
     const log = this.deps.logger.child({ jobId: submitted.jobId });
-    await this.records.addEditThread(start.thread);
+    await this.records.addEditThread(start.thread, start.options.steps);
     let view = newJobView({ jobId: submitted.jobId, requester: start.user, request: text });
     view = { ...view, queue: { position: submitted.position, startsAt: Date.now() + submitted.etaMs } };
     let status: StatusRef;
@@ -409,6 +410,11 @@ export class ChatFlow implements ChatFlowHandlers {
 
 function foldEvents(view: JobView, events: readonly JobEvent[], uptoSeq = Infinity): JobView {
   return events.filter((e) => e.seq <= uptoSeq).reduce(applyEvent, view);
+}
+
+/** The steps a conversation's person chose, which its later edits keep (absent: the worker's default). */
+function stepsOf(known: { steps?: number } | undefined): EditJobOptions {
+  return known?.steps !== undefined ? { steps: known.steps } : {};
 }
 
 function threadOf(record: JobRecord): ThreadId {

@@ -23,6 +23,9 @@ const recordSchema = z.object({
   lastSeq: z.number().int().min(0),
 });
 
+const editThreadSchema = z.object({ channel: z.string().min(1), steps: editJobOptionsSchema.shape.steps });
+type EditThreadRecord = z.infer<typeof editThreadSchema>;
+
 /** One job as the chat flow shows it. */
 export interface JobRecord {
   status: StatusRef;
@@ -82,17 +85,24 @@ export class JobRecords {
     await this.redis.srem(this.keys.unfinished(platform), jobId);
   }
 
-  /** Marks a thread as one of the bot's edit threads, under the channel its history is kept in. */
-  async addEditThread(thread: ThreadId): Promise<void> {
-    await this.redis.set(this.keys.editThread(thread.platform, thread.thread), thread.channel, 'EX', this.ttlSeconds);
+  /**
+   * Marks a thread as one of the bot's edit threads, under the channel its history is kept in, with
+   * the steps its person chose: replies in the conversation keep them.
+   */
+  async addEditThread(thread: ThreadId, steps?: number): Promise<void> {
+    const value: EditThreadRecord = { channel: thread.channel, ...(steps !== undefined ? { steps } : {}) };
+    await this.redis.set(this.keys.editThread(thread.platform, thread.thread), JSON.stringify(value), 'EX', this.ttlSeconds);
   }
 
   /**
    * The edit thread a message was posted in, or undefined when it is not one. Looked up by the
    * thread alone, since a platform may name a thread's channel differently inside the thread.
    */
-  async editThread(platform: ThreadId['platform'], thread: string): Promise<ThreadId | undefined> {
-    const channel = await this.redis.get(this.keys.editThread(platform, thread));
-    return channel === null ? undefined : { platform, channel, thread };
+  async editThread(platform: ThreadId['platform'], thread: string): Promise<{ thread: ThreadId; steps?: number } | undefined> {
+    const raw = await this.redis.get(this.keys.editThread(platform, thread));
+    if (raw === null) return undefined;
+    const parsed = editThreadSchema.safeParse(JSON.parse(raw));
+    if (!parsed.success) return undefined;
+    return { thread: { platform, channel: parsed.data.channel, thread }, ...(parsed.data.steps !== undefined ? { steps: parsed.data.steps } : {}) };
   }
 }
