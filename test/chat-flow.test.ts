@@ -319,4 +319,31 @@ describe('the chat flow', () => {
     const record = JSON.parse((await chat.queue.redis.get(chatKeys(chat.queue.keys).job(jobId)))!) as { lastSeq: number };
     expect(record.lastSeq).toBe(events.at(-1)!.seq);
   });
+
+  it('shows a job that ended while no bot ran, in one edit straight to its final state', async () => {
+    chat = await chatHarness();
+    await chat.transport.edit({ user: 'u1', text: REQUEST, image: imageFile(await scenePng()), options: { steps: 30 } });
+    const { ref, jobId } = chat.lastPost();
+    await chat.flow.stop();
+    await chat.queue.startWorker();
+    await eventually(() => chat!.queue.queue.events.ended(jobId), 45_000, 'the job to end');
+
+    const restarted = new RecordingTransport();
+    await chat.newFlow(restarted).start();
+    const final = await chat.until(ref.message, isFinal, 'the final state after the restart', 20_000, restarted);
+    expect(lines(final)[1]).toMatch(/^Done in .* s · seed \d+$/);
+    expect(restarted.writes.map((w) => [w.kind, w.message]), restarted.transcript()).toEqual([['edit', ref.message]]);
+  });
+
+  it('delivers the final state although the platform refused edits for a while', async () => {
+    chat = await chatHarness({ transport: { editIntervalMs: 50 } });
+    await chat.transport.edit({ user: 'u1', text: REQUEST, image: imageFile(await scenePng()), options: { steps: 20 } });
+    const { ref } = chat.lastPost();
+    chat.transport.refuseEdits = 2;
+    await chat.queue.startWorker();
+    const final = await chat.until(ref.message, isFinal, 'the final state');
+    expect(lines(final)[1]).toMatch(/^Done in/);
+    expect(chat.transport.refused).toHaveLength(2);
+    expect(chat.logs.filter((l) => l.includes('could not edit a status message'))).toHaveLength(2);
+  });
 });

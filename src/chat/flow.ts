@@ -6,6 +6,7 @@
  * from the last event it rendered, and buttons keep working.
  */
 import { createHash, randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GasError, isGasError } from '../errors.js';
@@ -86,6 +87,12 @@ const WHAT_ACTIONS_DO: Record<ChatAction, string> = {
   masks: 'show the masks of this edit',
 };
 
+/** How long one blocking read of a job's events waits before checking whether the flow stopped. */
+const FOLLOW_BLOCK_MS = 500;
+/** Reading a job's events again after a failure: how long to wait, and how many failures in a row end it. */
+const FOLLOW_RETRY_MS = 1000;
+const MAX_FOLLOW_FAILURES = 30;
+
 /** The job contract's bounds (src/jobs/contracts.ts editJobOptionsSchema). */
 const MAX_STEPS = 10_000;
 const MAX_SEED = 2 ** 31 - 1;
@@ -118,13 +125,18 @@ export class ChatFlow implements ChatFlowHandlers {
   /** Stops taking events and following jobs; the jobs themselves keep running, and `start` picks them up again. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.deps.transport.stop();
-    const all = [...this.following.values()];
-    for (const f of all) f.controller.abort();
-    await Promise.all(all.map(async (f) => {
-      await f.loop;
-      await f.cadence.close();
-    }));
+    try {
+      await this.deps.transport.stop();
+    } finally {
+      const all = [...this.following.values()];
+      for (const f of all) f.controller.abort();
+      await Promise.all(
+        all.map(async (f) => {
+          await f.loop;
+          await f.cadence.close();
+        }),
+      );
+    }
   }
 
   /** Jobs whose status messages this flow is keeping up to date now. */
@@ -235,11 +247,15 @@ export class ChatFlow implements ChatFlowHandlers {
     const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0 };
     await this.records.add(submitted.jobId, record);
     log.info({ user: start.user, position: submitted.position, held: submitted.held }, 'edit submitted');
-    this.follow(submitted.jobId, record, { ...view, queue: undefined }, postedAt, renderSignature(renderStatus(view, this.deps.transport.format)));
+    const posted = renderSignature(renderStatus(view, this.deps.transport.format));
+    this.follow(submitted.jobId, record, { ...view, queue: undefined }, postedAt, posted);
   }
 
-  /** Keeps a job's status message up to date from its events after `view.lastSeq`, until its terminal event. */
-  private follow(jobId: string, record: JobRecord, view: JobView, lastWriteAt: number, lastSignature?: string): void {
+  /**
+   * Keeps a job's status message up to date from its events after `view.lastSeq`, until its
+   * terminal event. `unshown`: the view holds events the message does not show yet.
+   */
+  private follow(jobId: string, record: JobRecord, view: JobView, lastWriteAt: number, lastSignature?: string, unshown = false): void {
     if (this.following.has(jobId) || this.stopped) return;
     const { transport, queue, logger } = this.deps;
     const log = logger.child({ jobId });
@@ -259,16 +275,31 @@ export class ChatFlow implements ChatFlowHandlers {
         await this.records.rendered(jobId, this.platform, state.lastSeq, isFinal(state));
       },
     });
+    if (unshown) cadence.push(view);
     const loop = (async () => {
       let current = view;
+      let failures = 0;
       try {
-        for await (const event of queue.events.follow(jobId, { afterSeq: view.lastSeq, signal: controller.signal, blockMs: 500 })) {
-          current = applyEvent(current, event);
-          cadence.push(current);
+        while (!controller.signal.aborted) {
+          try {
+            for await (const event of queue.events.follow(jobId, { afterSeq: current.lastSeq, signal: controller.signal, blockMs: FOLLOW_BLOCK_MS })) {
+              current = applyEvent(current, event);
+              failures = 0;
+              cadence.push(current);
+            }
+            break; // the terminal event, or stopped
+          } catch (error) {
+            // Reading events failed (Redis went away, say): read on from the last event seen, for a while.
+            failures += 1;
+            if (failures >= MAX_FOLLOW_FAILURES) {
+              log.error({ err: error }, 'gave up following a job; a restart of the bot resumes it');
+              return;
+            }
+            log.warn({ err: error, failures }, "could not read a job's events; trying again");
+            await sleep(FOLLOW_RETRY_MS, undefined, { signal: controller.signal }).catch(() => {});
+          }
         }
         if (!controller.signal.aborted) await cadence.idle();
-      } catch (error) {
-        log.error({ err: error }, 'stopped following a job');
       } finally {
         if (this.following.get(jobId)?.controller === controller) this.following.delete(jobId);
       }
@@ -285,9 +316,10 @@ export class ChatFlow implements ChatFlowHandlers {
         await this.records.forget(jobId, this.platform);
         continue;
       }
-      const view = foldEvents(newJobView({ jobId, requester: record.requester.user, request: record.request }), history, record.lastSeq);
-      this.deps.logger.info({ jobId, lastSeq: record.lastSeq, latestSeq: history.at(-1)?.seq }, 'resuming a status message');
-      this.follow(jobId, record, view, 0);
+      // Everything that happened while no bot ran goes into one edit, straight to where the job is now.
+      const view = foldEvents(newJobView({ jobId, requester: record.requester.user, request: record.request }), history);
+      this.deps.logger.info({ jobId, lastSeq: record.lastSeq, latestSeq: view.lastSeq }, 'resuming a status message');
+      this.follow(jobId, record, view, 0, undefined, view.lastSeq > record.lastSeq);
     }
   }
 

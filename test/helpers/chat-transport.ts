@@ -73,7 +73,16 @@ export class RecordingTransport implements ChatTransport {
     this.handlers = undefined;
   }
 
+  /** The next this many edits fail, as a platform that is down or rate-limiting would. */
+  refuseEdits = 0;
+  readonly refused: RecordedWrite[] = [];
+
   async editStatus(ref: StatusRef, message: ChatMessage): Promise<void> {
+    if (this.refuseEdits > 0) {
+      this.refuseEdits -= 1;
+      this.refused.push({ kind: 'edit', message: ref.message, thread: ref.thread, content: message, at: Date.now() });
+      throw new Error('503 Service Unavailable');
+    }
     this.editing += 1;
     this.maxConcurrentEdits = Math.max(this.maxConcurrentEdits, this.editing);
     const at = Date.now();
