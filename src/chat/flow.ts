@@ -107,7 +107,8 @@ export class ChatFlow implements ChatFlowHandlers {
   private stopped = false;
 
   constructor(private readonly deps: ChatFlowDeps) {
-    this.config = { ...DEFAULT_CHAT_FLOW_CONFIG, ...deps.config };
+    // Records live as long as the queue keeps the jobs' events, unless told otherwise.
+    this.config = { ...DEFAULT_CHAT_FLOW_CONFIG, ttlSeconds: deps.queue.config.ttlSeconds, ...deps.config };
     const { maxImageBytes, ttlSeconds } = this.config;
     if (!(Number.isInteger(maxImageBytes) && maxImageBytes >= 1)) throw new Error(`maxImageBytes must be a whole number of at least 1 (got ${maxImageBytes}).`);
     if (!(Number.isInteger(ttlSeconds) && ttlSeconds >= 1)) throw new Error(`ttlSeconds must be a whole number of at least 1 (got ${ttlSeconds}).`);
