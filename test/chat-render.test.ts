@@ -12,7 +12,7 @@ const REF = (c: string) => `blob:sha256:${c.repeat(64)}`;
 const png = (tag: number) => Buffer.from([0x89, 0x50, 0x4e, 0x47, tag]);
 
 function viewAfter(...bodies: JobEventBody[]): JobView {
-  const start = newJobView({ jobId: 'j1', requester: 'u1', request: 'turn the dog into a *tiger* @everyone' });
+  const start = newJobView({ jobId: 'j1', request: 'turn the dog into a *tiger* @everyone' });
   return bodies.reduce<JobView>((view, body, i) => applyEvent(view, { jobId: 'j1', seq: i + 1, at: T0 + i * 1000, ...body } as JobEvent), start);
 }
 
@@ -77,6 +77,15 @@ describe('renderStatus', () => {
     expect(message.buttons.map((b) => b.action)).toEqual(buttons);
     expect(message.buttons.every((b) => b.jobId === 'j1')).toBe(true);
     expect(message.final).toBe(['done', 'failed', 'cancelled'].includes(view.phase));
+  });
+
+  it('shortens long requests and phrases so the message stays inside platform limits', () => {
+    const long = `turn the dog into ${'a very '.repeat(60)}big tiger`;
+    const plan = { subtasks: [{ ...SCENE_PLAN.subtasks[0], target: 'x'.repeat(300) }], full: SCENE_PLAN.full };
+    const view = applyEvent({ ...newJobView({ jobId: 'j1', request: long }) }, { jobId: 'j1', seq: 1, at: T0, type: 'planned', plan });
+    const [header, , planLine] = renderStatus(view, testFormat).text.split('\n');
+    expect(header).toBe(`**Edit**: ${long.slice(0, 199)}…`);
+    expect(planLine).toBe(`1 · a dog → ${'x'.repeat(79)}…`);
   });
 
   it('shows the bytes it was given for each image', () => {

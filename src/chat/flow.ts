@@ -18,7 +18,7 @@ import type { ThreadHistory, ThreadId } from '../jobs/thread-history.js';
 import { EditCadence } from './cadence.js';
 import { JobRecords, type JobRecord } from './job-records.js';
 import type { SubmitEdit, UndoThread } from './ports.js';
-import { applyEvent, imagesShown, isFinal, newJobView, renderStatus, type JobView, type StatusImages } from './render.js';
+import { applyEvent, imagesShown, isFinal, newJobView, planLines, renderStatus, type JobView, type StatusImages } from './render.js';
 import type {
   ChatAction,
   ChatFlowHandlers,
@@ -233,7 +233,7 @@ export class ChatFlow implements ChatFlowHandlers {
     const submitted = await this.deps.submit({ requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
     const log = this.deps.logger.child({ jobId: submitted.jobId });
     await this.records.addEditThread(start.thread, start.options.steps);
-    let view = newJobView({ jobId: submitted.jobId, requester: start.user, request: text });
+    let view = newJobView({ jobId: submitted.jobId, request: text });
     view = { ...view, queue: { position: submitted.position, startsAt: Date.now() + submitted.etaMs } };
     let status: StatusRef;
     try {
@@ -318,7 +318,7 @@ export class ChatFlow implements ChatFlowHandlers {
         continue;
       }
       // Everything that happened while no bot ran goes into one edit, straight to where the job is now.
-      const view = foldEvents(newJobView({ jobId, requester: record.requester.user, request: record.request }), history);
+      const view = foldEvents(newJobView({ jobId, request: record.request }), history);
       this.deps.logger.info({ jobId, lastSeq: record.lastSeq, latestSeq: view.lastSeq }, 'resuming a status message');
       this.follow(jobId, record, view, 0, undefined, view.lastSeq > record.lastSeq);
     }
@@ -373,7 +373,7 @@ export class ChatFlow implements ChatFlowHandlers {
       return;
     }
     const format = this.deps.transport.format;
-    const plan = view.plan?.subtasks.map((s, i) => `${i + 1} · ${format.escape(s.source)} → ${format.escape(s.target)}`) ?? [];
+    const plan = view.plan ? planLines(view.plan, format) : [];
     await press.postStatus({
       text: [`${format.bold('Masks')} of edit ${press.jobId}`, ...plan].join('\n'),
       images: [{ name: 'masks.png', data: overlay, contentType: 'image/png', alt: 'The regions that were edited, numbered as in the plan', placement: 'inline' }],
@@ -383,7 +383,7 @@ export class ChatFlow implements ChatFlowHandlers {
   }
 
   private async currentView(jobId: string, record: JobRecord): Promise<JobView> {
-    return foldEvents(newJobView({ jobId, requester: record.requester.user, request: record.request }), await this.deps.queue.events.history(jobId));
+    return foldEvents(newJobView({ jobId, request: record.request }), await this.deps.queue.events.history(jobId));
   }
 
   /** The images the view shows, as bytes; one that expired is left out (the text says so). */

@@ -13,8 +13,6 @@ export type JobPhase = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobView {
   readonly jobId: string;
-  /** The requester's user id. */
-  readonly requester: string;
   /** What the person wrote. */
   readonly request: string;
   readonly phase: JobPhase;
@@ -34,7 +32,7 @@ export interface JobView {
   readonly cancelledBy?: string;
 }
 
-export function newJobView(job: { jobId: string; requester: string; request: string }): JobView {
+export function newJobView(job: { jobId: string; request: string }): JobView {
   return { ...job, phase: 'queued', lastSeq: 0, missing: [] };
 }
 
@@ -114,7 +112,18 @@ const FAILURE_WORDS: Record<ErrorCode, string> = {
   service_unavailable: 'The edit queue could not be reached. Try again in a few minutes.',
 };
 
-const quoteList = (phrases: readonly string[], format: TextFormat) => phrases.map((p) => `"${format.escape(p)}"`).join(', ');
+/** What people wrote, shortened so that a status message stays well inside platforms' length limits. */
+const REQUEST_CHARS_SHOWN = 200;
+const PHRASE_CHARS_SHOWN = 80;
+
+function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+const shown = (text: string, format: TextFormat, max = PHRASE_CHARS_SHOWN) => format.escape(clip(text, max));
+
+const quoteList = (phrases: readonly string[], format: TextFormat) => phrases.map((p) => `"${shown(p, format)}"`).join(', ');
 
 function failureText(view: JobView, format: TextFormat): string {
   if (view.failure === 'not_found' && view.missing.length > 0) {
@@ -144,8 +153,9 @@ function stateLine(view: JobView, format: TextFormat): string {
 
 const formatSeconds = (ms: number) => `${ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
 
-function planLines(plan: Plan, format: TextFormat): string[] {
-  return plan.subtasks.map((s, i) => `${i + 1} · ${format.escape(s.source)} → ${format.escape(s.target)}`);
+/** The plan's subtasks, numbered as the masks are. */
+export function planLines(plan: Plan, format: TextFormat): string[] {
+  return plan.subtasks.map((s, i) => `${i + 1} · ${shown(s.source, format)} → ${shown(s.target, format)}`);
 }
 
 function notes(view: JobView, images: StatusImages, format: TextFormat): string[] {
@@ -203,7 +213,7 @@ export function buttonsFor(view: JobView): ChatButton[] {
 
 /** The status message for a view: the request, where the job stands, the plan, notes, images and buttons. */
 export function renderStatus(view: JobView, format: TextFormat, images: StatusImages = {}): ChatMessage {
-  const lines = [`${format.bold('Edit')}: ${format.escape(view.request)}`, stateLine(view, format)];
+  const lines = [`${format.bold('Edit')}: ${shown(view.request, format, REQUEST_CHARS_SHOWN)}`, stateLine(view, format)];
   if (view.plan) lines.push(...planLines(view.plan, format));
   lines.push(...notes(view, images, format));
   return { text: lines.join('\n'), images: chatImages(view, images), buttons: buttonsFor(view), final: isFinal(view) };
