@@ -1,0 +1,91 @@
+/**
+ * The pace of one status message's edits: the latest state wins, an edit starts no sooner than
+ * the platform's interval after the previous one finished (so rendering time can never squeeze
+ * two platform calls together), one edit is in flight at a time, and the final state is always
+ * delivered (retried a few times if the platform refused it). Errors are logged, never thrown.
+ */
+import type { Logger } from 'pino';
+
+export interface CadenceOptions<T> {
+  intervalMs: number;
+  /** Delivers one state (renders and edits the message). */
+  deliver(state: T): Promise<void>;
+  isFinal(state: T): boolean;
+  logger: Logger;
+  /** When the message was last written (its post), so the first edit keeps the interval too. */
+  lastWriteAt?: number;
+  /** Tries at delivering the final state before giving up. */
+  finalAttempts?: number;
+}
+
+export class EditCadence<T> {
+  private pending: T | undefined;
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** When the last write of the message finished. */
+  private lastWrite: number;
+  private finalTries = 0;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: CadenceOptions<T>) {
+    this.lastWrite = options.lastWriteAt ?? 0;
+  }
+
+  /** Offers a newer state; an undelivered older one is dropped. */
+  push(state: T): void {
+    if (this.closed) return;
+    this.pending = state;
+    this.pump();
+  }
+
+  /** Resolves once nothing is pending or in flight. */
+  idle(): Promise<void> {
+    if (!this.pending && !this.inFlight) return Promise.resolve();
+    return new Promise((done) => this.idleWaiters.push(done));
+  }
+
+  /** Drops what is pending and waits for the edit in flight, if any. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pending = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inFlight;
+    this.settle();
+  }
+
+  private pump(): void {
+    if (this.inFlight || this.timer || this.pending === undefined || this.closed) return;
+    const wait = this.lastWrite + this.options.intervalMs - Date.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    const state = this.pending;
+    this.pending = undefined;
+    this.inFlight = this.options
+      .deliver(state)
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: error }, 'could not edit a status message');
+        const attempts = this.options.finalAttempts ?? 3;
+        // A final state lost would leave the message showing an unfinished job forever.
+        if (this.options.isFinal(state) && this.pending === undefined && ++this.finalTries < attempts) this.pending = state;
+      })
+      .finally(() => {
+        this.lastWrite = Date.now();
+        this.inFlight = undefined;
+        this.pump();
+        this.settle();
+      });
+  }
+
+  private settle(): void {
+    if (this.pending !== undefined && !this.closed) return;
+    if (this.inFlight) return;
+    for (const done of this.idleWaiters.splice(0)) done();
+  }
+}

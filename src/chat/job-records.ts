@@ -1,0 +1,108 @@
+/**
+ * What the chat flow remembers in Redis, so that buttons and status messages keep working after
+ * a restart: per job, where its status message lives, who asked, what they asked and the last
+ * event rendered; per platform, the jobs still unfinished; and which threads are edit threads.
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { editJobOptionsSchema, requesterSchema, type EditJobOptions, type Requester } from '../jobs/contracts.js';
+import type { Keys } from '../jobs/keys.js';
+import type { ThreadId } from '../jobs/thread-history.js';
+import { chatKeys, type ChatKeys } from './keys.js';
+import type { StatusRef } from './transport.js';
+
+const statusRefSchema = z
+  .object({ platform: requesterSchema.shape.platform, channel: z.string(), message: z.string(), thread: z.string() })
+  .passthrough();
+
+const recordSchema = z.object({
+  status: statusRefSchema,
+  requester: requesterSchema.extend({ thread: z.string().min(1) }),
+  request: z.string(),
+  options: editJobOptionsSchema,
+  lastSeq: z.number().int().min(0),
+});
+
+const editThreadSchema = z.object({ channel: z.string().min(1), steps: editJobOptionsSchema.shape.steps });
+type EditThreadRecord = z.infer<typeof editThreadSchema>;
+
+/** One job as the chat flow shows it. */
+export interface JobRecord {
+  status: StatusRef;
+  requester: Requester & { thread: string };
+  /** What the person wrote, as they wrote it. */
+  request: string;
+  options: EditJobOptions;
+  /** The sequence number of the last event whose rendering reached the status message. */
+  lastSeq: number;
+}
+
+export class JobRecords {
+  private readonly keys: ChatKeys;
+
+  constructor(
+    private readonly redis: Redis,
+    keys: Keys,
+    private readonly ttlSeconds: number,
+  ) {
+    this.keys = chatKeys(keys);
+  }
+
+  /** Remembers a job the flow now shows, as unfinished. */
+  async add(jobId: string, record: JobRecord): Promise<void> {
+    const key = this.keys.job(jobId);
+    const unfinished = this.keys.unfinished(record.status.platform);
+    await this.redis
+      .multi()
+      .set(key, JSON.stringify(record), 'EX', this.ttlSeconds)
+      .sadd(unfinished, jobId)
+      .expire(unfinished, this.ttlSeconds)
+      .exec();
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const raw = await this.redis.get(this.keys.job(jobId));
+    if (raw === null) return undefined;
+    const parsed = recordSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? (parsed.data as JobRecord) : undefined;
+  }
+
+  /** Records that the status message now shows the job up to `seq`; `finished` takes it off the unfinished list. */
+  async rendered(jobId: string, platform: string, seq: number, finished: boolean): Promise<void> {
+    const record = await this.get(jobId);
+    if (!record) return;
+    const multi = this.redis.multi().set(this.keys.job(jobId), JSON.stringify({ ...record, lastSeq: Math.max(record.lastSeq, seq) }), 'KEEPTTL');
+    if (finished) multi.srem(this.keys.unfinished(platform), jobId);
+    await multi.exec();
+  }
+
+  async unfinished(platform: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.unfinished(platform));
+  }
+
+  /** Drops a job from the unfinished list without rendering it (its record or events are gone). */
+  async forget(jobId: string, platform: string): Promise<void> {
+    await this.redis.srem(this.keys.unfinished(platform), jobId);
+  }
+
+  /**
+   * Marks a thread as one of the bot's edit threads, under the channel its history is kept in, with
+   * the steps its person chose: replies in the conversation keep them.
+   */
+  async addEditThread(thread: ThreadId, steps?: number): Promise<void> {
+    const value: EditThreadRecord = { channel: thread.channel, ...(steps !== undefined ? { steps } : {}) };
+    await this.redis.set(this.keys.editThread(thread.platform, thread.thread), JSON.stringify(value), 'EX', this.ttlSeconds);
+  }
+
+  /**
+   * The edit thread a message was posted in, or undefined when it is not one. Looked up by the
+   * thread alone, since a platform may name a thread's channel differently inside the thread.
+   */
+  async editThread(platform: ThreadId['platform'], thread: string): Promise<{ thread: ThreadId; steps?: number } | undefined> {
+    const raw = await this.redis.get(this.keys.editThread(platform, thread));
+    if (raw === null) return undefined;
+    const parsed = editThreadSchema.safeParse(JSON.parse(raw));
+    if (!parsed.success) return undefined;
+    return { thread: { platform, channel: parsed.data.channel, thread }, ...(parsed.data.steps !== undefined ? { steps: parsed.data.steps } : {}) };
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * What a person sees of one job: `JobView` is the job's state folded from its events (pure), and
+ * `renderStatus` turns it into the one status message that is edited in place. Words for
+ * failures are chosen here, from the event's code and what earlier events carried.
+ */
+import type { ErrorCode } from '../errors.js';
+import type { BlobRef, JobEvent } from '../jobs/contracts.js';
+import type { Plan } from '../plan/schema.js';
+import type { ChatAction, ChatButton, ChatImage, ChatMessage, TextFormat } from './transport.js';
+import type { FittedImage } from './upload.js';
+
+export type JobPhase = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobView {
+  readonly jobId: string;
+  /** What the person wrote. */
+  readonly request: string;
+  readonly phase: JobPhase;
+  /** The last event folded in: later events only, so none is applied twice. */
+  readonly lastSeq: number;
+  readonly queue?: { position: number; startsAt: number };
+  /** Set when a worker stopped and the job runs again. */
+  readonly attempt?: number;
+  readonly plan?: Plan;
+  readonly overlay?: BlobRef;
+  /** Phrases the grounding found nowhere. */
+  readonly missing: readonly string[];
+  readonly progress?: { iteration: number; total: number; doneAt: number };
+  readonly preview?: BlobRef;
+  readonly result?: { image: BlobRef; seed: number; tookMs: number };
+  readonly failure?: ErrorCode;
+  readonly cancelledBy?: string;
+}
+
+export function newJobView(job: { jobId: string; request: string }): JobView {
+  return { ...job, phase: 'queued', lastSeq: 0, missing: [] };
+}
+
+export const isFinal = (view: JobView) => view.phase === 'done' || view.phase === 'failed' || view.phase === 'cancelled';
+
+/** Folds one event into the view; events already folded in, and anything after the end, change nothing. */
+export function applyEvent(view: JobView, event: JobEvent): JobView {
+  if (event.seq <= view.lastSeq || isFinal(view)) return view;
+  const next = { ...view, lastSeq: event.seq };
+  switch (event.type) {
+    case 'queued':
+      return { ...next, phase: 'queued', queue: { position: event.position, startsAt: event.at + event.etaMs } };
+    case 'restarted':
+      // A rerun starts over: what the last attempt showed of its progress no longer holds.
+      return { ...next, phase: 'running', attempt: event.attempt, progress: undefined, preview: undefined };
+    case 'planned':
+      return { ...next, phase: 'running', plan: event.plan };
+    case 'grounded':
+      return { ...next, phase: 'running', overlay: event.overlay, missing: event.missing };
+    case 'progress':
+      return {
+        ...next,
+        phase: 'running',
+        progress: { iteration: event.iteration, total: event.total, doneAt: event.at + event.etaMs },
+        preview: event.preview ?? view.preview,
+      };
+    case 'done':
+      return {
+        ...next,
+        phase: 'done',
+        plan: event.plan,
+        overlay: event.overlay,
+        result: { image: event.result, seed: event.seed, tookMs: event.timings.totalMs ?? 0 },
+      };
+    case 'failed':
+      return { ...next, phase: 'failed', failure: event.code };
+    case 'cancelled':
+      return { ...next, phase: 'cancelled', cancelledBy: event.by };
+  }
+}
+
+/** The images a view names, as bytes (absent: expired or not loaded; the text still renders). */
+export interface StatusImages {
+  overlay?: Buffer;
+  preview?: Buffer;
+  /** The result, already fitted to the platform's upload limit. */
+  result?: FittedImage;
+}
+
+/** Which of the view's images the status message shows now. */
+export function imagesShown(view: JobView): { overlay: boolean; preview: boolean; result: boolean } {
+  // The masks stay up while the edit runs: a coalesced edit must not skip past them to a preview.
+  const running = view.phase === 'running';
+  return {
+    overlay: view.overlay !== undefined && (running || view.phase === 'failed'),
+    preview: running && view.preview !== undefined,
+    result: view.phase === 'done',
+  };
+}
+
+/** What to say about a failure, and what to try, by its code. */
+const FAILURE_WORDS: Record<ErrorCode, string> = {
+  bad_input: 'The request could not be used. Check it and send it again.',
+  bad_image: 'The image could not be used. Send a JPEG, PNG or WebP photo.',
+  bad_plan: 'The edit plan was invalid. Rephrase the request, e.g. "turn the dog into a tiger".',
+  bundle_invalid: 'The image model is not set up correctly on the server. Tell an admin; nothing you did caused this.',
+  provider_unavailable: 'The GPU the server is set up for is not available. Tell an admin; nothing you did caused this.',
+  planner_failed: 'I could not turn the request into edits. Rephrase it, e.g. "turn the dog into a tiger", and try again.',
+  not_found: 'I could not find what you named in the image.',
+  model_error: 'The model produced an unusable result. Press Retry to try again with a new seed.',
+  cancelled: 'The edit was cancelled.',
+  timeout: 'The edit took too long and was stopped. Try fewer steps or a smaller image.',
+  busy: 'The service is at capacity. Try again in a few minutes.',
+  too_many_jobs: 'You already have as many edits running as allowed. Wait for one to finish, or cancel one.',
+  not_allowed: 'You may not do that.',
+  internal: 'Something went wrong on our side; it has been logged. Press Retry to try again.',
+  service_unavailable: 'The edit queue could not be reached. Try again in a few minutes.',
+};
+
+/** What people wrote, shortened so that a status message stays well inside platforms' length limits. */
+const REQUEST_CHARS_SHOWN = 200;
+const PHRASE_CHARS_SHOWN = 80;
+
+function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+const shown = (text: string, format: TextFormat, max = PHRASE_CHARS_SHOWN) => format.escape(clip(text, max));
+
+const quoteList = (phrases: readonly string[], format: TextFormat) => phrases.map((p) => `"${shown(p, format)}"`).join(', ');
+
+function failureText(view: JobView, format: TextFormat): string {
+  if (view.failure === 'not_found' && view.missing.length > 0) {
+    return `I could not find ${quoteList(view.missing, format)} in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again.`;
+  }
+  return FAILURE_WORDS[view.failure ?? 'internal'];
+}
+
+function stateLine(view: JobView, format: TextFormat): string {
+  switch (view.phase) {
+    case 'queued':
+      if (!view.queue || view.queue.position === 0) return 'Starting…';
+      return `Queued · position ${view.queue.position} · starts ${format.relativeTime(view.queue.startsAt)}`;
+    case 'running':
+      if (view.progress) return `Editing · ${view.progress.iteration}/${view.progress.total} · done ${format.relativeTime(view.progress.doneAt)}`;
+      if (!view.plan) return 'Planning…';
+      if (!view.overlay) return 'Finding the objects…';
+      return 'Editing · starting…';
+    case 'done':
+      return `Done in ${formatSeconds(view.result?.tookMs ?? 0)} · seed ${view.result?.seed ?? '?'}`;
+    case 'failed':
+      return `${failureText(view, format)} (job ${view.jobId})`;
+    case 'cancelled':
+      return `${view.cancelledBy ? `Cancelled by <@${view.cancelledBy}>` : 'Cancelled'}. Press Retry to run it again. (job ${view.jobId})`;
+  }
+}
+
+const formatSeconds = (ms: number) => `${ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
+
+/** The plan's subtasks, numbered as the masks are. */
+export function planLines(plan: Plan, format: TextFormat): string[] {
+  return plan.subtasks.map((s, i) => `${i + 1} · ${shown(s.source, format)} → ${shown(s.target, format)}`);
+}
+
+function notes(view: JobView, images: StatusImages, format: TextFormat): string[] {
+  const lines: string[] = [];
+  if (view.phase === 'running' && view.attempt) lines.push(`A worker stopped, so the edit started again (attempt ${view.attempt}).`);
+  if (view.phase === 'running' && view.missing.length > 0) lines.push(`Not found: ${quoteList(view.missing, format)}.`);
+  const fitted = view.phase === 'done' ? images.result : undefined;
+  if (fitted?.shrunk === 'jpeg') lines.push('The PNG is over the upload limit here, so this is a JPEG of it.');
+  if (fitted?.shrunk === 'downscaled') lines.push(`The PNG is over the upload limit here, so this is a JPEG at ${fitted.width}×${fitted.height}.`);
+  const shown = imagesShown(view);
+  if ((shown.overlay || shown.preview) && !imageFor(view, images)) lines.push('(The image has expired.)');
+  return lines;
+}
+
+/** Whether any image the view shows could be loaded. */
+function imageFor(view: JobView, images: StatusImages): boolean {
+  const shown = imagesShown(view);
+  return (shown.overlay && !!images.overlay) || (shown.preview && !!images.preview) || (shown.result && !!images.result);
+}
+
+function chatImages(view: JobView, images: StatusImages): ChatImage[] {
+  const shown = imagesShown(view);
+  const out: ChatImage[] = [];
+  if (shown.overlay && images.overlay) {
+    out.push({ name: 'masks.png', data: images.overlay, contentType: 'image/png', alt: 'The regions that will be edited, numbered as in the plan', placement: 'inline' });
+  }
+  if (shown.preview && images.preview) {
+    out.push({ name: 'preview.png', data: images.preview, contentType: 'image/png', alt: 'A preview of the edit in progress', placement: 'inline' });
+  }
+  if (shown.result && images.result) {
+    const jpeg = images.result.contentType === 'image/jpeg';
+    out.push({ name: jpeg ? 'edit.jpg' : 'edit.png', data: images.result.data, contentType: images.result.contentType, alt: 'The edited image', placement: 'result' });
+  }
+  return out;
+}
+
+const LABELS: Record<ChatAction, { label: string; style: ChatButton['style'] }> = {
+  cancel: { label: 'Cancel', style: 'danger' },
+  retry: { label: 'Retry', style: 'primary' },
+  undo: { label: 'Undo', style: 'secondary' },
+  masks: { label: 'Masks', style: 'secondary' },
+};
+
+export function buttonsFor(view: JobView): ChatButton[] {
+  const actions: ChatAction[] =
+    view.phase === 'queued' || view.phase === 'running'
+      ? ['cancel']
+      : view.phase === 'done'
+        ? ['retry', 'undo', 'masks']
+        : view.phase === 'failed' && view.overlay
+          ? ['retry', 'masks']
+          : ['retry'];
+  return actions.map((action) => ({ action, jobId: view.jobId, ...LABELS[action] }));
+}
+
+/** The status message for a view: the request, where the job stands, the plan, notes, images and buttons. */
+export function renderStatus(view: JobView, format: TextFormat, images: StatusImages = {}): ChatMessage {
+  const lines = [`${format.bold('Edit')}: ${shown(view.request, format, REQUEST_CHARS_SHOWN)}`, stateLine(view, format)];
+  if (view.plan) lines.push(...planLines(view.plan, format));
+  lines.push(...notes(view, images, format));
+  return { text: lines.join('\n'), images: chatImages(view, images), buttons: buttonsFor(view), final: isFinal(view) };
+}
