@@ -17,7 +17,7 @@ import type { Keys } from '../jobs/keys.js';
 import type { ThreadHistory, ThreadId } from '../jobs/thread-history.js';
 import { EditCadence } from './cadence.js';
 import { JobRecords, type JobRecord } from './job-records.js';
-import type { SubmitEdit, UndoThread } from './ports.js';
+import { submitEdit, undoThread } from '../jobs/submit.js';
 import { applyEvent, imagesShown, isFinal, newJobView, planLines, renderStatus, type JobView, type StatusImages } from './render.js';
 import type {
   ChatAction,
@@ -56,8 +56,6 @@ export interface ChatFlowDeps {
   threads: ThreadHistory;
   transport: ChatTransport;
   logger: Logger;
-  submit: SubmitEdit;
-  undo: UndoThread;
   config?: Partial<ChatFlowConfig>;
 }
 
@@ -230,7 +228,7 @@ export class ChatFlow implements ChatFlowHandlers {
       ...(start.message ? { message: start.message } : {}),
     };
     const text = start.text.trim();
-    const submitted = await this.deps.submit({ requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
+    const submitted = await submitEdit(this.deps, { requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
     const log = this.deps.logger.child({ jobId: submitted.jobId });
     await this.records.addEditThread(start.thread, start.options.steps);
     let view = newJobView({ jobId: submitted.jobId, request: text });
@@ -338,7 +336,7 @@ export class ChatFlow implements ChatFlowHandlers {
         await press.replyPrivately('This thread was edited again since; reply in the thread to change the latest image instead.');
         return;
       }
-      await this.deps.undo(thread, press.user, isAdmin);
+      await undoThread(this.deps, thread, press.user, isAdmin);
     }
     let seed = randomInt(0, MAX_SEED);
     if (seed === view.result?.seed) seed = (seed + 1) % MAX_SEED;
@@ -354,11 +352,14 @@ export class ChatFlow implements ChatFlowHandlers {
 
   /** Undo: the thread goes back one edit; says so, with the image the next reply will edit. */
   private async undo(press: IncomingButton, record: JobRecord, isAdmin: boolean): Promise<void> {
-    const source = await this.deps.undo(threadOf(record), press.user, isAdmin);
-    const image = source ? await this.deps.blobs.get(source).catch(() => undefined) : undefined;
+    const source = await undoThread(this.deps, threadOf(record), press.user, isAdmin);
+    const stored = await this.deps.blobs.get(source).catch(() => undefined);
+    const image = stored ? await fitForUpload(stored, this.deps.transport.maxUploadBytes) : undefined;
     await press.postStatus({
       text: `Went back one edit. A reply in this thread now edits ${image ? 'this image' : 'the original photo'}.`,
-      images: image ? [{ name: 'current.png', data: image, contentType: 'image/png', alt: 'The image the next edit in this thread starts from', placement: 'inline' }] : [],
+      images: image
+        ? [{ name: image.contentType === 'image/png' ? 'current.png' : 'current.jpg', data: image.data, contentType: image.contentType, alt: 'The image the next edit in this thread starts from', placement: 'inline' }]
+        : [],
       buttons: [],
       final: true,
     });

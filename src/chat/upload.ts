@@ -1,4 +1,7 @@
-/** Fits a result under a platform's upload limit: the PNG as is, else a JPEG, else a smaller JPEG. */
+/**
+ * Fits an image under a platform's upload limit: a PNG or JPEG as is, else a JPEG, else a smaller
+ * JPEG. Any format sharp reads is accepted (a thread's original photo is stored as it was sent).
+ */
 import sharp from 'sharp';
 
 export interface FittedImage {
@@ -15,8 +18,8 @@ const JPEG_QUALITY = 90;
 const MAX_DOWNSCALES = 8;
 
 export async function fitForUpload(png: Buffer, maxBytes: number): Promise<FittedImage> {
-  const { width = 0, height = 0 } = await sharp(png).metadata();
-  if (png.length <= maxBytes) return { data: png, contentType: 'image/png', width, height };
+  const { width = 0, height = 0, format } = await sharp(png).metadata();
+  if (png.length <= maxBytes && (format === 'png' || format === 'jpeg')) return { data: png, contentType: `image/${format}`, width, height };
   let data = await sharp(png).jpeg({ quality: JPEG_QUALITY }).toBuffer();
   if (data.length <= maxBytes) return { data, contentType: 'image/jpeg', width, height, shrunk: 'jpeg' };
   let scale = 1;

@@ -4,7 +4,6 @@ import { ChatFlow, type ChatFlowConfig } from '../../src/chat/flow.js';
 import type { ChatMessage, StatusRef } from '../../src/chat/transport.js';
 import type { EditQueueConfig } from '../../src/jobs/edit-queue.js';
 import { ThreadHistory } from '../../src/jobs/thread-history.js';
-import { submitOver, undoOver } from './chat-submit.js';
 import { RecordingTransport } from './chat-transport.js';
 import { queueHarness, type QueueHarness } from './queue.js';
 
@@ -41,8 +40,6 @@ export async function chatHarness(
       threads,
       transport,
       logger,
-      submit: submitOver({ queue: queue.queue, blobs: queue.blobs, threads }),
-      undo: undoOver(threads),
       config: options.flow,
     });
     flows.push(flow);
