@@ -94,7 +94,7 @@ export class RecordingTransport implements ChatTransport {
   /** `/edit` with an optional photo, starting a thread (or in `thread`). */
   async edit(person: PersonAction & { text: string; image?: IncomingFile; thread?: string; options?: { steps?: number; seed?: number } }): Promise<void> {
     const channel = person.channel ?? 'c1';
-    const thread = person.thread ?? `t${this.nextId}`;
+    const thread = person.thread ?? `t${this.nextId++}`;
     await this.live().editRequest({
       ...this.base(person, channel),
       text: person.text,
