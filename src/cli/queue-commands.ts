@@ -6,7 +6,7 @@ import { encodePng } from '../image/decode.js';
 import { BlobStore } from '../jobs/blob-store.js';
 import { EditQueue, queueConfigFromEnv } from '../jobs/edit-queue.js';
 import { redisKeys } from '../jobs/keys.js';
-import { connectRedisOnce } from '../jobs/redis.js';
+import { asRedisFailure, connectRedisOnce } from '../jobs/redis.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { JobEvent } from '../jobs/contracts.js';
 import { checkPlanRequest } from '../plan/planner.js';
@@ -43,6 +43,8 @@ async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: R
   const queue = new EditQueue(redis, redisKeys(flags.prefix), queueConfigFromEnv());
   try {
     return await work(queue, redis);
+  } catch (error) {
+    throw asRedisFailure(error, flags.redisUrl);
   } finally {
     await queue.close();
     redis.disconnect();
