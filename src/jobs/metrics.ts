@@ -153,6 +153,15 @@ export class ServiceMetrics {
     }
   }
 
+  /**
+   * A job that `jobStarted` announced stopped here without an ending of its own (it lost its
+   * lock and another worker runs it): it no longer runs, and counts as no outcome.
+   */
+  jobAbandoned(): void {
+    this.running = Math.max(0, this.running - 1);
+    this.activeJobs.set(this.running);
+  }
+
   /** The jobs `jobStarted` announced that have not finished yet. */
   get activeJobCount(): number {
     return this.running;
