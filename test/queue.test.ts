@@ -122,6 +122,32 @@ describe('the edit queue with GPU workers', () => {
     expect(isGasError(busy, 'busy')).toBe(true);
   });
 
+  it('admits exactly GAS_MAX_QUEUE jobs out of 12 submitted at once from 12 users, and 2 held jobs count toward the cap', async () => {
+    harness = await queueHarness({ maxQueueLength: 5 });
+    const h = harness;
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => h.queue.submit({ requester: requester(`racer-${i}`), source: h.scene, request: REQUEST }).catch((e: unknown) => e)),
+    );
+    const admitted = results.filter((r) => !(r instanceof Error));
+    const busy = results.filter((r) => isGasError(r, 'busy'));
+    expect(admitted).toHaveLength(5);
+    expect(busy).toHaveLength(7);
+    expect((await h.queue.depth()).waiting).toBe(5);
+    expect(await h.redis.zcard(h.keys.admitting)).toBe(0);
+
+    const capped = await queueHarness({ maxQueueLength: 3, perUserLimit: 1 });
+    try {
+      const second = await Promise.all(
+        Array.from({ length: 6 }, () => capped.queue.submit({ requester: requester('one-person'), source: capped.scene, request: REQUEST }).catch((e: unknown) => e)),
+      );
+      // One admitted, two held back by the per-user limit: three waiting, the cap; the rest are busy.
+      expect(second.filter((r) => !(r instanceof Error)).map((r) => (r as { held: boolean }).held).sort()).toEqual([false, true, true]);
+      expect(second.filter((r) => isGasError(r, 'busy'))).toHaveLength(3);
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('runs higher-priority jobs first', async () => {
     harness = await queueHarness();
     const low = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST, options: { steps: 5 }, priority: 10 });
