@@ -13,8 +13,9 @@ import { GasError } from '../src/errors.js';
 import { connectRedis, isAuthError, parseRedisUrl, redisErrorReporter, redisFailure } from '../src/jobs/redis.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { EditQueue, queueConfigFromEnv } from '../src/jobs/edit-queue.js';
-import { ServiceMetrics, withTimeout } from '../src/jobs/metrics.js';
-import { startOpsServer, type OpsServer } from '../src/jobs/ops-server.js';
+import { ServiceMetrics } from '../src/jobs/metrics.js';
+import { startOpsServer, type OpsServer } from '../src/ops/ops-server.js';
+import { withTimeout } from '../src/ops/timeout.js';
 import { createLogger } from '../src/log.js';
 import { GpuWorker, type GpuWorkerConfig } from './worker.js';
 

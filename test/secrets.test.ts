@@ -14,7 +14,7 @@ import { createLogger, secretRedactor, secretsFromEnv } from '../src/log.js';
 import { openAIPlanner } from '../src/plan/openai.js';
 import { GpuWorker } from '../gpu-worker/worker.js';
 import { ServiceMetrics } from '../src/jobs/metrics.js';
-import { startOpsServer } from '../src/jobs/ops-server.js';
+import { startOpsServer } from '../src/ops/ops-server.js';
 import { chatCompletion, startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.js';
 import { freePort, silentServer, startPrivateRedis, type PrivateRedis } from './helpers/private-redis.js';
 import { REQUEST, collectEvents, colourWorldModels, eventually, queueHarness, spawnWorker, uniquePrefix, type QueueHarness } from './helpers/queue.js';

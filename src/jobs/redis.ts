@@ -1,7 +1,7 @@
 /** Redis connections: one URL (REDIS_URL), reconnecting forever, as BullMQ workers require. */
 import { Redis } from 'ioredis';
 import { GasError, isGasError } from '../errors.js';
-import { TimeoutError, withTimeout } from './metrics.js';
+import { TimeoutError, withTimeout } from '../ops/timeout.js';
 import type { Logger } from '../log.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
