@@ -202,6 +202,11 @@ export class GpuWorker {
       return await this.run(job, parsed.data, token, signal);
     } catch (error) {
       if (error instanceof WaitingError || error instanceof UnrecoverableError) throw error;
+      if (error instanceof RunSupersededError) {
+        // Superseded before it began (its `restarted` or early `cancelled` was refused): another run owns the job.
+        this.deps.logger.warn({ jobId: job.id }, 'job is run by another worker; this run stopped before it began');
+        throw new WaitingError();
+      }
       this.deps.logger.error({ err: error, jobId: job.id }, 'job failed outside the pipeline');
       await this.finishSafely(job, { type: 'failed', code: 'internal', userMessage: internalMessage(String(job.id)) });
       throw new UnrecoverableError('internal error');
@@ -458,7 +463,7 @@ function requesterUser(data: unknown): string | undefined {
 }
 
 /** Errors that mean Redis is away (refused, reset, closed, a wrong password): reported at a bounded rate, not one line each. */
-export function isConnectionError(error: Error): boolean {
+function isConnectionError(error: Error): boolean {
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message);
 }
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeImage } from '../src/image/decode.js';
 import { isGasError } from '../src/errors.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
+import { RunSupersededError } from '../src/jobs/job-events.js';
 import type { JobEvent } from '../src/jobs/contracts.js';
 import { PALETTE, fractionOfWay, maxDifference, meanColour, sceneImage } from './helpers/colour-world.js';
 import { REQUEST, collectEvents, eventually, queueHarness, type QueueHarness } from './helpers/queue.js';
@@ -216,5 +217,17 @@ describe('the edit queue with GPU workers', () => {
     expect(await harness.queue.events.publish(jobId, { type: 'progress', iteration: 1, total: 2, etaMs: 0 })).toBeUndefined();
     await eventually(async () => (await harness!.queue.events.history(jobId)).length === 2);
     expect((await harness.queue.events.history(jobId)).map((e) => e.type)).toEqual(['queued', 'failed']);
+  });
+
+  it("takes a run's events only while it is the job's current run, so a run that lost its lock cannot end the job", async () => {
+    harness = await queueHarness();
+    const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });
+    const key = harness.keys.runner(jobId);
+    await harness.redis.set(key, 'run-2');
+    const stale = { key, token: 'run-1' };
+    await expect(harness.queue.events.publish(jobId, { type: 'progress', iteration: 1, total: 2, etaMs: 0 }, stale)).rejects.toBeInstanceOf(RunSupersededError);
+    await expect(harness.queue.finish(jobId, { type: 'cancelled' }, undefined, stale)).rejects.toBeInstanceOf(RunSupersededError);
+    expect(await harness.queue.finish(jobId, { type: 'cancelled' }, undefined, { key, token: 'run-2' })).toBe(true);
+    expect((await harness.queue.events.history(jobId)).map((e) => e.type)).toEqual(['queued', 'cancelled']);
   });
 });
