@@ -1,17 +1,21 @@
 /**
  * The worker process (`gas worker`): loads the models once, keeps the sessions warm, serves
  * /healthz and /metrics, and runs jobs until SIGTERM or SIGINT, when the running job is handed
- * back to the queue after its current iteration.
+ * back to the queue after its current iteration. Whatever fails at start (the ops port, say)
+ * fails before the first job is taken; a stop that cannot finish (Redis down) ends after
+ * `shutdownTimeoutMs` all the same.
  */
 import { loadDiffusionBundle } from '../src/models/bundle.js';
 import type { ExecutionProvider } from '../src/models/session.js';
 import { openGroundingDino } from '../src/ground/grounding-dino.js';
 import type { Planner } from '../src/plan/planner.js';
-import { connectRedis } from '../src/jobs/redis.js';
+import { GasError } from '../src/errors.js';
+import { connectRedis, isAuthError, parseRedisUrl, redisErrorReporter, redisFailure } from '../src/jobs/redis.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { EditQueue, queueConfigFromEnv } from '../src/jobs/edit-queue.js';
 import { ServiceMetrics } from '../src/jobs/metrics.js';
-import { startOpsServer } from '../src/jobs/ops-server.js';
+import { startOpsServer, type OpsServer } from '../src/ops/ops-server.js';
+import { withTimeout } from '../src/ops/timeout.js';
 import { createLogger } from '../src/log.js';
 import { GpuWorker, type GpuWorkerConfig } from './worker.js';
 
@@ -26,51 +30,98 @@ export interface WorkerProcessOptions {
   opsPort?: number;
   opsHost?: string;
   worker: Partial<GpuWorkerConfig>;
+  /** A stop that takes longer (Redis down, a stuck iteration) is cut short (default: GAS_SHUTDOWN_MS, else 20 s). */
+  shutdownTimeoutMs?: number;
+}
+
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
+
+function shutdownTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.GAS_SHUTDOWN_MS?.trim();
+  if (!value) return DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 100) throw new GasError('bad_input', `GAS_SHUTDOWN_MS must be a whole number of milliseconds, at least 100 (got "${value}").`);
+  return n;
 }
 
 /** Runs until a signal; resolves once the worker has stopped. */
 export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
   const logger = createLogger('gas-worker');
-  const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider });
-  const detector = options.detector ? await openGroundingDino(options.detector, { provider: options.provider }) : undefined;
-  logger.info({ bundle: bundle.dir, provider: options.provider, detector: options.detector ?? null, planner: options.planner.name }, 'models loaded');
+  const address = parseRedisUrl(options.redisUrl);
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? shutdownTimeoutFromEnv();
+  const queueConfig = queueConfigFromEnv();
 
   const redis = connectRedis(options.redisUrl);
-  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error (reconnecting)'));
+  const redisErrors = redisErrorReporter(logger, address);
+  redis.on('error', (error) => redisErrors.error(error));
+  redis.on('ready', () => redisErrors.ready());
   const keys = redisKeys(options.prefix);
-  const queueConfig = queueConfigFromEnv();
   const depthQueue = new EditQueue(redis, keys, queueConfig);
   const metrics = new ServiceMetrics({
     queueDepth: () => depthQueue.depth(),
-    onCollectError: (error) => logger.warn({ err: error }, 'queue depth unavailable'),
+    onCollectError: (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'queue depth unavailable'),
   });
-  const worker = await GpuWorker.start(
-    { redis, keys, bundle, detector, planner: options.planner, logger, metrics, queue: queueConfig },
-    options.worker,
-  );
-  const ops = options.opsPort === undefined
-    ? undefined
-    : await startOpsServer({
-      port: options.opsPort,
-      host: options.opsHost,
-      metrics,
-      health: async () => {
-        const redisUp = (await redis.ping()) === 'PONG';
-        return { ok: redisUp && worker.worker.isRunning(), details: { redis: redisUp ? 'up' : 'down', worker: worker.worker.isRunning() ? 'running' : 'stopped' } };
-      },
-      onError: (error, context) => logger.warn({ err: error, context }, 'ops server error'),
-    });
-  if (ops) logger.info({ port: ops.port }, 'serving /healthz and /metrics');
+  let worker: GpuWorker | undefined;
+  let ops: OpsServer | undefined;
+  try {
+    // The ops port first: a worker that cannot serve it must stop before it takes a job.
+    ops = options.opsPort === undefined ? undefined : await startOps(options.opsPort, options.opsHost);
+    const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider });
+    const detector = options.detector ? await openGroundingDino(options.detector, { provider: options.provider }) : undefined;
+    logger.info({ bundle: bundle.dir, provider: options.provider, detector: options.detector ?? null, planner: options.planner.name }, 'models loaded');
+    worker = await GpuWorker.start(
+      { redis, keys, bundle, detector, planner: options.planner, logger, metrics, queue: queueConfig, onRedisError: (error) => redisErrors.error(error) },
+      options.worker,
+    );
+  } catch (error) {
+    // Connections are dropped, not closed: closing a BullMQ queue whose connection is still
+    // starting leaves its late error with no listener, which would crash the process.
+    await ops?.close();
+    redis.disconnect();
+    throw isAuthError(error) ? redisFailure(error, address) : error;
+  }
+  const running = worker;
 
-  await new Promise<void>((resolve) => {
+  async function startOps(port: number, host: string | undefined): Promise<OpsServer> {
+    try {
+      const server = await startOpsServer({
+        port,
+        host,
+        metrics,
+        health: async () => {
+          const redisUp = (await redis.ping()) === 'PONG';
+          const workerUp = worker?.worker.isRunning() ?? false;
+          return { ok: redisUp && workerUp, details: { redis: redisUp ? 'up' : 'down', worker: workerUp ? 'running' : 'stopped' } };
+        },
+        onError: (error, context) => logger.warn({ error: error instanceof Error ? error.message : String(error), context }, 'ops server error'),
+      });
+      logger.info({ port: server.port }, 'serving /healthz and /metrics');
+      return server;
+    } catch (error) {
+      const why = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : `the address cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+      throw new GasError('bad_input', `Cannot serve /healthz and /metrics on ${host ?? '127.0.0.1'}:${port}: ${why}. Choose another --ops-port (GAS_OPS_PORT); no job was taken.`);
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping: handing the running job back');
       void (async () => {
-        await worker.close('handoff');
-        await ops?.close();
-        await depthQueue.close();
-        redis.disconnect();
-        resolve();
+        try {
+          await withTimeout((async () => {
+            await running.close('handoff');
+            await ops?.close();
+            await depthQueue.close();
+          })(), shutdownTimeoutMs, 'stopping the worker');
+          resolve();
+        } catch {
+          logger.error({ timeoutMs: shutdownTimeoutMs }, 'could not stop cleanly in time (is Redis reachable?); exiting: another worker takes over the running job once its lock expires');
+          reject(new GasError('service_unavailable', `The worker could not hand its running edit back within ${shutdownTimeoutMs / 1000} s (is Redis at ${address.host}:${address.port} reachable?) and stopped anyway; another worker takes the edit over once its lock expires.`));
+        } finally {
+          running.disconnect();
+          await ops?.close();
+          redis.disconnect();
+        }
       })();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

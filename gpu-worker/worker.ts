@@ -3,18 +3,23 @@
  * and publishes the job's events. A cancelled job stops within one iteration; on shutdown the
  * running job stops at the end of its iteration and goes back to the queue for another worker;
  * a job whose worker died is picked up by another (BullMQ's stalled-job check) and run again
- * once, then fails. Every job ends with exactly one terminal event.
+ * once, then fails. Every job ends with exactly one terminal event: how a run ended is decided
+ * once (a JobEnding) and acted on in one place. A run that lost its lock (a Redis outage longer
+ * than the lock) stops and publishes nothing more, since another run of the job now owns it.
  */
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { GasError, isGasError } from '../src/errors.js';
+import { isGasError, type ErrorCode } from '../src/errors.js';
 import type { DiffusionBundle } from '../src/models/bundle.js';
 import type { Detector } from '../src/ground/detector.js';
 import type { Planner } from '../src/plan/planner.js';
 import { decodeImage, encodePng } from '../src/image/decode.js';
 import { DEFAULT_EDIT_OPTIONS } from '../src/pipeline/edit.js';
 import { runPipeline, type PipelineEvent } from '../src/pipeline/run.js';
-import { editJobSchema, type EditJob, type JobEventBody } from '../src/jobs/contracts.js';
+import { editJobSchema, type BlobRef, type EditJob, type JobEventBody } from '../src/jobs/contracts.js';
+import { RunSupersededError, type RunFence } from '../src/jobs/job-events.js';
+import type { Plan } from '../src/plan/schema.js';
 import { BlobStore } from '../src/jobs/blob-store.js';
 import { EditQueue, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
@@ -60,6 +65,8 @@ export interface GpuWorkerDeps {
   logger: Logger;
   metrics?: ServiceMetrics;
   queue?: Partial<EditQueueConfig>;
+  /** Told about errors of Redis connections (lost, refused, bad password); default: logged as warnings. */
+  onRedisError?: (error: Error) => void;
 }
 
 /** Previews matter while a job runs: they need not outlive it by long. */
@@ -69,6 +76,31 @@ const PREVIEW_TTL_SECONDS = 3600;
 const SHUTDOWN = 'shutdown';
 const CANCELLED = 'cancelled';
 const TIMED_OUT = 'timeout';
+const LOCK_LOST = 'lock-lost';
+
+/** How one run of a job ended: decided once by `classify` (or by the pipeline's success), acted on by `end`. */
+type JobEnding =
+  | { kind: 'done'; result: BlobRef; overlay: BlobRef; plan: Plan; seed: number; timings: Record<string, number> }
+  | { kind: 'failed'; code: ErrorCode; userMessage: string; error: unknown; details?: Record<string, unknown> }
+  | { kind: 'cancelled'; by?: string }
+  | { kind: 'timed-out' }
+  /** Shutdown: back to the queue for another worker. */
+  | { kind: 'handed-back' }
+  /** This run lost its lock and another run owns the job: stop, publish and count nothing. */
+  | { kind: 'superseded' };
+
+/** What `end` needs to know about the run besides its ending. */
+interface RunRecord {
+  job: Job;
+  data: EditJob;
+  token: string | undefined;
+  fence: RunFence;
+  started: number;
+  iterations: number;
+  log: Logger;
+}
+
+const internalMessage = (jobId: string) => `Something went wrong on our side; it has been logged. Please try again (job ${jobId}).`;
 
 export class GpuWorker {
   readonly worker: Worker;
@@ -83,6 +115,7 @@ export class GpuWorker {
   private constructor(private readonly deps: GpuWorkerDeps, config: Partial<GpuWorkerConfig>) {
     this.config = { ...DEFAULT_WORKER_CONFIG, ...config };
     const { redis, keys } = deps;
+    const onRedisError = deps.onRedisError ?? ((error: Error) => deps.logger.warn({ error: error.message }, 'redis connection error (reconnecting)'));
     this.queue = new EditQueue(redis, keys, deps.queue);
     this.blobs = new BlobStore(redis, keys, { ttlSeconds: this.queue.config.ttlSeconds });
     this.threads = new ThreadHistory(redis, keys, { ttlSeconds: this.queue.config.ttlSeconds });
@@ -110,22 +143,34 @@ export class GpuWorker {
           code: 'internal',
           userMessage: stalled
             ? `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${job.id}).`
-            : `Something went wrong on our side; it has been logged. Please try again (job ${job.id}).`,
+            : internalMessage(String(job.id)),
         });
         await this.releaseSafely(job);
       })();
     });
-    this.worker.on('error', (error) => deps.logger.error({ err: error }, 'worker error'));
+    // The lock of a running job could not be renewed (Redis was away longer than the lock): another
+    // worker may run the job now, so this run stops.
+    this.worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) this.worker.cancelJob(jobId, LOCK_LOST);
+    });
+    this.worker.on('error', (error) => (isConnectionError(error) ? onRedisError(error) : deps.logger.error({ err: error }, 'worker error')));
     this.subscriber = redis.duplicate();
+    this.subscriber.on('error', onRedisError);
   }
 
   /** Connects, subscribes to cancellations and starts taking jobs. */
   static async start(deps: GpuWorkerDeps, config: Partial<GpuWorkerConfig> = {}): Promise<GpuWorker> {
     const worker = new GpuWorker(deps, config);
-    await worker.subscriber.subscribe(deps.keys.cancelChannel);
-    worker.subscriber.on('message', (_channel, jobId: string) => worker.worker.cancelJob(jobId, CANCELLED));
-    void worker.worker.run();
-    await worker.worker.waitUntilReady();
+    try {
+      await worker.subscriber.subscribe(deps.keys.cancelChannel);
+      worker.subscriber.on('message', (_channel, jobId: string) => worker.worker.cancelJob(jobId, CANCELLED));
+      void worker.worker.run();
+      await worker.worker.waitUntilReady();
+    } catch (error) {
+      // Redis refused us outright (a wrong password): nothing ran yet, so just let go of the connections.
+      worker.disconnect();
+      throw error;
+    }
     deps.logger.info({ concurrency: worker.config.concurrency, queue: worker.queue.config.queueName }, 'worker started');
     return worker;
   }
@@ -143,27 +188,53 @@ export class GpuWorker {
     this.deps.logger.info({ mode }, 'worker stopped');
   }
 
+  /** Drops this worker's own connections at once, when `close` cannot finish (Redis is down). */
+  disconnect(): void {
+    this.subscriber.disconnect();
+    this.bullConnection.disconnect();
+  }
+
   /** Every way out of a job ends in a terminal event; BullMQ's own errors pass through untouched. */
   private async process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<{ outcome: string }> {
+    const parsed = editJobSchema.safeParse(job.data);
+    if (!parsed.success) return this.rejectMalformed(job, parsed.error.issues);
     try {
-      return await this.run(job, token, signal);
+      return await this.run(job, parsed.data, token, signal);
     } catch (error) {
       if (error instanceof WaitingError || error instanceof UnrecoverableError) throw error;
+      if (error instanceof RunSupersededError) {
+        // Superseded before it began (its `restarted` or early `cancelled` was refused): another run owns the job.
+        this.deps.logger.warn({ jobId: job.id }, 'job is run by another worker; this run stopped before it began');
+        throw new WaitingError();
+      }
       this.deps.logger.error({ err: error, jobId: job.id }, 'job failed outside the pipeline');
-      await this.finishSafely(job, { type: 'failed', code: 'internal', userMessage: `Something went wrong on our side; it has been logged. Please try again (job ${job.id}).` });
+      await this.finishSafely(job, { type: 'failed', code: 'internal', userMessage: internalMessage(String(job.id)) });
       throw new UnrecoverableError('internal error');
     }
   }
 
-  private async run(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<{ outcome: string }> {
+  /** A job its producer got wrong: it fails at once with bad_input; running it again would not help. */
+  private async rejectMalformed(job: Job, issues: readonly { path: readonly PropertyKey[]; message: string }[]): Promise<never> {
+    const jobId = String(job.id);
+    // Paths and messages only: the payload itself may hold anything.
+    this.deps.logger.error({ jobId, issues: issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) }, 'job payload is malformed');
+    if (await this.finish(jobId, { type: 'failed', code: 'bad_input', userMessage: `This edit request was malformed and could not be run: a fault in the app that sent it, not in your request (job ${jobId}).` })) {
+      this.deps.metrics?.jobFinished('failed', { durationMs: 0, iterations: 0, code: 'bad_input' });
+    }
+    throw new UnrecoverableError('malformed job payload');
+  }
+
+  private async run(job: Job, data: EditJob, token: string | undefined, signal: AbortSignal | undefined): Promise<{ outcome: string }> {
     const { logger, redis, keys, metrics } = this.deps;
-    const data = editJobSchema.parse(job.data);
     const log = logger.child({ jobId: job.id });
     // A crash after the terminal event but before BullMQ recorded it: nothing left to do.
     if (await this.queue.events.ended(data.id)) return { outcome: 'already-ended' };
+    // From here on only this run may publish the job's events: a run that lost its lock is fenced out.
+    const fence: RunFence = { key: keys.runner(data.id), token: token ?? randomUUID() };
+    await redis.set(fence.key, fence.token, 'EX', this.queue.config.ttlSeconds);
     const cancelledBy = await redis.get(keys.cancel(data.id));
     if (cancelledBy) {
-      await this.finish(data, { type: CANCELLED, by: cancelledBy });
+      await this.finish(data.id, { type: CANCELLED, by: cancelledBy }, fence);
       return { outcome: CANCELLED };
     }
     if (job.attemptsStarted > 1) {
@@ -172,17 +243,17 @@ export class GpuWorker {
         type: 'restarted',
         attempt: job.attemptsStarted,
         reason: handedBack ? 'handed back by a worker that was shutting down' : 'restarted after a worker stopped unexpectedly',
-      });
+      }, fence);
     }
 
-    const started = Date.now();
-    let iterations = 0;
+    const record: RunRecord = { job, data, token, fence, started: Date.now(), iterations: 0, log };
     // Events go out in order, one after the other; a failed publish is logged, never unhandled.
     let published: Promise<void> = Promise.resolve();
     const thread = data.requester.thread ? { platform: data.requester.platform, channel: data.requester.channel, thread: data.requester.thread } : undefined;
     metrics?.jobStarted();
     log.info({ user: data.requester.user, platform: data.requester.platform, attempt: job.attemptsStarted }, 'job started');
     const timer = setTimeout(() => this.worker.cancelJob(data.id, TIMED_OUT), this.config.jobTimeoutMs);
+    let ending: JobEnding;
     try {
       // A reply in a thread edits the thread's latest result as of now, not as of when it was sent.
       const source = (data.fromThread && thread ? await this.threads.sourceFor(thread) : undefined) ?? data.source;
@@ -205,61 +276,112 @@ export class GpuWorker {
           previewAt: (iteration, total) => throttle.previewDue(iteration, total),
         },
         (event) => {
-          if (event.type === 'progress') iterations = event.iteration;
+          if (event.type === 'progress') record.iterations = event.iteration;
           published = published
-            .then(() => this.publishPipelineEvent(data, event, throttle))
-            .catch((error: unknown) => log.warn({ err: error, event: event.type }, 'could not publish an event'));
+            .then(() => this.publishPipelineEvent(data, event, throttle, fence))
+            .catch((error: unknown) => {
+              if (error instanceof RunSupersededError) this.worker.cancelJob(data.id, LOCK_LOST);
+              else log.warn({ err: error, event: event.type }, 'could not publish an event');
+            });
         },
       );
       await published;
       const [resultRef, overlayRef] = await Promise.all([this.blobs.put(result.image), this.blobs.put(result.overlay)]);
       // After a crash between this push and the terminal event, the rerun must not push twice.
       if (thread && (await this.threads.latest(thread))?.jobId !== data.id) await this.threads.push(thread, { jobId: data.id, result: resultRef });
-      const durationMs = Date.now() - started;
-      await this.finish(data, { type: 'done', result: resultRef, overlay: overlayRef, plan: result.plan, seed: result.seed, timings: result.timings }, durationMs);
-      metrics?.jobFinished('done', { durationMs, iterations });
-      log.info({ durationMs, seed: result.seed }, 'job done');
-      return { outcome: 'done' };
+      ending = { kind: 'done', result: resultRef, overlay: overlayRef, plan: result.plan, seed: result.seed, timings: result.timings };
     } catch (error) {
       // The events already under way (the overlay of a phrase not found, say) go out before the ending.
       await published;
-      const durationMs = Date.now() - started;
-      if (signal?.aborted && signal.reason === TIMED_OUT) {
-        const limit = this.config.jobTimeoutMs < 60_000 ? `${this.config.jobTimeoutMs / 1000} s` : `${Math.round(this.config.jobTimeoutMs / 6000) / 10} min`;
-        await this.finish(data, { type: 'failed', code: 'timeout', userMessage: `The edit took longer than ${limit} and was stopped. Try fewer steps or a smaller image (job ${data.id}).` });
-        metrics?.jobFinished('failed', { durationMs, iterations, code: 'timeout' });
-        log.warn({ iterations, durationMs }, 'job timed out');
-        throw new UnrecoverableError('timeout');
-      }
-      if (signal?.aborted && signal.reason === SHUTDOWN) {
-        await redis.set(keys.handoff(data.id), '1', 'EX', 3600);
-        await job.moveToWait(token);
-        metrics?.jobFinished('cancelled', { durationMs, iterations });
-        log.info({ iterations }, 'job handed back on shutdown');
-        throw new WaitingError();
-      }
-      if (isGasError(error, 'cancelled') || signal?.aborted) {
-        await this.finish(data, { type: CANCELLED, by: (await redis.get(keys.cancel(data.id))) ?? undefined });
-        metrics?.jobFinished('cancelled', { durationMs, iterations });
-        log.info({ iterations }, 'job cancelled');
-        return { outcome: CANCELLED };
-      }
-      const failure = isGasError(error) ? error : new GasError('internal', 'Something went wrong on our side; it has been logged. Please try again.');
-      log.error({ err: error, code: failure.code, details: isGasError(error) ? error.details : undefined }, 'job failed');
-      await this.finish(data, { type: 'failed', code: failure.code, userMessage: `${failure.message} (job ${data.id})` });
-      metrics?.jobFinished('failed', { durationMs, iterations, code: failure.code });
-      // Bad input and model errors do not get better by retrying.
-      throw new UnrecoverableError(failure.message);
+      ending = await this.classify(error, signal, data.id);
     } finally {
       clearTimeout(timer);
     }
+    return this.end(ending, record);
   }
 
-  private async publishPipelineEvent(job: EditJob, event: PipelineEvent, throttle: ProgressThrottle): Promise<void> {
+  /** How a run that threw ended: the abort reason first (why we stopped it), then the error itself. */
+  private async classify(error: unknown, signal: AbortSignal | undefined, jobId: string): Promise<JobEnding> {
+    const reason: unknown = signal?.aborted ? signal.reason : undefined;
+    if (error instanceof RunSupersededError || reason === LOCK_LOST) return { kind: 'superseded' };
+    if (reason === TIMED_OUT) return { kind: 'timed-out' };
+    if (reason === SHUTDOWN) return { kind: 'handed-back' };
+    if (isGasError(error, 'cancelled') || signal?.aborted) {
+      return { kind: 'cancelled', by: (await this.deps.redis.get(this.deps.keys.cancel(jobId))) ?? undefined };
+    }
+    if (isGasError(error)) return { kind: 'failed', code: error.code, userMessage: `${error.message} (job ${jobId})`, error, details: error.details };
+    return { kind: 'failed', code: 'internal', userMessage: internalMessage(jobId), error };
+  }
+
+  /**
+   * The one place a run ends: its terminal event (or hand-back), metrics, log line and what
+   * BullMQ is told. A terminal event refused because another run owns the job ends it as superseded.
+   */
+  private async end(ending: JobEnding, run: RunRecord): Promise<{ outcome: string }> {
+    const { metrics, redis, keys } = this.deps;
+    const { data, log, fence } = run;
+    const durationMs = Date.now() - run.started;
+    const stats = { durationMs, iterations: run.iterations };
+    const publish = async (body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, recordDuration = false) => {
+      try {
+        return await this.finish(data.id, body, fence, recordDuration ? durationMs : undefined);
+      } catch (error) {
+        if (error instanceof RunSupersededError) return 'superseded' as const;
+        throw error;
+      }
+    };
+    switch (ending.kind) {
+      case 'done': {
+        const { kind: _, ...body } = ending;
+        const outcome = await publish({ type: 'done', ...body }, true);
+        if (outcome === 'superseded') return this.end({ kind: 'superseded' }, run);
+        if (outcome) metrics?.jobFinished('done', stats);
+        log.info({ durationMs, seed: ending.seed }, 'job done');
+        return { outcome: 'done' };
+      }
+      case 'failed': {
+        log.error({ err: ending.error, code: ending.code, details: ending.details }, 'job failed');
+        const outcome = await publish({ type: 'failed', code: ending.code, userMessage: ending.userMessage });
+        if (outcome === 'superseded') return this.end({ kind: 'superseded' }, run);
+        if (outcome) metrics?.jobFinished('failed', { ...stats, code: ending.code });
+        // Bad input and model errors do not get better by retrying.
+        throw new UnrecoverableError(ending.userMessage);
+      }
+      case 'timed-out': {
+        const limitMs = this.config.jobTimeoutMs;
+        const limit = limitMs < 60_000 ? `${limitMs / 1000} s` : `${Math.round(limitMs / 6000) / 10} min`;
+        const outcome = await publish({ type: 'failed', code: 'timeout', userMessage: `The edit took longer than ${limit} and was stopped. Try fewer steps or a smaller image (job ${data.id}).` });
+        if (outcome === 'superseded') return this.end({ kind: 'superseded' }, run);
+        if (outcome) metrics?.jobFinished('failed', { ...stats, code: 'timeout' });
+        log.warn(stats, 'job timed out');
+        throw new UnrecoverableError('timeout');
+      }
+      case 'cancelled': {
+        const outcome = await publish({ type: CANCELLED, by: ending.by });
+        if (outcome === 'superseded') return this.end({ kind: 'superseded' }, run);
+        if (outcome) metrics?.jobFinished('cancelled', stats);
+        log.info({ iterations: run.iterations }, 'job cancelled');
+        return { outcome: CANCELLED };
+      }
+      case 'handed-back':
+        await redis.set(keys.handoff(data.id), '1', 'EX', 3600);
+        await run.job.moveToWait(run.token);
+        metrics?.jobFinished('cancelled', stats);
+        log.info({ iterations: run.iterations }, 'job handed back on shutdown');
+        throw new WaitingError();
+      case 'superseded':
+        // BullMQ is told nothing (WaitingError): the job is another run's now, or will be once the stalled check sees it.
+        metrics?.jobAbandoned();
+        log.warn({ iterations: run.iterations }, 'job lost its lock (Redis was unreachable for longer than the lock); this run stopped and another runs the job');
+        throw new WaitingError();
+    }
+  }
+
+  private async publishPipelineEvent(job: EditJob, event: PipelineEvent, throttle: ProgressThrottle, fence: RunFence): Promise<void> {
     const events = this.queue.events;
     switch (event.type) {
       case 'planned':
-        await events.publish(job.id, { type: 'planned', plan: event.plan });
+        await events.publish(job.id, { type: 'planned', plan: event.plan }, fence);
         return;
       case 'grounded':
         await events.publish(job.id, {
@@ -267,7 +389,7 @@ export class GpuWorker {
           regions: event.regions.map((r) => ({ ...r, boxes: [...r.boxes] })),
           missing: [...event.missing],
           overlay: await this.blobs.put(event.overlay),
-        });
+        }, fence);
         return;
       case 'progress': {
         if (!event.preview && !throttle.progressDue(event.iteration, event.total)) return;
@@ -278,11 +400,11 @@ export class GpuWorker {
           total: event.total,
           etaMs: Math.round(event.etaMs),
           ...(preview ? { preview } : {}),
-        });
+        }, fence);
         return;
       }
       case 'done':
-        return; // published with the result blob by `process`
+        return; // published with the result blob by `end`
     }
   }
 
@@ -306,16 +428,18 @@ export class GpuWorker {
     };
   }
 
-  /** The job's terminal event; false when it had one already. */
-  private async finish(job: EditJob, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<boolean> {
-    const published = await this.queue.finish(job.id, body, durationMs);
-    await this.deps.redis.del(this.deps.keys.cancel(job.id));
+  /** The job's terminal event; false when it had one already. With `fence`, RunSupersededError when another run owns the job. */
+  private async finish(jobId: string, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, fence?: RunFence, durationMs?: number): Promise<boolean> {
+    const published = await this.queue.finish(jobId, body, durationMs, fence);
+    await this.deps.redis.del(this.deps.keys.cancel(jobId));
     return published;
   }
 
   private async releaseSafely(job: Job): Promise<void> {
+    const user = requesterUser(job.data);
+    if (user === undefined) return; // a malformed job never took a slot
     try {
-      await this.queue.release(String(job.id), editJobSchema.parse(job.data).requester.user);
+      await this.queue.release(String(job.id), user);
     } catch (error) {
       this.deps.logger.error({ err: error, jobId: job.id }, "could not free a finished job's slot");
     }
@@ -323,13 +447,24 @@ export class GpuWorker {
 
   private async finishSafely(job: Job, body: JobEventBody & { type: 'failed' }): Promise<void> {
     try {
-      if (await this.finish(editJobSchema.parse(job.data), body)) {
+      if (await this.finish(String(job.id), body)) {
         this.deps.metrics?.jobFinished('failed', { durationMs: 0, iterations: 0, code: body.code });
       }
     } catch (error) {
       this.deps.logger.error({ err: error, jobId: job.id }, 'could not publish the failure of a stalled job');
     }
   }
+}
+
+/** The requester's user id of a job's payload, if it has one (a malformed payload may not). */
+function requesterUser(data: unknown): string | undefined {
+  const user = (data as { requester?: { user?: unknown } } | null)?.requester?.user;
+  return typeof user === 'string' ? user : undefined;
+}
+
+/** Errors that mean Redis is away (refused, reset, closed, a wrong password): reported at a bounded rate, not one line each. */
+function isConnectionError(error: Error): boolean {
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message);
 }
 
 interface ProgressThrottle {

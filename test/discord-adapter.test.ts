@@ -68,7 +68,7 @@ async function setup(
 ): Promise<{ fake: FakeDiscord; transport: DiscordTransport; flow: RecordingHandlers }> {
   fake = await startFakeDiscord(fakeOptions);
   const extra = typeof config === 'function' ? config(fake) : config;
-  transport = new DiscordTransport({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, ...extra }, createLogger('discord-test', 'silent'));
+  transport = new DiscordTransport({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, ...extra }, createLogger('discord-test', { level: 'silent' }));
   const flow = new RecordingHandlers();
   await transport.start(flow);
   return { fake, transport, flow };
@@ -373,7 +373,7 @@ describe('DiscordTransport', () => {
 
   it('fails to start with a short message when Discord refuses the token or cannot be reached', async () => {
     fake = await startFakeDiscord();
-    const silent = createLogger('discord-test', 'silent');
+    const silent = createLogger('discord-test', { level: 'silent' });
     const impostor = new DiscordTransport({ token: 'MTIz.bad.token', applicationId: fake.applicationId, apiUrl: fake.apiUrl }, silent);
     const refused = await rejection(impostor.start(new RecordingHandlers()));
     expect([refused.code, refused.message]).toEqual(['service_unavailable', 'Discord refused the bot token; check DISCORD_TOKEN.']);

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeImage } from '../src/image/decode.js';
 import { isGasError } from '../src/errors.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
+import { RunSupersededError } from '../src/jobs/job-events.js';
 import type { JobEvent } from '../src/jobs/contracts.js';
 import { PALETTE, fractionOfWay, maxDifference, meanColour, sceneImage } from './helpers/colour-world.js';
 import { REQUEST, collectEvents, eventually, queueHarness, type QueueHarness } from './helpers/queue.js';
@@ -122,6 +123,32 @@ describe('the edit queue with GPU workers', () => {
     expect(isGasError(busy, 'busy')).toBe(true);
   });
 
+  it('admits exactly GAS_MAX_QUEUE jobs out of 12 submitted at once from 12 users, and 2 held jobs count toward the cap', async () => {
+    harness = await queueHarness({ maxQueueLength: 5 });
+    const h = harness;
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => h.queue.submit({ requester: requester(`racer-${i}`), source: h.scene, request: REQUEST }).catch((e: unknown) => e)),
+    );
+    const admitted = results.filter((r) => !(r instanceof Error));
+    const busy = results.filter((r) => isGasError(r, 'busy'));
+    expect(admitted).toHaveLength(5);
+    expect(busy).toHaveLength(7);
+    expect((await h.queue.depth()).waiting).toBe(5);
+    expect(await h.redis.zcard(h.keys.admitting)).toBe(0);
+
+    const capped = await queueHarness({ maxQueueLength: 3, perUserLimit: 1 });
+    try {
+      const second = await Promise.all(
+        Array.from({ length: 6 }, () => capped.queue.submit({ requester: requester('one-person'), source: capped.scene, request: REQUEST }).catch((e: unknown) => e)),
+      );
+      // One admitted, two held back by the per-user limit: three waiting, the cap; the rest are busy.
+      expect(second.filter((r) => !(r instanceof Error)).map((r) => (r as { held: boolean }).held).sort()).toEqual([false, true, true]);
+      expect(second.filter((r) => isGasError(r, 'busy'))).toHaveLength(3);
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('runs higher-priority jobs first', async () => {
     harness = await queueHarness();
     const low = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST, options: { steps: 5 }, priority: 10 });
@@ -190,5 +217,17 @@ describe('the edit queue with GPU workers', () => {
     expect(await harness.queue.events.publish(jobId, { type: 'progress', iteration: 1, total: 2, etaMs: 0 })).toBeUndefined();
     await eventually(async () => (await harness!.queue.events.history(jobId)).length === 2);
     expect((await harness.queue.events.history(jobId)).map((e) => e.type)).toEqual(['queued', 'failed']);
+  });
+
+  it("takes a run's events only while it is the job's current run, so a run that lost its lock cannot end the job", async () => {
+    harness = await queueHarness();
+    const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });
+    const key = harness.keys.runner(jobId);
+    await harness.redis.set(key, 'run-2');
+    const stale = { key, token: 'run-1' };
+    await expect(harness.queue.events.publish(jobId, { type: 'progress', iteration: 1, total: 2, etaMs: 0 }, stale)).rejects.toBeInstanceOf(RunSupersededError);
+    await expect(harness.queue.finish(jobId, { type: 'cancelled' }, undefined, stale)).rejects.toBeInstanceOf(RunSupersededError);
+    expect(await harness.queue.finish(jobId, { type: 'cancelled' }, undefined, { key, token: 'run-2' })).toBe(true);
+    expect((await harness.queue.events.history(jobId)).map((e) => e.type)).toEqual(['queued', 'cancelled']);
   });
 });

@@ -5,7 +5,7 @@ import { GasError } from '../errors.js';
 import { BlobStore } from '../jobs/blob-store.js';
 import { EditQueue, queueConfigFromEnv } from '../jobs/edit-queue.js';
 import { redisKeys } from '../jobs/keys.js';
-import { connectRedisOnce } from '../jobs/redis.js';
+import { asRedisFailure, connectRedisOnce } from '../jobs/redis.js';
 import { submitEdit, undoThread } from '../jobs/submit.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { JobEvent } from '../jobs/contracts.js';
@@ -42,6 +42,8 @@ async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: R
     // check (undo, a refused submit) would otherwise close the queue under it: an unhandled rejection.
     await queue.queue.waitUntilReady();
     return await work(queue, redis);
+  } catch (error) {
+    throw asRedisFailure(error, flags.redisUrl);
   } finally {
     await queue.close();
     redis.disconnect();

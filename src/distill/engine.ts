@@ -12,13 +12,10 @@ import { seededRandom, type Random } from './random.js';
 import type { NoiseSchedule } from './schedule.js';
 import type { Latent, NoisePredictor, TextEmbedding } from './types.js';
 
-export const SCHEDULES = ['aggregated', 'official'] as const;
-/** `aggregated`: one t, ε and UNet run per iteration, all terms summed (the paper's Fig. 2). `official`: the reference code's sequential order. */
-export type Schedule = (typeof SCHEDULES)[number];
+import { ABLATIONS, SCHEDULES, type Ablation, type Schedule } from './modes.js';
 
-/** The paper's Section 5 ablations. */
-export const ABLATIONS = ['no-subtasks', 'no-masks', 'no-full-prompt', 'no-null-penalty'] as const;
-export type Ablation = (typeof ABLATIONS)[number];
+// The engine's callers name modes through it, as before the names had a module of their own.
+export { ABLATIONS, SCHEDULES, type Ablation, type Schedule };
 
 export interface DistillSubtask {
   readonly source: TextEmbedding;

@@ -4,7 +4,7 @@
  * blob refs, never image bytes.
  */
 import { z } from 'zod';
-import { ABLATIONS, SCHEDULES } from '../distill/engine.js';
+import { ABLATIONS, SCHEDULES } from '../distill/modes.js';
 import { ERROR_CODES } from '../errors.js';
 import { boxSchema, planSchema } from '../plan/schema.js';
 

@@ -9,8 +9,11 @@ import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { GasError } from '../errors.js';
 import { editJobSchema, type EditJob, type JobEventBody } from './contracts.js';
-import { JobEvents } from './job-events.js';
+import { JobEvents, type RunFence } from './job-events.js';
 import type { Keys } from './keys.js';
+import { ADMIT_SCRIPT } from './scripts/admit.js';
+import { RELEASE_SCRIPT } from './scripts/release.js';
+import { UNHOLD_SCRIPT } from './scripts/unhold.js';
 
 export const EDIT_JOB_NAME = 'edit';
 
@@ -78,55 +81,8 @@ export interface Submitted {
   held: boolean;
 }
 
-/**
- * KEYS: user active set, user backlog, held set, held job. ARGV: job id, limit, mode, job JSON, ttl,
- * terminal-key prefix. Ids of jobs that already ended are dropped first, so a slot whose release
- * was lost (a worker killed at the wrong moment) comes back.
- */
-const ADMIT = `
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[6] .. id) == 1 then redis.call('SREM', KEYS[1], id) end
-end
-if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('SADD', KEYS[1], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  return 'admitted'
-end
-if ARGV[3] == 'refuse' then return 'refused' end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5])
-return 'held'
-`;
-
-/**
- * KEYS: user active set, user backlog, held set. ARGV: finished job id, limit, held-key prefix.
- * Returns the promoted job's JSON or nil; held jobs whose record expired are skipped.
- */
-const RELEASE = `
-redis.call('SREM', KEYS[1], ARGV[1])
-if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return nil end
-while true do
-  local nextId = redis.call('LPOP', KEYS[2])
-  if not nextId then return nil end
-  redis.call('SREM', KEYS[3], nextId)
-  local json = redis.call('GET', ARGV[3] .. nextId)
-  if json then
-    redis.call('DEL', ARGV[3] .. nextId)
-    redis.call('SADD', KEYS[1], nextId)
-    return json
-  end
-end
-`;
-
-/** KEYS: user backlog, held set, held job. ARGV: job id. 1 when the job was still held back. */
-const UNHOLD = `
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[3])
-return 1
-`;
+/** How long an admitted job counts toward the cap before it is in BullMQ (a submitter that died in between stops counting). */
+const ADMITTING_GRACE_MS = 60_000;
 
 export class EditQueue {
   readonly queue: Queue;
@@ -151,16 +107,18 @@ export class EditQueue {
   async submit(input: SubmitInput): Promise<Submitted> {
     const job = editJobSchema.parse({ ...input, id: input.id ?? randomUUID(), createdAt: Date.now(), options: input.options ?? {} });
     if ((await this.redis.exists(this.keys.seq(job.id))) === 1) throw new GasError('bad_input', `Edit ${job.id} was already submitted.`);
-    const waiting = await this.waitingCount();
-    if (waiting >= this.config.maxQueueLength) {
+    const user = job.requester.user;
+    // The cap and the person's limit are checked and the slot taken in one step: concurrent submits cannot both pass.
+    const [outcome, waiting] = (await this.redis.eval(
+      ADMIT_SCRIPT, 7,
+      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs, this.keys.held(job.id),
+      this.queue.keys.wait, this.queue.keys.prioritized, this.keys.admitting,
+      job.id, String(this.config.perUserLimit), this.config.overLimit, JSON.stringify(job), String(this.config.ttlSeconds), this.keys.terminal(''),
+      String(this.config.maxQueueLength), String(Date.now()), String(ADMITTING_GRACE_MS),
+    )) as ['busy' | 'admitted' | 'refused' | 'held', number];
+    if (outcome === 'busy') {
       throw new GasError('busy', `The queue is full (${waiting} edits waiting). Please try again in a few minutes.`);
     }
-    const user = job.requester.user;
-    const outcome = (await this.redis.eval(
-      ADMIT, 4,
-      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs, this.keys.held(job.id),
-      job.id, String(this.config.perUserLimit), this.config.overLimit, JSON.stringify(job), String(this.config.ttlSeconds), this.keys.terminal(''),
-    )) as 'admitted' | 'refused' | 'held';
     if (outcome === 'refused') {
       throw new GasError('too_many_jobs', `You already have ${this.config.perUserLimit} edits in progress; wait for one to finish, or cancel one.`);
     }
@@ -188,7 +146,7 @@ export class EditQueue {
     if (await this.events.ended(jobId)) throw new GasError('bad_input', `Edit ${jobId} has already finished.`);
 
     if (heldJson) {
-      const unheld = await this.redis.eval(UNHOLD, 3, this.keys.userBacklog(owner), this.keys.heldJobs, this.keys.held(jobId), jobId);
+      const unheld = await this.redis.eval(UNHOLD_SCRIPT, 3, this.keys.userBacklog(owner), this.keys.heldJobs, this.keys.held(jobId), jobId);
       if (unheld === 1) {
         await this.events.publish(jobId, { type: 'cancelled', by: byUser });
         return 'cancelled';
@@ -211,9 +169,12 @@ export class EditQueue {
     return 'cancelling';
   }
 
-  /** Publishes a job's terminal event (once) and records its duration. Returns false when the job had already ended. */
-  async finish(jobId: string, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number): Promise<boolean> {
-    const published = await this.events.publish(jobId, body);
+  /**
+   * Publishes a job's terminal event (once) and records its duration. Returns false when the job
+   * had already ended; with `fence`, throws RunSupersededError when another run owns the job.
+   */
+  async finish(jobId: string, body: JobEventBody & { type: 'done' | 'failed' | 'cancelled' }, durationMs?: number, fence?: RunFence): Promise<boolean> {
+    const published = await this.events.publish(jobId, body, fence);
     if (!published) return false;
     if (durationMs !== undefined) await this.redis.multi().lpush(this.keys.durations, String(Math.round(durationMs))).ltrim(this.keys.durations, 0, 49).exec();
     return true;
@@ -226,9 +187,9 @@ export class EditQueue {
    */
   async release(jobId: string, user: string): Promise<void> {
     const promoted = (await this.redis.eval(
-      RELEASE, 3,
-      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs,
-      jobId, String(this.config.perUserLimit), this.keys.held(''),
+      RELEASE_SCRIPT, 4,
+      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs, this.keys.admitting,
+      jobId, String(this.config.perUserLimit), this.keys.held(''), String(Date.now()), String(this.config.ttlSeconds),
     )) as string | null;
     if (promoted) {
       const next = editJobSchema.parse(JSON.parse(promoted));
@@ -266,12 +227,7 @@ export class EditQueue {
       removeOnComplete: { age: this.config.ttlSeconds },
       removeOnFail: { age: this.config.ttlSeconds },
     });
-  }
-
-  /** Jobs waiting in the queue or held back: what the global cap counts. */
-  private async waitingCount(): Promise<number> {
-    const counts = await this.queue.getJobCounts('wait', 'prioritized');
-    return (counts.wait ?? 0) + (counts.prioritized ?? 0) + (await this.redis.scard(this.keys.heldJobs));
+    await this.redis.zrem(this.keys.admitting, job.id);
   }
 
   /** Waiting jobs that start before a new one of this BullMQ priority: those of equal or better priority. */

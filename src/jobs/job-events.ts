@@ -8,17 +8,18 @@
 import type { Redis } from 'ioredis';
 import { isTerminal, jobEventSchema, type JobEvent, type JobEventBody } from './contracts.js';
 import type { Keys } from './keys.js';
+import { PUBLISH_SCRIPT } from './scripts/publish.js';
 
-/** KEYS: seq, events, terminal. ARGV: body JSON, terminal?, ttl seconds, now ms. Returns seq, or nil when refused. */
-const PUBLISH = `
-if redis.call('EXISTS', KEYS[3]) == 1 then return nil end
-if ARGV[2] == '1' then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[3]) end
-local seq = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('XADD', KEYS[2], '*', 'seq', seq, 'at', ARGV[4], 'body', ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return seq
-`;
+/** A run of a job, as it publishes: the key that names the job's current run, and this run's token. */
+export interface RunFence {
+  key: string;
+  token: string;
+}
+
+/** The publishing run is no longer the job's current run: another worker took the job over. */
+export class RunSupersededError extends Error {
+  override readonly name = 'RunSupersededError';
+}
 
 export interface FollowOptions {
   /** Skip events up to and including this sequence number (resume after a reconnect). */
@@ -40,20 +41,26 @@ export class JobEvents {
     if (!(Number.isInteger(this.ttlSeconds) && this.ttlSeconds > 0)) throw new Error(`ttlSeconds must be a positive whole number (got ${this.ttlSeconds}).`);
   }
 
-  /** Appends an event; undefined when the job already ended (its terminal event was published). */
-  async publish(jobId: string, body: JobEventBody): Promise<JobEvent | undefined> {
+  /**
+   * Appends an event; undefined when the job already ended (its terminal event was published).
+   * With `fence`, only while that run is the job's current one; otherwise RunSupersededError.
+   */
+  async publish(jobId: string, body: JobEventBody, fence?: RunFence): Promise<JobEvent | undefined> {
     const at = Date.now();
     const seq = (await this.redis.eval(
-      PUBLISH,
-      3,
+      PUBLISH_SCRIPT,
+      4,
       this.keys.seq(jobId),
       this.keys.events(jobId),
       this.keys.terminal(jobId),
+      fence?.key ?? '',
       JSON.stringify(body),
       isTerminal(body) ? '1' : '0',
       String(this.ttlSeconds),
       String(at),
+      fence?.token ?? '',
     )) as number | null;
+    if (seq === -1) throw new RunSupersededError(`job ${jobId} is being run by another worker`);
     return seq === null ? undefined : ({ jobId, seq, at, ...body } as JobEvent);
   }
 
@@ -73,14 +80,23 @@ export class JobEvents {
    * event. Uses its own connection, since a blocking read holds the connection it runs on.
    */
   async *follow(jobId: string, options: FollowOptions = {}): AsyncGenerator<JobEvent> {
-    const reader = this.redis.duplicate();
+    // Its own connection that waits through a Redis restart, whatever the parent's retry
+    // policy, and without a command timeout: the blocking read is meant to wait.
+    const reader = this.redis.duplicate({ maxRetriesPerRequest: null, commandTimeout: undefined, retryStrategy: (times) => Math.min(times * 100, 2000) });
+    // Connection errors show up as failed reads below; without a listener ioredis prints them raw.
+    reader.on('error', () => {});
     let lastId = '0-0';
     let lastSeq = options.afterSeq ?? 0;
     try {
       while (!options.signal?.aborted) {
-        const reply = (await reader.xread('COUNT', 100, 'BLOCK', options.blockMs ?? 1000, 'STREAMS', this.keys.events(jobId), lastId)) as
-          | [string, [string, string[]][]][]
-          | null;
+        let reply: [string, [string, string[]][]][] | null;
+        try {
+          reply = (await reader.xread('COUNT', 100, 'BLOCK', options.blockMs ?? 1000, 'STREAMS', this.keys.events(jobId), lastId)) as typeof reply;
+        } catch {
+          // Redis went away mid-read: wait and read again from the last entry seen.
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
         for (const [id, fields] of reply?.[0]?.[1] ?? []) {
           lastId = id;
           const event = parseEntry(jobId, fields);

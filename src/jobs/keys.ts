@@ -27,6 +27,10 @@ export interface Keys {
   readonly heldJobs: string;
   /** Set by a worker that hands a job back on shutdown, read by the worker that picks it up. */
   handoff(jobId: string): string;
+  /** The lock token of the run of a job that may publish its events (a run that lost its lock may not). */
+  runner(jobId: string): string;
+  /** Admitted jobs not yet in BullMQ, scored by when: they count toward the global cap meanwhile. */
+  readonly admitting: string;
   /** Recent job durations (ms), newest first, for ETAs. */
   readonly durations: string;
   /** A conversation thread's chain of results. Thread keys encode their parts, so no two threads share one. */
@@ -63,6 +67,8 @@ export function redisKeys(prefix = 'gas'): Keys {
     held: (jobId) => `${prefix}:held:${jobId}`,
     heldJobs: `${prefix}:held-jobs`,
     handoff: (jobId) => `${prefix}:handoff:${jobId}`,
+    runner: (jobId) => `${prefix}:runner:${jobId}`,
+    admitting: `${prefix}:admitting`,
     durations: `${prefix}:durations`,
     thread: (platform, channel, thread) => `${prefix}:thread:${threadPath(platform, channel, thread)}`,
     threadOrigin: (platform, channel, thread) => `${prefix}:thread-origin:${threadPath(platform, channel, thread)}`,

@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { withTimeout } from '../ops/timeout.js';
 
 /** The queue states reported by `gas_queue_depth`; counts for any other state are ignored. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'held'] as const;
@@ -153,6 +154,15 @@ export class ServiceMetrics {
     }
   }
 
+  /**
+   * A job that `jobStarted` announced stopped here without an ending of its own (it lost its
+   * lock and another worker runs it): it no longer runs, and counts as no outcome.
+   */
+  jobAbandoned(): void {
+    this.running = Math.max(0, this.running - 1);
+    this.activeJobs.set(this.running);
+  }
+
   /** The jobs `jobStarted` announced that have not finished yet. */
   get activeJobCount(): number {
     return this.running;
@@ -176,19 +186,4 @@ export function failureCode(code: string | undefined): FailureCode {
 
 function finiteOrZero(value: number | undefined): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
-/** What `withTimeout` rejects with when time runs out. */
-export class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-}
-
-/** `promise`, or a TimeoutError naming `what` after `ms`; a late settlement of `promise` is ignored. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

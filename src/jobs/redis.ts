@@ -1,11 +1,74 @@
 /** Redis connections: one URL (REDIS_URL), reconnecting forever, as BullMQ workers require. */
 import { Redis } from 'ioredis';
-import { GasError } from '../errors.js';
+import { GasError, isGasError } from '../errors.js';
+import { TimeoutError, withTimeout } from '../ops/timeout.js';
+import type { Logger } from '../log.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
+/** How long a one-shot command (`gas submit`, `cancel`, `undo`) waits for Redis to connect, or to answer one command. */
+export const ONE_SHOT_DEADLINE_MS = 5000;
+
 export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.REDIS_URL?.trim() || DEFAULT_REDIS_URL;
+}
+
+/** Where a Redis URL points, for messages: never the password. */
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Checks a Redis URL before anything connects with it: `redis://[user:password@]host[:port][/db]`
+ * or `rediss://…`. The message never repeats the URL, since it may hold a password.
+ */
+export function parseRedisUrl(url: string): RedisAddress {
+  const example = 'Use redis://[:password@]host[:port][/db], e.g. redis://127.0.0.1:6379.';
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    throw new GasError('bad_input', `REDIS_URL (or --redis-url) is not a URL. ${example}`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new GasError('bad_input', `REDIS_URL (or --redis-url) must start with redis:// or rediss:// (got ${parsed.protocol}//). ${example}`);
+  }
+  if (!parsed.hostname) throw new GasError('bad_input', `REDIS_URL (or --redis-url) names no host. ${example}`);
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) throw new GasError('bad_input', `REDIS_URL (or --redis-url) has a database that is not a number. ${example}`);
+  return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : 6379 };
+}
+
+/** Redis's answers to a missing or wrong password (`NOAUTH`, `WRONGPASS`, `ERR invalid password`, AUTH without a configured password). */
+export function isAuthError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /\b(NOAUTH|WRONGPASS)\b|invalid password|invalid username-password|AUTH <password> called without any password/i.test(message);
+}
+
+/**
+ * What a person reads when Redis failed them: authentication named as such, otherwise "cannot
+ * reach", with the host and port and never the password. GasErrors pass through.
+ */
+export function redisFailure(error: unknown, address: RedisAddress): GasError {
+  if (isGasError(error)) return error;
+  const where = `${address.host}:${address.port}`;
+  if (isAuthError(error)) {
+    return new GasError('service_unavailable', `Redis at ${where} refused to authenticate: the password (or user) in REDIS_URL is wrong or missing. Set REDIS_URL to redis://:<password>@${where}.`);
+  }
+  const why = error instanceof TimeoutError ? ' (it did not answer in time)' : '';
+  return new GasError('service_unavailable', `Cannot reach Redis at ${where}${why}. Is it running? Set REDIS_URL to where it is.`);
+}
+
+/**
+ * For errors thrown after connecting (`gas submit`, `cancel`, `undo`): a lost or silent Redis
+ * becomes the same short message as at connect time; any other error passes through unchanged.
+ */
+export function asRedisFailure(error: unknown, url: string): unknown {
+  if (isGasError(error) || !(error instanceof Error)) return error;
+  const lost = /Command timed out|Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Stream isn't writeable/i.test(error.message);
+  if (!lost && !isAuthError(error)) return error;
+  return redisFailure(error, parseRedisUrl(url));
 }
 
 /** Deletes every key under `prefix` (a deployment's, or a test's): SCAN, never KEYS, so Redis keeps serving. */
@@ -23,6 +86,7 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promis
  * instead of failing (BullMQ requires it for workers); reconnects back off up to 2 s.
  */
 export function connectRedis(url: string = redisUrl()): Redis {
+  parseRedisUrl(url);
   return new Redis(url, {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
@@ -31,23 +95,68 @@ export function connectRedis(url: string = redisUrl()): Redis {
 }
 
 /**
- * A connection for one-shot commands (`gas submit`, `gas cancel`): it gives up after a few
- * seconds instead of waiting for Redis forever, with a message that names the host, never the password.
+ * A connection for one-shot commands (`gas submit`, `gas cancel`): it gives up within
+ * `deadlineMs` instead of waiting for Redis forever — also when Redis accepts the connection
+ * but never answers — with a message that names the host, never the password. Each later
+ * command also fails after `deadlineMs`; blocking reads (following a job) are given their own
+ * connection without that limit.
  */
-export async function connectRedisOnce(url: string = redisUrl()): Promise<Redis> {
+export async function connectRedisOnce(url: string = redisUrl(), deadlineMs = ONE_SHOT_DEADLINE_MS): Promise<Redis> {
+  const address = parseRedisUrl(url);
   const redis = new Redis(url, {
     lazyConnect: true,
-    connectTimeout: 3000,
+    connectTimeout: Math.min(3000, deadlineMs),
+    commandTimeout: deadlineMs,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => (times > 3 ? null : 300),
   });
-  redis.on('error', () => {}); // reported below, once
+  let lastError: unknown;
+  redis.on('error', (error) => (lastError = error)); // reported below, once
   try {
-    await redis.connect();
+    // `connect` waits for the ready check (INFO), so a Redis that never answers times out here.
+    await withTimeout(redis.connect(), deadlineMs, 'connecting to Redis');
     return redis;
-  } catch {
+  } catch (error) {
     redis.disconnect();
-    const { hostname, port } = new URL(url);
-    throw new GasError('service_unavailable', `Cannot reach Redis at ${hostname}:${port || 6379}. Is it running? Set REDIS_URL to where it is.`);
+    throw redisFailure(isAuthError(error) ? error : (lastError ?? error), address);
   }
+}
+
+/** How often a process that keeps failing to reach Redis says so again. */
+export const REDIS_ERROR_LOG_INTERVAL_MS = 30_000;
+
+/**
+ * Reports Redis connection errors of a long-running process at a bounded rate: the first at
+ * once, then one line per `intervalMs` with how many were left out, and one line when a
+ * connection is ready again. Only the message goes out (never the error object: ioredis puts a
+ * failed AUTH's password in it), worded for a person when the password is the problem.
+ */
+export function redisErrorReporter(logger: Logger, address: RedisAddress, intervalMs = REDIS_ERROR_LOG_INTERVAL_MS) {
+  let lastLogged = -Infinity;
+  let suppressed = 0;
+  let failing = false;
+  return {
+    error(error: Error): void {
+      failing = true;
+      const now = Date.now();
+      if (now - lastLogged < intervalMs) {
+        suppressed += 1;
+        return;
+      }
+      lastLogged = now;
+      const auth = isAuthError(error);
+      logger.warn(
+        { redis: `${address.host}:${address.port}`, error: redisFailure(error, address).message, ...(suppressed > 0 ? { repeated: suppressed } : {}) },
+        auth ? 'redis refused to authenticate (retrying; check the password in REDIS_URL)' : 'redis connection error (reconnecting)',
+      );
+      suppressed = 0;
+    },
+    ready(): void {
+      if (!failing) return;
+      failing = false;
+      lastLogged = -Infinity;
+      suppressed = 0;
+      logger.info({ redis: `${address.host}:${address.port}` }, 'redis connection ready again');
+    },
+  };
 }

@@ -194,7 +194,7 @@ export function openAIPlanner(config: OpenAIPlannerConfig): Planner {
         throw new GasError(
           'planner_failed',
           `The planner could not produce a valid plan: ${repaired.summary}. Rephrase the request, or write the plan by hand.`,
-          { answers: [first.content, second.content].map((answer) => answer.slice(0, MAX_LOGGED_ANSWER)) },
+          { answers: [first.content, second.content].map((answer) => redact(answer, settings.apiKey).slice(0, MAX_LOGGED_ANSWER)) },
         );
       } catch (error) {
         throw plannerError(error, settings, signal);

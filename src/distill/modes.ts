@@ -1,0 +1,12 @@
+/**
+ * The engine's modes by name: a leaf module, so that contracts which name a mode (the job
+ * contract, the CLI's choices) need not import the engine itself.
+ */
+
+export const SCHEDULES = ['aggregated', 'official'] as const;
+/** `aggregated`: one t, ε and UNet run per iteration, all terms summed (the paper's Fig. 2). `official`: the reference code's sequential order. */
+export type Schedule = (typeof SCHEDULES)[number];
+
+/** The paper's Section 5 ablations. */
+export const ABLATIONS = ['no-subtasks', 'no-masks', 'no-full-prompt', 'no-null-penalty'] as const;
+export type Ablation = (typeof ABLATIONS)[number];
