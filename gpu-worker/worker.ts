@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { isGasError, type ErrorCode } from '../src/errors.js';
+import { isGasError, safeFacts, type ErrorCode, type FailureFacts } from '../src/errors.js';
 import type { DiffusionBundle } from '../src/models/bundle.js';
 import type { Detector } from '../src/ground/detector.js';
 import type { Planner } from '../src/plan/planner.js';
@@ -72,6 +72,9 @@ export interface GpuWorkerDeps {
 /** Previews matter while a job runs: they need not outlive it by long. */
 const PREVIEW_TTL_SECONDS = 3600;
 
+/** Runs of a job after its worker died before it fails: each interruption but the last is run again. */
+const RUNS_AFTER_A_CRASH = 1;
+
 /** Why a running job's signal was aborted. */
 const SHUTDOWN = 'shutdown';
 const CANCELLED = 'cancelled';
@@ -81,7 +84,8 @@ const LOCK_LOST = 'lock-lost';
 /** How one run of a job ended: decided once by `classify` (or by the pipeline's success), acted on by `end`. */
 type JobEnding =
   | { kind: 'done'; result: BlobRef; overlay: BlobRef; plan: Plan; seed: number; timings: Record<string, number> }
-  | { kind: 'failed'; code: ErrorCode; userMessage: string; error: unknown; details?: Record<string, unknown> }
+  /** `facts` go to the person (the failure's details); `error` and its details to the log only. */
+  | { kind: 'failed'; code: ErrorCode; facts: FailureFacts; error: unknown }
   | { kind: 'cancelled'; by?: string }
   | { kind: 'timed-out' }
   /** Shutdown: back to the queue for another worker. */
@@ -99,8 +103,6 @@ interface RunRecord {
   iterations: number;
   log: Logger;
 }
-
-const internalMessage = (jobId: string) => `Something went wrong on our side; it has been logged. Please try again (job ${jobId}).`;
 
 export class GpuWorker {
   readonly worker: Worker;
@@ -127,7 +129,7 @@ export class GpuWorker {
       lockDuration: this.config.lockDurationMs,
       stalledInterval: this.config.stalledIntervalMs,
       // Run a job again once after its worker died; the second time it fails (see 'failed' below).
-      maxStalledCount: 1,
+      maxStalledCount: RUNS_AFTER_A_CRASH,
       autorun: false,
     });
     // A job's slot is freed once BullMQ has recorded it as finished (see EditQueue.release).
@@ -138,13 +140,7 @@ export class GpuWorker {
         // Failures our processor reported already have their event; finishing again is a no-op.
         // BullMQ fails a job itself when its worker died twice ('job stalled more than allowable limit').
         const stalled = /stalled more than allowable limit/.test(error.message);
-        await this.finishSafely(job, {
-          type: 'failed',
-          code: 'internal',
-          userMessage: stalled
-            ? `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${job.id}).`
-            : internalMessage(String(job.id)),
-        });
+        await this.finishSafely(job, { type: 'failed', code: 'internal', details: stalled ? { attempts: RUNS_AFTER_A_CRASH + 1 } : {} });
         await this.releaseSafely(job);
       })();
     });
@@ -208,7 +204,7 @@ export class GpuWorker {
         throw new WaitingError();
       }
       this.deps.logger.error({ err: error, jobId: job.id }, 'job failed outside the pipeline');
-      await this.finishSafely(job, { type: 'failed', code: 'internal', userMessage: internalMessage(String(job.id)) });
+      await this.finishSafely(job, { type: 'failed', code: 'internal', details: {} });
       throw new UnrecoverableError('internal error');
     }
   }
@@ -218,7 +214,7 @@ export class GpuWorker {
     const jobId = String(job.id);
     // Paths and messages only: the payload itself may hold anything.
     this.deps.logger.error({ jobId, issues: issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) }, 'job payload is malformed');
-    if (await this.finish(jobId, { type: 'failed', code: 'bad_input', userMessage: `This edit request was malformed and could not be run: a fault in the app that sent it, not in your request (job ${jobId}).` })) {
+    if (await this.finish(jobId, { type: 'failed', code: 'bad_input', details: { malformed: true } })) {
       this.deps.metrics?.jobFinished('failed', { durationMs: 0, iterations: 0, code: 'bad_input' });
     }
     throw new UnrecoverableError('malformed job payload');
@@ -272,7 +268,6 @@ export class GpuWorker {
           intensity: data.options.intensity,
           ablation: data.options.ablation,
           signal,
-          audience: 'chat',
           previewAt: (iteration, total) => throttle.previewDue(iteration, total),
         },
         (event) => {
@@ -309,8 +304,8 @@ export class GpuWorker {
     if (isGasError(error, 'cancelled') || signal?.aborted) {
       return { kind: 'cancelled', by: (await this.deps.redis.get(this.deps.keys.cancel(jobId))) ?? undefined };
     }
-    if (isGasError(error)) return { kind: 'failed', code: error.code, userMessage: `${error.message} (job ${jobId})`, error, details: error.details };
-    return { kind: 'failed', code: 'internal', userMessage: internalMessage(jobId), error };
+    if (isGasError(error)) return { kind: 'failed', code: error.code, facts: safeFacts(error), error };
+    return { kind: 'failed', code: 'internal', facts: {}, error };
   }
 
   /**
@@ -340,17 +335,15 @@ export class GpuWorker {
         return { outcome: 'done' };
       }
       case 'failed': {
-        log.error({ err: ending.error, code: ending.code, details: ending.details }, 'job failed');
-        const outcome = await publish({ type: 'failed', code: ending.code, userMessage: ending.userMessage });
+        log.error({ err: ending.error, code: ending.code, details: isGasError(ending.error) ? ending.error.details : undefined }, 'job failed');
+        const outcome = await publish({ type: 'failed', code: ending.code, details: ending.facts });
         if (outcome === 'superseded') return this.end({ kind: 'superseded' }, run);
         if (outcome) metrics?.jobFinished('failed', { ...stats, code: ending.code });
         // Bad input and model errors do not get better by retrying.
-        throw new UnrecoverableError(ending.userMessage);
+        throw new UnrecoverableError(`failed: ${ending.code}`);
       }
       case 'timed-out': {
-        const limitMs = this.config.jobTimeoutMs;
-        const limit = limitMs < 60_000 ? `${limitMs / 1000} s` : `${Math.round(limitMs / 6000) / 10} min`;
-        const outcome = await publish({ type: 'failed', code: 'timeout', userMessage: `The edit took longer than ${limit} and was stopped. Try fewer steps or a smaller image (job ${data.id}).` });
+        const outcome = await publish({ type: 'failed', code: 'timeout', details: { limitMs: this.config.jobTimeoutMs } });
         if (outcome === 'superseded') return this.end({ kind: 'superseded' }, run);
         if (outcome) metrics?.jobFinished('failed', { ...stats, code: 'timeout' });
         log.warn(stats, 'job timed out');
@@ -377,34 +370,24 @@ export class GpuWorker {
     }
   }
 
+  /** Publishes a pipeline event as its job event: its images stored as blobs, progress throttled. */
   private async publishPipelineEvent(job: EditJob, event: PipelineEvent, throttle: ProgressThrottle, fence: RunFence): Promise<void> {
-    const events = this.queue.events;
+    if (event.type === 'done') return; // published with the result blob by `end`
+    if (event.type === 'progress' && !event.preview && !throttle.progressDue(event.iteration, event.total)) return;
+    await this.queue.events.publish(job.id, await this.withBlobs(event), fence);
+  }
+
+  /** The event with its images put in the blob store and named by ref. */
+  private async withBlobs(event: Exclude<PipelineEvent, { type: 'done' }>): Promise<JobEventBody> {
     switch (event.type) {
       case 'planned':
-        await events.publish(job.id, { type: 'planned', plan: event.plan }, fence);
-        return;
+        return event;
       case 'grounded':
-        await events.publish(job.id, {
-          type: 'grounded',
-          regions: event.regions.map((r) => ({ ...r, boxes: [...r.boxes] })),
-          missing: [...event.missing],
-          overlay: await this.blobs.put(event.overlay),
-        }, fence);
-        return;
+        return { ...event, overlay: await this.blobs.put(event.overlay) };
       case 'progress': {
-        if (!event.preview && !throttle.progressDue(event.iteration, event.total)) return;
-        const preview = event.preview ? await this.blobs.put(await encodePng(event.preview), PREVIEW_TTL_SECONDS) : undefined;
-        await events.publish(job.id, {
-          type: 'progress',
-          iteration: event.iteration,
-          total: event.total,
-          etaMs: Math.round(event.etaMs),
-          ...(preview ? { preview } : {}),
-        }, fence);
-        return;
+        const { preview, ...rest } = event;
+        return preview ? { ...rest, preview: await this.blobs.put(await encodePng(preview), PREVIEW_TTL_SECONDS) } : rest;
       }
-      case 'done':
-        return; // published with the result blob by `end`
     }
   }
 

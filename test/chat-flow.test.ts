@@ -120,6 +120,30 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     expect(actions(final)).toEqual(['retry']);
   });
 
+  it('says a job with two jobs ahead starts after both of them, not when it would finish', async () => {
+    chat = await chatHarness();
+    for (const user of ['a', 'b']) await chat.transport.edit({ user, text: REQUEST, image: imageFile(await scenePng()) });
+    const before = Date.now();
+    await chat.transport.edit({ user: 'c', text: REQUEST, image: imageFile(await scenePng()) });
+    const after = Date.now();
+    const { ref } = chat.lastPost();
+    const line = lines(chat.transport.writesOf(ref.message)[0].content)[1];
+    const startsAt = Number(/^Queued · position 2 · starts <t:(\d+):R>$/.exec(line)?.[1]) * 1000;
+    // No edit has finished yet: each counts as the queue's default 30 s, so this one starts after two of them.
+    expect(startsAt, line).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 60_000 - 1000);
+    expect(startsAt, line).toBeLessThanOrEqual(after + 60_000 + 1000);
+  });
+
+  it("lets a platform admin cancel someone else's edit", async () => {
+    chat = await chatHarness();
+    await chat.transport.edit({ user: 'a', text: REQUEST, image: imageFile(await scenePng()) });
+    const { ref, jobId } = chat.lastPost();
+    await chat.transport.press({ user: 'mod', isAdmin: true }, 'cancel', jobId, ref);
+    const final = await chat.until(ref.message, isFinal, 'the cancellation', 10_000);
+    expect(chat.transport.privateReplies, chat.transport.transcript()).toEqual([]);
+    expect(lines(final)[1]).toBe(`Cancelled by <@mod>. Press Retry to run it again. (job ${jobId})`);
+  });
+
   it('cancels a running job for its requester and refuses anyone else privately', async () => {
     chat = await chatHarness();
     await chat.queue.startWorker();

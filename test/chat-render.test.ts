@@ -16,7 +16,7 @@ function viewAfter(...bodies: JobEventBody[]): JobView {
   return bodies.reduce<JobView>((view, body, i) => applyEvent(view, { jobId: 'j1', seq: i + 1, at: T0 + i * 1000, ...body } as JobEvent), start);
 }
 
-const queued = (position: number): JobEventBody => ({ type: 'queued', position, etaMs: 120_000 });
+const queued = (position: number): JobEventBody => ({ type: 'queued', position, startsInMs: 120_000, etaMs: 150_000 });
 const planned: JobEventBody = { type: 'planned', plan: SCENE_PLAN };
 const grounded = (missing: string[] = []): JobEventBody => ({ type: 'grounded', regions: [], missing, overlay: REF('a') });
 const progress = (iteration: number, preview?: string): JobEventBody => ({ type: 'progress', iteration, total: 500, etaMs: 60_000, ...(preview ? { preview } : {}) });
@@ -48,15 +48,15 @@ describe('renderStatus', () => {
     ],
     [
       'not found: the phrase named, what to do, the masks and the job id',
-      viewAfter(queued(0), planned, grounded(['cat']), { type: 'failed', code: 'not_found', userMessage: 'ignored' }),
+      viewAfter(queued(0), planned, grounded(['cat']), { type: 'failed', code: 'not_found', details: { missing: ['cat'], detector: true } }),
       [HEADER, 'I could not find "cat" in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again. (job j1)', ...PLAN_LINES],
       ['masks.png:inline'],
       ['retry', 'masks'],
     ],
     [
-      'timed out: worded from the code, not from userMessage',
-      viewAfter(queued(0), { type: 'failed', code: 'timeout', userMessage: 'at /srv/secret/path: Error stack' }),
-      [HEADER, 'The edit took too long and was stopped. Try fewer steps or a smaller image. (job j1)'],
+      'timed out: the limit from the details',
+      viewAfter(queued(0), { type: 'failed', code: 'timeout', details: { limitMs: 900_000 } }),
+      [HEADER, 'The edit took longer than 15 min and was stopped. Try fewer steps or a smaller image. (job j1)'],
       [],
       ['retry'],
     ],

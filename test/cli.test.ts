@@ -12,7 +12,7 @@ import type { CliIo } from '../src/cli/io.js';
 import { demoScenePng, DEMO_PLAN } from '../src/cli/demo-scene.js';
 import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
 import { STANDARD_BUNDLE, fractionOfWay, meanColour, pngToRgb, PALETTE } from './helpers/colour-world.js';
-import { uniquePrefix } from './helpers/queue.js';
+import { queueHarness, uniquePrefix } from './helpers/queue.js';
 import { colourWorldDetectorDir } from '../models/colour-world/paths.js';
 
 const DETECTOR = colourWorldDetectorDir();
@@ -161,8 +161,26 @@ describe('gas', async () => {
     const out = join(work, 'out-missing');
     const run = await gas(['edit', scene, 'turn the cat into a fox', '--detector', DETECTOR, '--out', out, ...base]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('I could not find "cat" in the image.');
+    expect(run.stderr).toBe('\ngas: I could not find "cat" in the image. Check the mask overlay, rephrase, or give the box yourself with --box "cat=x0,y0,x1,y1".\n');
     expect(readdirSync(out)).toEqual(['masks.png']);
+  });
+
+  it('words a queued edit that failed from its code and details: `gas submit --wait` names the phrase and the fix, exit 2', async () => {
+    const prefix = uniquePrefix();
+    const harness = await queueHarness({}, undefined, prefix);
+    try {
+      await harness.startWorker();
+      const run = await gas(['submit', scene, 'turn the cat into a fox', '--steps', '10', '--wait', '--prefix', prefix]);
+      const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; jobId: string });
+      expect(events.map((e) => e.type), run.stderr).toEqual(['queued', 'planned', 'grounded', 'failed']);
+      expect(events[0]).toMatchObject({ position: 0, startsInMs: expect.any(Number), etaMs: expect.any(Number) });
+      expect(run.stderr).toBe(
+        `\ngas: I could not find "cat" in the image. The grounded event's overlay shows what was found; rephrase, or give its box yourself in a plan file (--plan plan.json, "box": [x0, y0, x1, y1]). (job ${events[0].jobId})\n`,
+      );
+      expect(run.code).toBe(2);
+    } finally {
+      await harness.close();
+    }
   });
 
   it('reads a plan file saved with a byte-order mark', async () => {

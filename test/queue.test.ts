@@ -4,6 +4,7 @@ import { decodeImage } from '../src/image/decode.js';
 import { isGasError } from '../src/errors.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import { RunSupersededError } from '../src/jobs/job-events.js';
+import { startsIn } from '../src/jobs/edit-queue.js';
 import type { JobEvent } from '../src/jobs/contracts.js';
 import { PALETTE, fractionOfWay, maxDifference, meanColour, sceneImage } from './helpers/colour-world.js';
 import { REQUEST, collectEvents, eventually, queueHarness, type QueueHarness } from './helpers/queue.js';
@@ -35,9 +36,8 @@ describe('the edit queue with GPU workers', () => {
     expect(fractionOfWay(meanColour(edit, 'grass'), PALETTE.green, PALETTE.white)).toBeGreaterThanOrEqual(0.8);
     expect(maxDifference(scene, edit, 'sky')).toBeLessThanOrEqual(2);
     expect(done.seed).toBe(3);
-    // Its slot is free again, once BullMQ has recorded the job as finished (just after `done`).
-    const slots = () => harness!.redis.scard(harness!.keys.userActive('u1'));
-    await eventually(async () => (await slots()) === 0, 20_000, "u1's slot to be freed after done");
+    // Its slot is free again, once BullMQ has recorded the job as completed (just after `done`).
+    await eventually(async () => (await harness!.redis.scard(harness!.keys.userActive('u1'))) === 0, 10_000, "the job's slot to be freed");
   });
 
   it('cancels a running job within one iteration, frees the worker, and refuses cancels by others', async () => {
@@ -71,7 +71,7 @@ describe('the edit queue with GPU workers', () => {
     const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST, options: { steps: 10000 } });
     const last = (await collectEvents(harness.queue, jobId)).at(-1);
     expect(last).toMatchObject({ type: 'failed', code: 'timeout' });
-    expect((last as { userMessage: string }).userMessage).toMatch(/^The edit took longer than 0.4 s and was stopped\. Try fewer steps/);
+    expect(last).toMatchObject({ details: { limitMs: 400 } });
   });
 
   it('cancels a waiting job at once', async () => {
@@ -179,7 +179,7 @@ describe('the edit queue with GPU workers', () => {
     expect(await history.sourceFor(thread)).toBe(results[1]);
   });
 
-  it('shows the overlay before saying which object it could not find, in words for chat', async () => {
+  it('shows the overlay before saying which object it could not find, with the phrases in the details', async () => {
     harness = await queueHarness();
     await harness.startWorker();
     const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: 'turn the cat into a fox', options: { steps: 10 } });
@@ -187,10 +187,18 @@ describe('the edit queue with GPU workers', () => {
     expect(events.map((e) => e.type)).toEqual(['queued', 'planned', 'grounded', 'failed']);
     expect(events[2]).toMatchObject({ missing: ['cat'] });
     expect(await harness.blobs.has((events[2] as Extract<JobEvent, { type: 'grounded' }>).overlay)).toBe(true);
-    expect(events[3]).toMatchObject({
-      code: 'not_found',
-      userMessage: `I could not find "cat" in the image. The masks show what I found; try again with a clearer name for it. (job ${jobId})`,
-    });
+    expect(events[3]).toEqual({ jobId, seq: 4, at: events[3].at, type: 'failed', code: 'not_found', details: { missing: ['cat'], detector: true } });
+  });
+
+  it("fails a request the planner cannot read with bad_plan and the planner's words for the person as the reason", async () => {
+    harness = await queueHarness();
+    await harness.startWorker();
+    const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: 'hello there', options: { steps: 10 } });
+    const last = (await collectEvents(harness.queue, jobId)).at(-1);
+    expect(last).toMatchObject({ type: 'failed', code: 'bad_plan' });
+    const reason = (last as Extract<JobEvent, { type: 'failed' }>).details.reason;
+    expect(reason).toMatch(/^I could not find an edit in "hello there"\. /);
+    expect(Object.keys((last as Extract<JobEvent, { type: 'failed' }>).details)).toEqual(['reason']);
   });
 
   it('counts only the jobs that will start first in a position: not held jobs of others, not lower priorities', async () => {
@@ -213,7 +221,7 @@ describe('the edit queue with GPU workers', () => {
   it('publishes the terminal event of a job once, and nothing after it', async () => {
     harness = await queueHarness();
     const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });
-    expect(await harness.queue.finish(jobId, { type: 'failed', code: 'internal', userMessage: 'x' })).toBe(true);
+    expect(await harness.queue.finish(jobId, { type: 'failed', code: 'internal', details: {} })).toBe(true);
     expect(await harness.queue.finish(jobId, { type: 'cancelled' })).toBe(false);
     expect(await harness.queue.events.publish(jobId, { type: 'progress', iteration: 1, total: 2, etaMs: 0 })).toBeUndefined();
     await eventually(async () => (await harness!.queue.events.history(jobId)).length === 2);
@@ -230,5 +238,43 @@ describe('the edit queue with GPU workers', () => {
     await expect(harness.queue.finish(jobId, { type: 'cancelled' }, undefined, stale)).rejects.toBeInstanceOf(RunSupersededError);
     expect(await harness.queue.finish(jobId, { type: 'cancelled' }, undefined, { key, token: 'run-2' })).toBe(true);
     expect((await harness.queue.events.history(jobId)).map((e) => e.type)).toEqual(['queued', 'cancelled']);
+  });
+
+  it('lets a platform admin (isAdmin) and a GAS_ADMINS user cancel anyone\'s job, and no one else', async () => {
+    harness = await queueHarness({ admins: ['ops'] });
+    const first = await harness.queue.submit({ requester: requester('owner'), source: harness.scene, request: REQUEST });
+    const second = await harness.queue.submit({ requester: requester('owner'), source: harness.scene, request: REQUEST });
+
+    const refusal = await harness.queue.cancel(first.jobId, 'mod', false).catch((e: unknown) => e);
+    expect(isGasError(refusal, 'not_allowed')).toBe(true);
+    expect(await harness.queue.events.ended(first.jobId)).toBe(false);
+
+    expect(await harness.queue.cancel(first.jobId, 'mod', true)).toBe('cancelled');
+    expect(await harness.queue.cancel(second.jobId, 'ops')).toBe('cancelled');
+    expect((await harness.queue.events.history(first.jobId)).at(-1)).toMatchObject({ type: 'cancelled', by: 'mod' });
+    expect((await harness.queue.events.history(second.jobId)).at(-1)).toMatchObject({ type: 'cancelled', by: 'ops' });
+  });
+
+  it('says when a job with two jobs ahead starts (after both) and when it finishes (one edit later)', async () => {
+    harness = await queueHarness();
+    // Recent edits took 10 s each; no worker is running, so one is assumed.
+    await harness.redis.lpush(harness.keys.durations, '10000', '10000', '10000');
+    await harness.queue.submit({ requester: requester('a'), source: harness.scene, request: REQUEST });
+    await harness.queue.submit({ requester: requester('b'), source: harness.scene, request: REQUEST });
+    const third = await harness.queue.submit({ requester: requester('c'), source: harness.scene, request: REQUEST });
+    expect(third).toMatchObject({ position: 2, startsInMs: 20_000, etaMs: 30_000 });
+    const [queued] = await harness.queue.events.history(third.jobId);
+    expect(queued).toMatchObject({ type: 'queued', position: 2, startsInMs: 20_000, etaMs: 30_000 });
+  });
+});
+
+describe('startsIn', () => {
+  it.each([
+    ['nothing ahead: at once', 0, 1, 0],
+    ['one worker, two ahead: after both', 2, 1, 20_000],
+    ['two workers, one ahead: at once on the free worker', 1, 2, 0],
+    ['two workers, three ahead: once two have finished, at two per 10 s', 3, 2, 10_000],
+  ])('%s', (_name, ahead, workers, expected) => {
+    expect(startsIn(ahead, workers, 10_000)).toBe(expected);
   });
 });

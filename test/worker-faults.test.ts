@@ -55,8 +55,7 @@ describe('in-process faults', () => {
     await harness.queue.queue.add(EDIT_JOB_NAME, { id: 'bad-1', requester: { platform: 'fax' }, source: 'not a blob' }, { jobId: 'bad-1', attempts: 3 });
     const events = await collectEvents(harness.queue, 'bad-1', undefined, 20_000);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: 'failed', code: 'bad_input', seq: 1 });
-    expect((events[0] as { userMessage: string }).userMessage).toBe('This edit request was malformed and could not be run: a fault in the app that sent it, not in your request (job bad-1).');
+    expect(events[0]).toMatchObject({ type: 'failed', code: 'bad_input', seq: 1, details: { malformed: true } });
     // The event goes out first; BullMQ records the failure just after.
     await eventually(async () => (await harness!.queue.getJob('bad-1').then((j) => j?.getState())) === 'failed', 10_000, 'BullMQ to record the failure').catch(() => {});
     const job = await harness.queue.getJob('bad-1');

@@ -80,7 +80,7 @@ describe('worker processes', () => {
     expect(events.at(-1), third.output()).toMatchObject({
       type: 'failed',
       code: 'internal',
-      userMessage: `The edit was interrupted twice by a worker failure and was stopped. Please try again (job ${jobId}).`,
+      details: { attempts: 2 },
     });
     const all = await h.queue.events.history(jobId);
     expect(count(all, 'restarted')).toBe(1);

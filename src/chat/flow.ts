@@ -201,7 +201,7 @@ export class ChatFlow implements ChatFlowHandlers {
       }
       switch (press.action) {
         case 'cancel':
-          await this.deps.queue.cancel(press.jobId, press.user);
+          await this.deps.queue.cancel(press.jobId, press.user, isAdmin);
           return;
         case 'retry':
           await this.retry(press, record, isAdmin);
@@ -232,7 +232,7 @@ export class ChatFlow implements ChatFlowHandlers {
     const log = this.deps.logger.child({ jobId: submitted.jobId });
     await this.records.addEditThread(start.thread, start.options.steps);
     let view = newJobView({ jobId: submitted.jobId, request: text });
-    view = { ...view, queue: { position: submitted.position, startsAt: Date.now() + submitted.etaMs } };
+    view = { ...view, queue: { position: submitted.position, startsAt: Date.now() + submitted.startsInMs } };
     let status: StatusRef;
     try {
       status = await start.postStatus(renderStatus(view, this.deps.transport.format));

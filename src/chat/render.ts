@@ -3,7 +3,7 @@
  * `renderStatus` turns it into the one status message that is edited in place. Words for
  * failures are chosen here, from the event's code and what earlier events carried.
  */
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode, FailureFacts } from '../errors.js';
 import type { BlobRef, JobEvent } from '../jobs/contracts.js';
 import type { Plan } from '../plan/schema.js';
 import type { ChatAction, ChatButton, ChatImage, ChatMessage, TextFormat } from './transport.js';
@@ -29,6 +29,8 @@ export interface JobView {
   readonly preview?: BlobRef;
   readonly result?: { image: BlobRef; seed: number; tookMs: number };
   readonly failure?: ErrorCode;
+  /** The failure's details: what its words are made from. */
+  readonly failureDetails?: FailureFacts;
   readonly cancelledBy?: string;
 }
 
@@ -44,7 +46,7 @@ export function applyEvent(view: JobView, event: JobEvent): JobView {
   const next = { ...view, lastSeq: event.seq };
   switch (event.type) {
     case 'queued':
-      return { ...next, phase: 'queued', queue: { position: event.position, startsAt: event.at + event.etaMs } };
+      return { ...next, phase: 'queued', queue: { position: event.position, startsAt: event.at + event.startsInMs } };
     case 'restarted':
       // A rerun starts over: what the last attempt showed of its progress no longer holds.
       return { ...next, phase: 'running', attempt: event.attempt, progress: undefined, preview: undefined };
@@ -68,7 +70,7 @@ export function applyEvent(view: JobView, event: JobEvent): JobView {
         result: { image: event.result, seed: event.seed, tookMs: event.timings.totalMs ?? 0 },
       };
     case 'failed':
-      return { ...next, phase: 'failed', failure: event.code };
+      return { ...next, phase: 'failed', failure: event.code, failureDetails: event.details };
     case 'cancelled':
       return { ...next, phase: 'cancelled', cancelledBy: event.by };
   }
@@ -125,12 +127,37 @@ const shown = (text: string, format: TextFormat, max = PHRASE_CHARS_SHOWN) => fo
 
 const quoteList = (phrases: readonly string[], format: TextFormat) => phrases.map((p) => `"${shown(p, format)}"`).join(', ');
 
-function failureText(view: JobView, format: TextFormat): string {
-  if (view.failure === 'not_found' && view.missing.length > 0) {
-    return `I could not find ${quoteList(view.missing, format)} in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again.`;
+/** Words for a failure from its details, where they say more than the code alone. */
+function failureFromDetails(view: JobView, format: TextFormat): string | undefined {
+  const details = view.failureDetails ?? {};
+  switch (view.failure) {
+    case 'not_found': {
+      const missing = details.missing ?? view.missing;
+      if (missing.length === 0) return undefined;
+      return `I could not find ${quoteList(missing, format)} in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again.`;
+    }
+    case 'timeout':
+      return details.limitMs === undefined ? undefined : `The edit took longer than ${formatLimit(details.limitMs)} and was stopped. Try fewer steps or a smaller image.`;
+    case 'bad_input':
+      if (details.malformed) return 'This edit request was malformed: a fault in the app that sent it, not in your request. Tell an admin.';
+      return details.reason === undefined ? undefined : shown(details.reason, format, REQUEST_CHARS_SHOWN);
+    case 'bad_plan':
+      return details.reason === undefined ? undefined : shown(details.reason, format, REQUEST_CHARS_SHOWN);
+    case 'internal':
+      return details.attempts === undefined ? undefined : `The edit was interrupted ${times(details.attempts)} by a worker failure and was stopped. Press Retry to try again.`;
+    default:
+      return undefined;
   }
-  return FAILURE_WORDS[view.failure ?? 'internal'];
 }
+
+function failureText(view: JobView, format: TextFormat): string {
+  return failureFromDetails(view, format) ?? FAILURE_WORDS[view.failure ?? 'internal'];
+}
+
+const times = (n: number) => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
+
+/** A time limit as people say it: "40 s", "15 min". */
+const formatLimit = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms / 6000) / 10} min`);
 
 function stateLine(view: JobView, format: TextFormat): string {
   switch (view.phase) {

@@ -11,6 +11,7 @@ import { PLANNERS } from '../plan/planner-names.js';
 import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
 import type { EditFlags } from './edit-command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { describeFailure } from './failure-words.js';
 import { flagName, nonEmpty, type NameOf } from './flag-values.js';
 import { processIo, type CliIo } from './io.js';
 import type { QueueFlags, SubmitFlags } from './queue-commands.js';
@@ -138,7 +139,7 @@ export function buildProgram(io: CliIo = processIo): Command {
       checkIds(flags, name);
       const { runSubmitCommand } = await import('./queue-commands.js');
       const last = await runSubmitCommand(image, request, await withRedisUrl(flags), print, name);
-      if (last?.type === 'failed') throw new GasError(last.code, last.userMessage);
+      if (last?.type === 'failed') throw new GasError(last.code, describeFailure(last.code, last.details, { jobId: last.jobId }));
       if (last?.type === 'cancelled') throw new GasError('cancelled', 'The edit was cancelled.');
     });
 
@@ -176,7 +177,7 @@ export async function main(args: readonly string[], io: CliIo = processIo): Prom
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
     if (isGasError(error)) {
-      io.stderr.write(`\ngas: ${error.message}\n`);
+      io.stderr.write(`\ngas: ${describeFailure(error.code, error.facts ?? {}, { fallback: error.message })}\n`);
       if (process.env.GAS_DEBUG) io.stderr.write(`${JSON.stringify(error.details ?? {}, null, 2)}\n`);
       return exitCodeFor(error.code);
     }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ABLATIONS, SCHEDULES } from '../distill/modes.js';
-import { ERROR_CODES } from '../errors.js';
+import { ERROR_CODES, failureFactsSchema } from '../errors.js';
 import { boxSchema, planSchema } from '../plan/schema.js';
 
 /** A content-addressed image in the blob store. */
@@ -71,7 +71,15 @@ const regionSchema = z.object({
 
 /** What happens to a job, in order; `seq` increases by one per event of a job, from 1. */
 export const jobEventBodySchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('queued'), position: z.number().int().min(0), etaMs: z.number().min(0) }),
+  z.object({
+    type: z.literal('queued'),
+    /** Jobs that start before this one (0: next). */
+    position: z.number().int().min(0),
+    /** Estimated time from this event until the job starts (0: as soon as a worker is free). */
+    startsInMs: z.number().min(0),
+    /** Estimated time from this event until the job finishes: its start plus one edit's recent mean duration. */
+    etaMs: z.number().min(0),
+  }),
   /** The job is being run again: a worker stopped or crashed mid-job (at most once after a crash). */
   z.object({ type: z.literal('restarted'), attempt: z.number().int().min(2), reason: z.string() }),
   z.object({ type: z.literal('planned'), plan: planSchema }),
@@ -91,7 +99,15 @@ export const jobEventBodySchema = z.discriminatedUnion('type', [
     seed: z.number().int(),
     timings: z.record(z.string(), z.number()),
   }),
-  z.object({ type: z.literal('failed'), code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]), userMessage: z.string() }),
+  /**
+   * Each front end words a failure from its code and details (errors.ts, failureFactsSchema); the
+   * event carries no words. Details default to none, so events written before them still parse.
+   */
+  z.object({
+    type: z.literal('failed'),
+    code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]),
+    details: failureFactsSchema.default({}),
+  }),
   z.object({ type: z.literal('cancelled'), by: z.string().optional() }),
 ]);
 export type JobEventBody = z.infer<typeof jobEventBodySchema>;

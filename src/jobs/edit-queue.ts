@@ -76,6 +76,9 @@ export interface Submitted {
   jobId: string;
   /** Jobs that will start before this one (0: next). */
   position: number;
+  /** Estimated time until the job starts. */
+  startsInMs: number;
+  /** Estimated time until the job finishes. */
   etaMs: number;
   /** Held back by the per-user limit until one of the person's jobs finishes. */
   held: boolean;
@@ -124,23 +127,24 @@ export class EditQueue {
     }
     // Held: behind everything waiting now. Admitted: behind the waiting jobs of its priority or better.
     const position = outcome === 'held' ? waiting : await this.aheadOf(job.priority + 1);
-    const etaMs = await this.eta(position);
+    const estimate = await this.estimate(position);
     // `queued` goes out before the job can reach a worker, so it is always the first event.
-    await this.events.publish(job.id, { type: 'queued', position, etaMs });
+    await this.events.publish(job.id, { type: 'queued', position, ...estimate });
     if (outcome === 'admitted') await this.enqueue(job);
-    return { jobId: job.id, position, etaMs, held: outcome === 'held' };
+    return { jobId: job.id, position, ...estimate, held: outcome === 'held' };
   }
 
   /**
-   * Cancels a job for `byUser`: the requester, or an admin. A waiting job is removed at once
-   * ('cancelled'); a running one is stopped by its worker within one iteration ('cancelling').
+   * Cancels a job for `byUser`: the requester, or an admin (`isAdmin`: a platform admin, as the
+   * chat adapter knows from roles; users in GAS_ADMINS always are). A waiting job is removed at
+   * once ('cancelled'); a running one is stopped by its worker within one iteration ('cancelling').
    */
-  async cancel(jobId: string, byUser: string): Promise<'cancelled' | 'cancelling'> {
+  async cancel(jobId: string, byUser: string, isAdmin = false): Promise<'cancelled' | 'cancelling'> {
     const heldJson = await this.redis.get(this.keys.held(jobId));
     const job = heldJson ? (JSON.parse(heldJson) as EditJob) : ((await this.queue.getJob(jobId))?.data as EditJob | undefined);
     if (!job) throw new GasError('bad_input', `There is no edit ${jobId} (it may have finished long ago).`);
     const owner = job.requester.user;
-    if (byUser !== owner && !this.config.admins.includes(byUser)) {
+    if (byUser !== owner && !isAdmin && !this.config.admins.includes(byUser)) {
       throw new GasError('not_allowed', `Only the person who asked for edit ${jobId} can cancel it.`);
     }
     if (await this.events.ended(jobId)) throw new GasError('bad_input', `Edit ${jobId} has already finished.`);
@@ -194,7 +198,7 @@ export class EditQueue {
     if (promoted) {
       const next = editJobSchema.parse(JSON.parse(promoted));
       const position = await this.aheadOf(next.priority + 1);
-      await this.events.publish(next.id, { type: 'queued', position, etaMs: await this.eta(position) });
+      await this.events.publish(next.id, { type: 'queued', position, ...(await this.estimate(position)) });
       await this.enqueue(next);
     }
   }
@@ -236,14 +240,23 @@ export class EditQueue {
     return waiting.filter((j) => j && (j.opts.priority ?? 0) <= priority).length;
   }
 
-  /** Time until a job at `position` finishes: jobs ahead and running, spread over the workers, at the recent mean duration. */
-  private async eta(position: number): Promise<number> {
+  /** When a job at `position` starts and finishes, from now: the jobs ahead and running, spread over the workers, at the recent mean duration. */
+  private async estimate(position: number): Promise<{ startsInMs: number; etaMs: number }> {
     const [recent, active, workers] = await Promise.all([
       this.redis.lrange(this.keys.durations, 0, 19),
       this.queue.getActiveCount(),
       this.queue.getWorkersCount(),
     ]);
     const mean = recent.length > 0 ? recent.reduce((s, v) => s + Number(v), 0) / recent.length : this.config.defaultDurationMs;
-    return Math.round((mean * (position + active + 1)) / Math.max(1, workers));
+    const startsInMs = startsIn(position + active, Math.max(1, workers), mean);
+    return { startsInMs, etaMs: Math.round(startsInMs + mean) };
   }
+}
+
+/**
+ * When a job starts with `ahead` jobs waiting or running before it on `workers` workers, each
+ * taking `meanMs`: once all but `workers - 1` of them have finished, at `workers` jobs per mean.
+ */
+export function startsIn(ahead: number, workers: number, meanMs: number): number {
+  return Math.round((Math.max(0, ahead - workers + 1) * meanMs) / workers);
 }

@@ -127,17 +127,11 @@ export async function groundPlan(plan: Plan, image: RgbImage, options: GroundOpt
   return { plan: grounded, regions, missing: regions.filter((r) => r.boxes.length === 0).map((r) => r.phrase) };
 }
 
-/** Who reads a message: someone at a shell (flags help) or in a chat (they do not). */
-export type Audience = 'cli' | 'chat';
-
-/** The error for phrases that were not found: which ones, and what the person can do. */
-export function notFoundError(missing: readonly string[], hasDetector: boolean, audience: Audience = 'cli'): GasError {
+/**
+ * The error for phrases that were not found. Its facts (which phrases, whether a detector looked)
+ * let each front end say what the person can do there: flags at a shell, a rephrase in a chat.
+ */
+export function notFoundError(missing: readonly string[], hasDetector: boolean): GasError {
   const names = missing.map((p) => `"${p}"`).join(', ');
-  if (audience === 'chat') {
-    return new GasError('not_found', `I could not find ${names} in the image. The masks show what I found; try again with a clearer name for it.`, { missing });
-  }
-  const fix = hasDetector
-    ? `Check the mask overlay, rephrase, or give the box yourself with --box "${missing[0]}=x0,y0,x1,y1".`
-    : `No detector is installed: give --detector (GroundingDINO), boxes with --box "${missing[0]}=x0,y0,x1,y1", or use the openai planner, which can return boxes.`;
-  return new GasError('not_found', `I could not find ${names} in the image. ${fix}`, { missing });
+  return new GasError('not_found', `I could not find ${names} in the image.`, { missing }, { missing: [...missing], detector: hasDetector });
 }

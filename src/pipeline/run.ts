@@ -1,6 +1,7 @@
 /**
- * A whole edit as plain stages with events: plan → ground → masks → edit. The queue carries
- * these events to chat; the CLI prints them.
+ * A whole edit as plain stages with events: plan → ground → masks → edit. The events are the
+ * job events of the queue's contract with their images in memory; the worker stores the images
+ * as blobs and publishes them, the CLI writes them to files.
  */
 import type { DiffusionBundle } from '../models/bundle.js';
 import type { Detector, DetectionThresholds } from '../ground/detector.js';
@@ -8,14 +9,23 @@ import type { RgbImage } from '../image/decode.js';
 import { renderMaskOverlay } from '../image/overlay.js';
 import type { Planner } from '../plan/planner.js';
 import type { Plan } from '../plan/schema.js';
-import { editImage, type EditOptions, type EditProgress, type EditResult } from './edit.js';
-import { groundPlan, notFoundError, type Audience, type GroundedRegion, type UserBox } from './ground.js';
+import { GasError, isGasError } from '../errors.js';
+import type { BlobRef, JobEventBody } from '../jobs/contracts.js';
+import { editImage, type EditOptions, type EditResult } from './edit.js';
+import { groundPlan, notFoundError, type GroundedRegion, type UserBox } from './ground.js';
 
-export type PipelineEvent =
-  | { type: 'planned'; plan: Plan }
-  | { type: 'grounded'; regions: readonly GroundedRegion[]; missing: readonly string[]; overlay: Buffer }
-  | ({ type: 'progress' } & EditProgress)
-  | ({ type: 'done' } & PipelineResult);
+/** The images of an event in memory: the overlay and the result as PNG bytes, a preview as pixels (encoded only if it is sent). */
+interface EventImages {
+  overlay: Buffer;
+  result: Buffer;
+  preview: RgbImage;
+}
+
+/** An event body with its blob refs swapped for the images they name. */
+type WithImages<Body> = { [K in keyof Body]: K extends keyof EventImages ? EventImages[K] | Exclude<Body[K], BlobRef> : Body[K] };
+
+/** The pipeline's events: the queue's job events of its stages, with images in memory. */
+export type PipelineEvent = WithImages<Extract<JobEventBody, { type: 'planned' | 'grounded' | 'progress' | 'done' }>>;
 
 /** The edit, the plan it followed, and the mask overlay of its regions (a PNG). */
 export type PipelineResult = EditResult & { plan: Plan; overlay: Buffer };
@@ -37,19 +47,17 @@ export interface PipelineDeps {
 export interface PipelineOptions extends EditOptions {
   userBoxes?: readonly UserBox[];
   thresholds?: DetectionThresholds;
-  /** Who reads the error messages (default: a shell user). */
-  audience?: Audience;
 }
 
 /** Plans and grounds, without editing: what `gas plan` shows before GPU time is spent. */
 export async function planAndGround(
   input: PipelineInput,
   deps: Omit<PipelineDeps, 'bundle'>,
-  options: Pick<PipelineOptions, 'userBoxes' | 'thresholds' | 'signal' | 'audience'>,
+  options: Pick<PipelineOptions, 'userBoxes' | 'thresholds' | 'signal'>,
   onEvent: (event: PipelineEvent) => void = () => {},
 ): Promise<{ plan: Plan; regions: readonly GroundedRegion[]; overlay: Buffer }> {
   // 1. Plan.
-  const plan = input.plan ?? (await deps.planner.plan({ text: input.request ?? '', image: input.image }, options.signal));
+  const plan = input.plan ?? (await planRequest(deps.planner, input, options.signal));
   onEvent({ type: 'planned', plan });
 
   // 2. Ground: a region per subtask, shown to the person whether or not every phrase was found.
@@ -60,9 +68,29 @@ export async function planAndGround(
     planBoxesFrom: input.plan ? 'user' : 'planner',
   });
   const overlay = await renderMaskOverlay(input.image, grounding.regions);
-  onEvent({ type: 'grounded', regions: grounding.regions, missing: grounding.missing, overlay });
-  if (grounding.missing.length > 0) throw notFoundError(grounding.missing, deps.detector !== undefined, options.audience);
+  onEvent({
+    type: 'grounded',
+    regions: grounding.regions.map((region) => ({ ...region, boxes: [...region.boxes] })),
+    missing: [...grounding.missing],
+    overlay,
+  });
+  if (grounding.missing.length > 0) throw notFoundError(grounding.missing, deps.detector !== undefined);
   return { plan: grounding.plan, regions: grounding.regions, overlay };
+}
+
+/**
+ * The planner's plan of the request. Its bad_input and bad_plan messages are written for the person
+ * who made the request ("write each edit like …"), so they travel as the failure's reason.
+ */
+async function planRequest(planner: Planner, input: PipelineInput, signal: AbortSignal | undefined): Promise<Plan> {
+  try {
+    return await planner.plan({ text: input.request ?? '', image: input.image }, signal);
+  } catch (error) {
+    if ((isGasError(error, 'bad_input') || isGasError(error, 'bad_plan')) && !error.facts) {
+      throw new GasError(error.code, error.message, error.details, { reason: error.message });
+    }
+    throw error;
+  }
 }
 
 export async function runPipeline(
@@ -77,10 +105,11 @@ export async function runPipeline(
     ...options,
     onProgress: (progress) => {
       options.onProgress?.(progress);
-      onEvent({ type: 'progress', ...progress });
+      const { iteration, total, etaMs, preview } = progress;
+      onEvent({ type: 'progress', iteration, total, etaMs: Math.round(etaMs), ...(preview ? { preview } : {}) });
     },
   });
   const done = { ...result, plan, overlay };
-  onEvent({ type: 'done', ...done });
+  onEvent({ type: 'done', result: result.image, overlay, plan, seed: result.seed, timings: result.timings });
   return done;
 }
