@@ -201,6 +201,19 @@ describe('the fake Slack', { timeout: 30_000 }, () => {
     expect(f.connectionCount()).toBe(2);
   });
 
+  it('Socket Mode: an envelope unacknowledged when its connection drops is sent again on the next one', async () => {
+    const f = await start();
+    const first = await openSocket(f, false);
+    const { eventIds } = f.postMessage({ user: f.users.alice, channel: f.channels.dm, text: 'hi' });
+    const lost = await f.waitFor(() => first.received.find((m) => m.type === 'events_api'), { describe: 'the first sending' });
+    f.dropSockets();
+    const second = await openSocket(f);
+    const again = await f.waitFor(() => second.received.find((m) => m.type === 'events_api'), { describe: 'the sending on the new connection' });
+    expect([again.envelope_id, again.payload.event_id]).toEqual([lost.envelope_id, eventIds[0]]);
+    await f.waitFor(() => f.deliveries[0].ackedAt !== undefined, { describe: 'the acknowledgement' });
+    expect(f.violations).toEqual([]);
+  });
+
   it('HTTP mode: signs each delivery as Slack does (Bolt verifies it) and retries a late acknowledgement with X-Slack-Retry-Num', async () => {
     const f = await start({ delivery: 'http', ackDeadlineMs: 300, maxRetries: 1 });
     const seen: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];

@@ -277,6 +277,17 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     expect(rules(fake)).toEqual([]);
   });
 
+  it('loses no event when the connection drops: what happens meanwhile arrives once it has reconnected', async () => {
+    const { fake, flow } = await setup();
+    fake.dropSockets();
+    const { ts } = fake.postMessage({ user: fake.users.alice, channel: fake.channels.dm, text: 'turn the dog into a tiger', files: [{ name: 'p.png', data: await solidPng(16, 16) }] });
+    const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'the event after the drop', timeoutMs: 30_000 });
+    expect(edit.request.message).toBe(ts);
+    expect(fake.connectionCount()).toBe(2);
+    await fake.waitFor(() => fake.deliveries.every((d) => d.ackedAt !== undefined), { describe: 'the acknowledgement on the new connection' });
+    expect(rules(fake)).toEqual([]);
+  });
+
   it('refuses a mention outside the allowed channels privately, once, and stays silent for thread replies there', async () => {
     const { fake, flow } = await setup({}, { allowedChannels: ['C0OTHER001'] });
     const { ts } = fake.postMessage({ user: fake.users.alice, channel: fake.channels.general, text: mention(fake, REQUEST), files: [{ name: 'p.png', data: await solidPng(8, 8) }] });
@@ -313,6 +324,9 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     const refused = new SlackTransport({ botToken: 'xoxb-wrong', appToken: fake.appToken, apiUrl: fake.apiUrl, apiRetries: 0 }, log);
     const error = await rejection(refused.start(new RecordingHandlers()));
     expect([error.code, error.message]).toEqual(['service_unavailable', 'Slack refused the bot token; check SLACK_BOT_TOKEN.']);
+    const noSocket = new SlackTransport({ botToken: fake.botToken, appToken: 'xapp-1-wrong', apiUrl: fake.apiUrl, apiRetries: 0 }, log);
+    const socketError = await rejection(noSocket.start(new RecordingHandlers()));
+    expect(socketError.message).toBe('Slack refused the Socket Mode connection; check SLACK_APP_TOKEN (an xapp- token with connections:write).');
     transport = new SlackTransport({ botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, apiRetries: 0 }, log);
     await transport.start(new RecordingHandlers());
     const outside = await rejection(transport.editStatus({ platform: 'slack', channel: fake.channels.outside, message: '1.000001', thread: '1.000001' }, queuedStatus()));

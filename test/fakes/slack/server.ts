@@ -169,6 +169,8 @@ export interface FakeSlack {
   pressButton(input: { user: string; channel: string; ts: string; actionId: string }): Promise<Delivery>;
   /** Sends `disconnect` (reason `refresh_requested`) on the open Socket Mode connections, as Slack does before recycling them. */
   refreshSockets(): void;
+  /** Cuts the open Socket Mode connections without a word, as a network drop does. */
+  dropSockets(): void;
   /** HTTP mode: posts a signed event body as is, optionally with a broken signature or an old timestamp; resolves with the app's status. */
   sendSignedEvent(options: { tamper?: 'signature' | 'stale'; retryNum?: number }): Promise<number>;
   messages(channel: string): WireMessage[];
@@ -813,6 +815,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         connection.draining = true;
         connection.socket.send(JSON.stringify({ type: 'disconnect', reason: 'refresh_requested', debug_info: { host: 'fake' } }));
       }
+    },
+
+    dropSockets() {
+      for (const connection of [...connections]) connection.socket.terminate();
     },
 
     async sendSignedEvent({ tamper, retryNum }) {
