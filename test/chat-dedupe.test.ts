@@ -35,6 +35,7 @@ function mention(into: Delivered, photo: Buffer, ids: { channel: string; message
     options: {},
     thread,
     message: ids.message,
+    messageIsRequest: true,
     replyPrivately: async (text) => void into.privateReplies.push(text),
     postStatus: async (message): Promise<StatusRef> => {
       into.posts.push({ thread, message });
@@ -124,6 +125,18 @@ describe('message de-duplication in the chat flow', { timeout: 60_000 }, () => {
     await chat.flow.threadMessage(reply(seen, elsewhere));
     expect(await chat.queue.redis.exists(dedupe.key({ platform: 'discord', ...elsewhere }))).toBe(0);
     expect(await chat.queue.redis.ttl(dedupe.key({ platform: 'discord', ...again }))).toBeGreaterThan(3600);
+  });
+
+  it('makes a job for each request that only points at a message (a context menu on the same photo, twice)', async () => {
+    chat = await chatHarness({ queue: { perUserLimit: 10 } });
+    const photo = await encodePng(await sceneImage());
+    const seen = recorder();
+    const target = { channel: 'C1', message: '1700000000.000600', thread: 'T6' };
+    const { messageIsRequest: _own, ...pointing } = mention(seen, photo, target);
+    await chat.flow.editRequest(pointing);
+    await chat.flow.editRequest({ ...pointing, text: 'make the sky cloudy' });
+    expect(seen.posts).toHaveLength(2);
+    expect(await jobsInQueue(chat)).toBe(2);
   });
 
   it('does not de-duplicate requests that carry no message of their own (a slash command)', async () => {

@@ -149,7 +149,7 @@ export class ChatFlow implements ChatFlowHandlers {
   async editRequest(request: IncomingEdit): Promise<void> {
     try {
       // A redelivered message (retry, redelivery, app_mention + message) was handled by its first delivery.
-      if (request.message && !(await this.dedupe.claim({ platform: this.platform, channel: request.channel, thread: request.thread, message: request.message }))) return;
+      if (request.message && request.messageIsRequest && !(await this.dedupe.claim({ platform: this.platform, channel: request.channel, thread: request.thread, message: request.message }))) return;
       const known = await this.records.editThread(this.platform, request.thread);
       // Without a photo, a request in one of our threads continues it; anywhere else it has nothing to edit.
       if (!request.image && !known) throw new GasError('bad_input', 'Attach the image to edit: a request needs a photo to work on.');
