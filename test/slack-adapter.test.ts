@@ -144,7 +144,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     expect(eventIds).toHaveLength(2); // message (file_share) and app_mention
     await fake.waitFor(() => flow.edits.length === 2, { describe: 'editRequest from both events' });
     for (const { request, bytes } of flow.edits) {
-      expect(request).toMatchObject({ platform: 'slack', user: fake.users.alice, isAdmin: false, channel: fake.channels.general, text: REQUEST, thread: ts, message: ts, options: {} });
+      expect(request).toMatchObject({ platform: 'slack', user: fake.users.alice, isAdmin: false, channel: fake.channels.general, text: REQUEST, thread: ts, message: ts, messageIsRequest: true, options: {} });
       expect(request.image).toMatchObject({ name: 'photo.png', contentType: 'image/png', size: photo.length });
       expect(bytes?.equals(photo)).toBe(true);
     }
@@ -391,7 +391,7 @@ describe('Slack settings, payloads and manifest', () => {
 
   it('escapes what people wrote so it cannot mention, link or format, and keeps long text within Block Kit limits', () => {
     expect(slackFormat.escape('<!here> <@U1> *bold* & <http://x|y>')).toBe('&lt;!here&gt; &lt;@U1&gt; *\u200bbold*\u200b &amp; &lt;http://x|y&gt;');
-    expect(slackFormat.relativeTime(Date.UTC(2030, 0, 1))).toBe('<!date^1893456000^{ago}|2030-01-01 00:00:00 UTC>');
+    expect(slackFormat.relativeTime(Date.UTC(2030, 0, 1))).toBe('<!date^1893456000^at {time}|at 2030-01-01 00:00:00 UTC>');
     const long = `${slackFormat.bold('Plan')}\n${'x'.repeat(2_990)}\n${'y'.repeat(3_500)}`;
     const body = slackMessage({ text: long, images: [], buttons: [], final: false }, []);
     const texts = body.blocks.map((b) => (b.text as { text: string }).text);

@@ -19,8 +19,9 @@ export const slackFormat: TextFormat = {
   bold: (text) => `*${text}*`,
   relativeTime: (epochMs) => {
     const seconds = Math.round(epochMs / 1000);
+    // Slack documents `{ago}` for past times only; the reader's own clock time says when, future or past.
     // The fallback is what clients that cannot render dates show.
-    return `<!date^${seconds}^{ago}|${new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, ' UTC').replace('T', ' ')}>`;
+    return `<!date^${seconds}^at {time}|at ${new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, ' UTC').replace('T', ' ')}>`;
   },
   escape: escapeMrkdwn,
 };

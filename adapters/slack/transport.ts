@@ -299,6 +299,7 @@ export class SlackTransport implements ChatTransport {
       options: {},
       thread,
       message: event.ts,
+      messageIsRequest: true,
       replyPrivately: (text) => this.replyPrivately(event.channel, user, thread, text),
       postStatus: (message) => this.postStatus(event.channel, thread, message),
     });
