@@ -15,9 +15,11 @@ import { BOT_EVENTS, BOT_SCOPES, slackManifest } from '../adapters/slack/manifes
 import { SlackTransport, type SlackStatusRef } from '../adapters/slack/transport.js';
 import { ChatFlow } from '../src/chat/flow.js';
 import type { ChatFlowHandlers, ChatImage, ChatMessage, IncomingButton, IncomingEdit, IncomingMessage, StatusRef } from '../src/chat/transport.js';
+import { encodePng } from '../src/image/decode.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import { createLogger } from '../src/log.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from './fakes/slack/index.js';
+import { sceneImage } from './helpers/colour-world.js';
 import { rejection } from './helpers/errors.js';
 import { queueHarness, REQUEST, type QueueHarness } from './helpers/queue.js';
 
@@ -354,6 +356,33 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     const depth = await harness.queue.depth();
     expect(depth.waiting + depth.active + depth.held).toBe(1);
     expect(fake.ephemerals).toEqual([]);
+  });
+
+  it('runs an edit end to end with the real flow and a colour-world worker: one status message in the thread, images shown once processed, the result in the thread', { timeout: 120_000 }, async () => {
+    harness = await queueHarness();
+    // Enough steps that the run outlasts one edit interval, so the masks or a preview are shown before the result.
+    await harness.startWorker({ defaultSteps: 600 });
+    fake = await startFakeSlack();
+    transport = new SlackTransport(await transportConfig(fake, 'socket'), silent);
+    flow = new ChatFlow({ redis: harness.redis, keys: harness.keys, queue: harness.queue, blobs: harness.blobs, threads: new ThreadHistory(harness.redis, harness.keys), transport, logger: silent });
+    await flow.start();
+    const { ts } = fake.postMessage({ user: fake.users.alice, channel: fake.channels.general, text: mention(fake, REQUEST), files: [{ name: 'scene.png', data: await encodePng(await sceneImage()) }] });
+    const f = fake;
+    const statuses = () => f.messages(f.channels.general).filter((m) => m.user === f.botUserId && m.thread_ts === ts && m.subtype === undefined);
+    const buttonsOf = (m: { blocks?: any[] }) => (m.blocks ?? []).flatMap((b) => (b.type === 'actions' ? b.elements.map((e: { action_id: string }) => e.action_id.split(':')[1]) : []));
+    const done = await f.waitFor(() => statuses().find((m) => buttonsOf(m).includes('retry')), { describe: 'the final status', timeoutMs: 90_000 });
+    const shared = await f.waitFor(() => f.messages(f.channels.general).find((m) => m.subtype === 'file_share' && m.user === f.botUserId), { describe: 'the result in the thread' });
+    expect(statuses()).toHaveLength(1);
+    expect(done.edits).toBeGreaterThanOrEqual(2);
+    expect(shared.thread_ts).toBe(ts);
+    expect((await sharp(f.fileBytes(shared.files![0])).metadata()).format).toBe('png');
+    // Masks or previews were shown as image blocks of processed files, inside the status message.
+    const shownIds = calls(f, 'chat.update').flatMap((r) => (r.params.blocks as any[]).filter((b) => b.type === 'image').map((b) => b.slack_file.id as string));
+    expect(shownIds.length).toBeGreaterThan(0);
+    for (const fileId of shownIds) expect(f.file(fileId)?.state).toBe('processed');
+    const updates = calls(f, 'chat.update').map((r) => r.at);
+    for (let i = 1; i < updates.length; i++) expect(updates[i] - updates[i - 1], f.describe()).toBeGreaterThanOrEqual(1_000);
+    expect(rules(f), f.describe()).toEqual([]);
   });
 
   it('makes one job from an HTTP-mode event that Slack retried with X-Slack-Retry-Num', async () => {
