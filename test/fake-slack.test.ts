@@ -115,8 +115,8 @@ describe('the fake Slack', { timeout: 30_000 }, () => {
     expect(f.violations.map((v) => v.rule)).toEqual(['upload-length', 'upload-incomplete']);
   });
 
-  it('rate-limits chat.update of one message to about one a second: 429 ratelimited with Retry-After', async () => {
-    const f = await start({ updateRateLimit: { limit: 1, windowMs: 1_000 }, retryAfterSeconds: 2 });
+  it('rate-limits chat.update of one message (here one per 2 s): 429 ratelimited with Retry-After', async () => {
+    const f = await start({ updateRateLimit: { limit: 1, windowMs: 2_000 }, retryAfterSeconds: 2 });
     const client = botClient(f, { rejectRateLimitedCalls: true });
     const { ts } = await client.chat.postMessage({ channel: f.channels.general, text: 'v1' });
     await client.chat.update({ channel: f.channels.general, ts: ts!, text: 'v2' });
@@ -124,7 +124,7 @@ describe('the fake Slack', { timeout: 30_000 }, () => {
     await client.chat.update({ channel: f.channels.general, ts: ts!, text: 'v3' }).catch((error: unknown) => (limited = error));
     expect(limited).toMatchObject({ code: 'slack_webapi_rate_limited_error', retryAfter: 2 });
     expect(f.message(f.channels.general, ts!)).toMatchObject({ text: 'v2', edits: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    await new Promise((resolve) => setTimeout(resolve, 2_050));
     await client.chat.update({ channel: f.channels.general, ts: ts!, text: 'v4' });
     expect(f.message(f.channels.general, ts!)?.text).toBe('v4');
     expect(f.violations.map((v) => v.rule)).toEqual(['rate-limited']);
@@ -215,7 +215,7 @@ describe('the fake Slack', { timeout: 30_000 }, () => {
   });
 
   it('HTTP mode: signs each delivery as Slack does (Bolt verifies it) and retries a late acknowledgement with X-Slack-Retry-Num', async () => {
-    const f = await start({ delivery: 'http', ackDeadlineMs: 300, maxRetries: 1 });
+    const f = await start({ delivery: 'http', ackDeadlineMs: 1_000, maxRetries: 1 });
     const seen: Array<{ headers: Record<string, string | string[] | undefined>; body: string }> = [];
     receiver = createServer((request, response) => {
       let body = '';
@@ -223,7 +223,7 @@ describe('the fake Slack', { timeout: 30_000 }, () => {
       request.on('end', () => {
         seen.push({ headers: request.headers, body });
         // The first delivery is answered too late; the retry at once.
-        setTimeout(() => response.writeHead(200).end(), seen.length === 1 ? 600 : 0);
+        setTimeout(() => response.writeHead(200).end(), seen.length === 1 ? 2_000 : 0);
       });
     });
     await new Promise<void>((resolve) => receiver!.listen(0, '127.0.0.1', resolve));
