@@ -16,6 +16,7 @@ import type { EditQueue } from '../jobs/edit-queue.js';
 import type { Keys } from '../jobs/keys.js';
 import type { ThreadHistory, ThreadId } from '../jobs/thread-history.js';
 import { EditCadence } from './cadence.js';
+import { MessageDedupe } from './dedupe.js';
 import { JobRecords, type JobRecord } from './job-records.js';
 import { submitEdit, undoThread } from '../jobs/submit.js';
 import { applyEvent, imagesShown, isFinal, newJobView, planLines, renderStatus, type JobView, type StatusImages } from './render.js';
@@ -100,6 +101,7 @@ const SOMETHING_WENT_WRONG = 'Something went wrong on our side; it has been logg
 export class ChatFlow implements ChatFlowHandlers {
   readonly config: ChatFlowConfig;
   private readonly records: JobRecords;
+  private readonly dedupe: MessageDedupe;
   private readonly following = new Map<string, Following>();
   private readonly platform: Platform;
   private stopped = false;
@@ -111,6 +113,7 @@ export class ChatFlow implements ChatFlowHandlers {
     if (!(Number.isInteger(maxImageBytes) && maxImageBytes >= 1)) throw new Error(`maxImageBytes must be a whole number of at least 1 (got ${maxImageBytes}).`);
     if (!(Number.isInteger(ttlSeconds) && ttlSeconds >= 1)) throw new Error(`ttlSeconds must be a whole number of at least 1 (got ${ttlSeconds}).`);
     this.records = new JobRecords(deps.redis, deps.keys, ttlSeconds);
+    this.dedupe = new MessageDedupe(deps.redis, deps.keys);
     this.platform = deps.transport.platform;
   }
 
@@ -145,6 +148,8 @@ export class ChatFlow implements ChatFlowHandlers {
 
   async editRequest(request: IncomingEdit): Promise<void> {
     try {
+      // A redelivered message (retry, redelivery, app_mention + message) was handled by its first delivery.
+      if (request.message && request.messageIsRequest && !(await this.dedupe.claim({ platform: this.platform, channel: request.channel, thread: request.thread, message: request.message }))) return;
       const known = await this.records.editThread(this.platform, request.thread);
       // Without a photo, a request in one of our threads continues it; anywhere else it has nothing to edit.
       if (!request.image && !known) throw new GasError('bad_input', 'Attach the image to edit: a request needs a photo to work on.');
@@ -170,6 +175,7 @@ export class ChatFlow implements ChatFlowHandlers {
       if (message.thread === undefined) return;
       const known = await this.records.editThread(this.platform, message.thread);
       if (!known) return; // not a conversation of ours
+      if (!(await this.dedupe.claim({ platform: this.platform, channel: message.channel, thread: message.thread, message: message.message }))) return;
       const photo = message.image ? await this.download(message.image) : undefined;
       await this.startJob({
         thread: known.thread,

@@ -102,6 +102,12 @@ export interface IncomingEdit extends IncomingBase {
   /** The person's message, when there is one (Slack mention, Discord context menu target). */
   message?: string;
   /**
+   * True when `message` is the person's own message carrying this request (a Slack mention or DM),
+   * which the platform may deliver more than once: the flow makes one job of it however often it
+   * arrives. Absent when `message` is only what the request points at (Discord's context menu).
+   */
+  messageIsRequest?: boolean;
+  /**
    * Posts the status message of this edit (the adapter already acknowledged the event within the
    * platform's deadline) and returns where it lives.
    */

@@ -1,0 +1,879 @@
+/**
+ * A fake Slack on 127.0.0.1 for the real Bolt and Web API client: the Web API under /api/<method>,
+ * external uploads under /upload, private files under /files-pri (bearer token, or Slack's HTML
+ * sign-in page), Socket Mode on ws://…/socket (hello, envelopes, acks, `disconnect` refreshes,
+ * redelivery of envelopes acknowledged late or lost with a connection) and, in HTTP mode, signed
+ * event and interactivity requests with Slack's retry headers. It enforces Slack's rules
+ * (asynchronous file processing, the 3 s acknowledgement, Block Kit basics, chat.update rate limits,
+ * membership, tokens), answers a broken rule as Slack does, and records it as a violation. Tests
+ * play people through `postMessage` and `pressButton`, and read back every request and message.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { checkBlocks, type FileState } from './rules.js';
+
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+export interface FakeSlackOptions {
+  /** How events reach the app: a Socket Mode connection, or signed POSTs to `eventsUrl` (set later with `setEventsUrl`). */
+  delivery?: 'socket' | 'http';
+  /** Time to acknowledge an event or button (Slack: 3 s). */
+  ackDeadlineMs?: number;
+  /** Redeliveries of an event that was not acknowledged in time (Slack: 3). */
+  maxRetries?: number;
+  /** Time between the end of an upload and the file being usable in blocks and shared. */
+  fileProcessingMs?: number;
+  /** chat.update per message (about one a second). */
+  updateRateLimit?: RateLimit;
+  /** Seconds Slack tells a rate-limited client to wait. */
+  retryAfterSeconds?: number;
+}
+
+export interface RecordedRequest {
+  at: number;
+  /** The Web API method (`chat.update`), or `upload` / `download` for file traffic. */
+  method: string;
+  params: Record<string, any>;
+  authorization?: string;
+  status: number;
+  /** Slack's `error` when `ok` was false. */
+  error?: string;
+}
+
+export interface Violation {
+  at: number;
+  rule: string;
+  detail: string;
+}
+
+/** One delivery of an event or interaction to the app. */
+export interface Delivery {
+  id: string;
+  kind: 'events_api' | 'interactive';
+  /** The event's id (events only): the same across retries. */
+  eventId?: string;
+  eventType?: string;
+  retry: number;
+  sentAt: number;
+  ackedAt?: number;
+  /** HTTP mode: the app's answer. */
+  status?: number;
+  transport: 'socket' | 'http';
+}
+
+export interface WireFile {
+  id: string;
+  name: string;
+  title: string;
+  mimetype: string;
+  filetype: string;
+  size: number;
+  user: string;
+  url_private: string;
+  url_private_download: string;
+  created: number;
+  /** Internal: bytes and processing state. */
+  data?: Buffer;
+  declaredLength?: number;
+  state: 'pending' | 'uploaded' | 'processing' | 'processed';
+  altText?: string;
+}
+
+export interface WireMessage {
+  type: 'message';
+  subtype?: string;
+  ts: string;
+  thread_ts?: string;
+  user?: string;
+  bot_id?: string;
+  text: string;
+  blocks?: any[];
+  files?: string[];
+  channel: string;
+  /** How many times chat.update changed it. */
+  edits: number;
+}
+
+export interface Ephemeral {
+  channel: string;
+  user: string;
+  text: string;
+  thread_ts?: string;
+  at: number;
+}
+
+export interface FileInput {
+  name: string;
+  data: Buffer;
+  mimetype?: string;
+}
+
+export interface PostedByPerson {
+  ts: string;
+  /** The events this message produced (message, and app_mention when it mentions the bot). */
+  eventIds: string[];
+}
+
+interface Channel {
+  id: string;
+  name: string;
+  type: 'channel' | 'im';
+  botIsMember: boolean;
+}
+
+interface Connection {
+  socket: WebSocket;
+  /** Sent `disconnect`: no new envelopes go to it, acks still count. */
+  draining: boolean;
+}
+
+interface Pending {
+  delivery: Delivery;
+  payload: any;
+  timer?: NodeJS.Timeout;
+  /** Socket Mode: the connection it was sent on. */
+  connection?: Connection;
+  resolve(): void;
+}
+
+export interface FakeSlack {
+  readonly apiUrl: string;
+  readonly baseUrl: string;
+  readonly botToken: string;
+  readonly appToken: string;
+  readonly signingSecret: string;
+  readonly teamId: string;
+  readonly botUserId: string;
+  readonly botId: string;
+  readonly users: { alice: string; bob: string };
+  /** A public channel the bot is in, one it is not in, and Alice's DM with the bot. */
+  readonly channels: { general: string; outside: string; dm: string };
+  readonly requests: RecordedRequest[];
+  readonly violations: Violation[];
+  readonly deliveries: Delivery[];
+  readonly ephemerals: Ephemeral[];
+  /** Socket Mode connections opened so far. */
+  connectionCount(): number;
+  /** Where HTTP-mode deliveries go (the app's /slack/events). */
+  setEventsUrl(url: string): void;
+  /** A person posts a message (with files), as Slack would deliver it: `message` (file_share), plus `app_mention` when it mentions the bot. */
+  postMessage(input: { user: string; channel: string; text: string; files?: FileInput[]; thread_ts?: string }): PostedByPerson;
+  /** Delivers an event again with its event_id (a Slack retry: X-Slack-Retry-Num / retry_attempt). */
+  redeliver(eventId: string, reason?: string): void;
+  /** A person presses a button of a message; resolves once the press is acknowledged (or its deadline passed). */
+  pressButton(input: { user: string; channel: string; ts: string; actionId: string }): Promise<Delivery>;
+  /** Sends `disconnect` (reason `refresh_requested`) on the open Socket Mode connections, as Slack does before recycling them. */
+  refreshSockets(): void;
+  /** Cuts the open Socket Mode connections without a word, as a network drop does. */
+  dropSockets(): void;
+  /** HTTP mode: posts a signed event body as is, optionally with a broken signature or an old timestamp; resolves with the app's status. */
+  sendSignedEvent(options: { tamper?: 'signature' | 'stale'; retryNum?: number }): Promise<number>;
+  messages(channel: string): WireMessage[];
+  message(channel: string, ts: string): WireMessage | undefined;
+  file(id: string): WireFile | undefined;
+  fileBytes(id: string): Buffer | undefined;
+  waitFor<T>(predicate: () => T | undefined | null | false, options: { describe: string; timeoutMs?: number }): Promise<T>;
+  describe(): string;
+  close(): Promise<void>;
+}
+
+const DEFAULTS = {
+  ackDeadlineMs: 3_000,
+  maxRetries: 3,
+  fileProcessingMs: 300,
+  updateRateLimit: { limit: 1, windowMs: 1_000 },
+  retryAfterSeconds: 1,
+};
+
+const SIGN_IN_PAGE = '<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to your workspace</body></html>';
+/** Methods that take the app-level token; every other takes the bot token. */
+const APP_TOKEN_METHODS = new Set(['apps.connections.open']);
+
+const id = (prefix: string) => `${prefix}${randomBytes(6).toString('hex').toUpperCase().slice(0, 10)}`;
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+/** Web API arguments: form-urlencoded, or multipart when a call carries bytes; JSON-valued fields (blocks, files) parsed. */
+async function parseParams(raw: Buffer, contentType: string | undefined): Promise<{ params: Record<string, any>; files: Buffer[] }> {
+  const params: Record<string, any> = {};
+  const files: Buffer[] = [];
+  if (contentType?.startsWith('multipart/form-data')) {
+    const form = await new Request('http://fake.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body: raw }).formData();
+    for (const [key, value] of form.entries()) {
+      if (typeof value === 'string') params[key] = value;
+      else files.push(Buffer.from(await value.arrayBuffer()));
+    }
+  } else if (contentType?.startsWith('application/json')) {
+    Object.assign(params, JSON.parse(raw.toString('utf8') || '{}'));
+  } else {
+    for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) params[key] = value;
+  }
+  for (const key of ['blocks', 'files', 'attachments']) {
+    if (typeof params[key] === 'string') {
+      try {
+        params[key] = JSON.parse(params[key]);
+      } catch {
+        // left as text: the rules answer it
+      }
+    }
+  }
+  return { params, files };
+}
+
+export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
+  const settings = { ...DEFAULTS, ...options, delivery: options.delivery ?? 'socket' };
+  const requests: RecordedRequest[] = [];
+  const violations: Violation[] = [];
+  const deliveries: Delivery[] = [];
+  const ephemerals: Ephemeral[] = [];
+  const files = new Map<string, WireFile>();
+  const messagesByChannel = new Map<string, WireMessage[]>();
+  const updates = new Map<string, number[]>();
+  const events = new Map<string, { payload: any; retries: number }>();
+  const pending = new Map<string, Pending>();
+  const queued: Pending[] = [];
+  const connections: Connection[] = [];
+  let connectionsOpened = 0;
+  let eventsUrl: string | undefined;
+  let closed = false;
+  let tsCounter = 0;
+
+  const teamId = 'T0FAKE0001';
+  const botUserId = 'U0GASBOT01';
+  const botId = 'B0GASBOT01';
+  const botToken = `xoxb-${randomBytes(12).toString('hex')}`;
+  const appToken = `xapp-1-${randomBytes(12).toString('hex')}`;
+  const signingSecret = randomBytes(16).toString('hex');
+  const users = { alice: 'U0ALICE001', bob: 'U0BOB00001' };
+  const channelList: Channel[] = [
+    { id: 'C0GENERAL1', name: 'general', type: 'channel', botIsMember: true },
+    { id: 'C0OUTSIDE1', name: 'outside', type: 'channel', botIsMember: false },
+    { id: 'D0ALICE001', name: 'alice-dm', type: 'im', botIsMember: true },
+  ];
+  const channels = new Map(channelList.map((c) => [c.id, c]));
+
+  const violate = (rule: string, detail: string) => violations.push({ at: Date.now(), rule, detail });
+  const nextTs = () => {
+    tsCounter += 1;
+    return `${Math.floor(Date.now() / 1000)}.${String(tsCounter).padStart(6, '0')}`;
+  };
+  const messagesOf = (channel: string) => {
+    let list = messagesByChannel.get(channel);
+    if (!list) messagesByChannel.set(channel, (list = []));
+    return list;
+  };
+  const fileState = (fileId: string): FileState => {
+    const file = files.get(fileId);
+    return !file ? 'unknown' : file.state === 'processed' ? 'processed' : 'unprocessed';
+  };
+
+  let baseUrl = '';
+  const fileUrls = (fileId: string, name: string) => ({
+    url_private: `${baseUrl}/files-pri/${teamId}-${fileId}/${encodeURIComponent(name)}`,
+    url_private_download: `${baseUrl}/files-pri/${teamId}-${fileId}/download/${encodeURIComponent(name)}`,
+  });
+  const mimetypeOf = (name: string) => (/\.png$/i.test(name) ? 'image/png' : /\.jpe?g$/i.test(name) ? 'image/jpeg' : 'application/octet-stream');
+  /** The file as the Web API shows it: mimetype and filetype stay empty until processing is done. */
+  const publicFile = (file: WireFile) => {
+    const { data: _data, declaredLength: _declared, state, altText: _alt, ...wire } = file;
+    return state === 'processed' ? wire : { ...wire, mimetype: '', filetype: '' };
+  };
+
+  // ---- delivery ----------------------------------------------------------------------------
+
+  const eventEnvelope = (eventId: string, event: any) => ({
+    token: 'verification-token',
+    team_id: teamId,
+    api_app_id: 'A0GASAPP01',
+    event,
+    type: 'event_callback',
+    event_id: eventId,
+    event_time: Math.floor(Date.now() / 1000),
+    authorizations: [{ enterprise_id: null, team_id: teamId, user_id: botUserId, is_bot: true, is_enterprise_install: false }],
+    is_ext_shared_channel: false,
+  });
+
+  const sign = (body: string, timestamp: number) => `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+
+  const liveConnection = () => connections.find((c) => !c.draining && c.socket.readyState === c.socket.OPEN);
+
+  function armDeadline(item: Pending): void {
+    item.timer = setTimeout(() => {
+      if (item.delivery.ackedAt !== undefined || closed) return;
+      violate('ack-deadline', `${item.delivery.kind} ${item.delivery.eventId ?? item.delivery.id} not acknowledged within ${settings.ackDeadlineMs} ms`);
+      pending.delete(item.delivery.id);
+      item.resolve();
+      // Slack retries events it got no acknowledgement for; interactions are not retried.
+      if (item.delivery.eventId) retryEvent(item.delivery.eventId, 'timeout');
+    }, settings.ackDeadlineMs);
+  }
+
+  function sendOnSocket(item: Pending): void {
+    const connection = liveConnection();
+    if (!connection) {
+      queued.push(item); // sent once a connection says hello
+      return;
+    }
+    item.delivery.sentAt = Date.now();
+    item.connection = connection;
+    pending.set(item.delivery.id, item);
+    const { delivery } = item;
+    const envelope =
+      delivery.kind === 'events_api'
+        ? { envelope_id: delivery.id, type: 'events_api', payload: item.payload, accepts_response_payload: false, retry_attempt: delivery.retry, retry_reason: delivery.retry > 0 ? 'timeout' : '' }
+        : { envelope_id: delivery.id, type: 'interactive', payload: item.payload, accepts_response_payload: false };
+    connection.socket.send(JSON.stringify(envelope));
+    armDeadline(item);
+  }
+
+  async function sendOverHttp(item: Pending, reason: string): Promise<void> {
+    if (!eventsUrl) {
+      violate('no-request-url', 'an HTTP delivery with no events URL set');
+      item.resolve();
+      return;
+    }
+    const { delivery } = item;
+    const body = delivery.kind === 'events_api' ? JSON.stringify(item.payload) : new URLSearchParams({ payload: JSON.stringify(item.payload) }).toString();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': delivery.kind === 'events_api' ? 'application/json' : 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(timestamp),
+      'x-slack-signature': sign(body, timestamp),
+    };
+    if (delivery.retry > 0) Object.assign(headers, { 'x-slack-retry-num': String(delivery.retry), 'x-slack-retry-reason': reason });
+    delivery.sentAt = Date.now();
+    pending.set(delivery.id, item);
+    armDeadline(item);
+    try {
+      const response = await fetch(eventsUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(settings.ackDeadlineMs + 2_000) });
+      await response.text();
+      delivery.status = response.status;
+      if (response.ok && delivery.ackedAt === undefined && pending.has(delivery.id)) {
+        delivery.ackedAt = Date.now();
+        clearTimeout(item.timer);
+        pending.delete(delivery.id);
+        item.resolve();
+      } else if (!response.ok) {
+        violate('delivery-refused', `${delivery.kind} ${delivery.eventId ?? delivery.id} answered ${response.status}`);
+      }
+    } catch (error) {
+      if (!closed) violate('delivery-failed', `${delivery.kind} ${delivery.eventId ?? delivery.id}: ${String(error)}`);
+    }
+  }
+
+  function dispatch(kind: Delivery['kind'], payload: any, meta: { eventId?: string; eventType?: string; retry: number; reason?: string }): Promise<Delivery> {
+    return new Promise((resolve) => {
+      const delivery: Delivery = { id: id('E'), kind, ...(meta.eventId ? { eventId: meta.eventId, eventType: meta.eventType } : {}), retry: meta.retry, sentAt: Date.now(), transport: settings.delivery };
+      deliveries.push(delivery);
+      const item: Pending = { delivery, payload, resolve: () => resolve(delivery) };
+      if (settings.delivery === 'socket') sendOnSocket(item);
+      else void sendOverHttp(item, meta.reason ?? 'timeout');
+    });
+  }
+
+  function deliverEvent(event: any): string {
+    const eventId = `Ev${randomBytes(5).toString('hex').toUpperCase()}`;
+    const payload = eventEnvelope(eventId, event);
+    events.set(eventId, { payload, retries: 0 });
+    void dispatch('events_api', payload, { eventId, eventType: event.type, retry: 0 });
+    return eventId;
+  }
+
+  function retryEvent(eventId: string, reason: string): void {
+    const known = events.get(eventId);
+    if (!known || closed) return;
+    if (known.retries >= settings.maxRetries) return;
+    known.retries += 1;
+    void dispatch('events_api', known.payload, { eventId, eventType: known.payload.event.type, retry: known.retries, reason });
+  }
+
+  // ---- people ----------------------------------------------------------------------------------
+
+  function personFile(user: string, input: FileInput): WireFile {
+    const fileId = id('F');
+    const file: WireFile = {
+      id: fileId,
+      name: input.name,
+      title: input.name,
+      mimetype: input.mimetype ?? mimetypeOf(input.name),
+      filetype: (input.name.split('.').pop() ?? '').toLowerCase(),
+      size: input.data.length,
+      user,
+      created: Math.floor(Date.now() / 1000),
+      ...fileUrls(fileId, input.name),
+      data: input.data,
+      state: 'processed',
+    };
+    files.set(fileId, file);
+    return file;
+  }
+
+  function eventOf(message: WireMessage, channel: Channel, type: 'message' | 'app_mention') {
+    const shared = (message.files ?? []).map((fileId) => publicFile(files.get(fileId)!));
+    return {
+      type,
+      ...(type === 'message' && message.subtype ? { subtype: message.subtype } : {}),
+      ...(message.user ? { user: message.user } : {}),
+      ...(message.bot_id ? { bot_id: message.bot_id } : {}),
+      text: message.text,
+      ts: message.ts,
+      ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}),
+      channel: channel.id,
+      ...(type === 'message' ? { channel_type: channel.type === 'im' ? 'im' : 'channel' } : {}),
+      event_ts: message.ts,
+      ...(shared.length ? { files: shared, upload: false } : {}),
+    };
+  }
+
+  // ---- Web API --------------------------------------------------------------------------------
+
+  type Answer = { status: number; body: any; headers?: Record<string, string> };
+  const ok = (body: Record<string, unknown> = {}): Answer => ({ status: 200, body: { ok: true, ...body } });
+  const fail = (error: string, extra: Record<string, unknown> = {}): Answer => ({ status: 200, body: { ok: false, error, ...extra } });
+
+  function channelFor(channelId: string | undefined): Channel | Answer {
+    const channel = channelId ? channels.get(channelId) : undefined;
+    if (!channel) return fail('channel_not_found');
+    if (!channel.botIsMember) {
+      violate('not-in-channel', `the bot wrote to ${channel.id}, which it is not in`);
+      return fail('not_in_channel');
+    }
+    return channel;
+  }
+
+  function blocksProblem(params: Record<string, any>): Answer | undefined {
+    if (params.blocks === undefined) return undefined;
+    const errors = checkBlocks(params.blocks, fileState);
+    if (errors.length === 0) return undefined;
+    violate('invalid-blocks', errors.join('; '));
+    return fail('invalid_blocks', { errors, response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) } });
+  }
+
+  function shareFiles(fileIds: string[], channel: Channel, threadTs: string | undefined, comment: string | undefined): void {
+    const message: WireMessage = {
+      type: 'message',
+      subtype: 'file_share',
+      ts: nextTs(),
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      user: botUserId,
+      bot_id: botId,
+      text: comment ?? '',
+      files: fileIds,
+      channel: channel.id,
+      edits: 0,
+    };
+    messagesOf(channel.id).push(message);
+    // The bot hears its own upload: a message event from itself, which it must ignore.
+    deliverEvent(eventOf(message, channel, 'message'));
+  }
+
+  const methods: Record<string, (params: Record<string, any>, parts: Buffer[]) => Answer> = {
+    'auth.test': () => ok({ url: 'https://fake.slack.com/', team: 'Fake', user: 'gas', team_id: teamId, user_id: botUserId, bot_id: botId, is_enterprise_install: false }),
+
+    'apps.connections.open': () => {
+      const ticket = randomBytes(8).toString('hex');
+      return ok({ url: `${baseUrl.replace(/^http/, 'ws')}/socket?ticket=${ticket}` });
+    },
+
+    'chat.postMessage': (params) => {
+      const channel = channelFor(params.channel);
+      if ('status' in channel) return channel;
+      if (!params.text && !params.blocks) return fail('no_text');
+      const refused = blocksProblem(params);
+      if (refused) return refused;
+      if (params.thread_ts && !messagesOf(channel.id).some((m) => m.ts === params.thread_ts)) return fail('thread_not_found');
+      const message: WireMessage = {
+        type: 'message',
+        ts: nextTs(),
+        ...(params.thread_ts ? { thread_ts: params.thread_ts } : {}),
+        user: botUserId,
+        bot_id: botId,
+        text: params.text ?? '',
+        ...(params.blocks ? { blocks: params.blocks } : {}),
+        channel: channel.id,
+        edits: 0,
+      };
+      messagesOf(channel.id).push(message);
+      return ok({ channel: channel.id, ts: message.ts, message: { ...message, edits: undefined } });
+    },
+
+    'chat.update': (params) => {
+      const channel = channelFor(params.channel);
+      if ('status' in channel) return channel;
+      const message = messagesOf(channel.id).find((m) => m.ts === params.ts);
+      if (!message) return fail('message_not_found');
+      if (message.user !== botUserId) return fail('cant_update_message');
+      const key = `${channel.id}:${message.ts}`;
+      const now = Date.now();
+      const recent = (updates.get(key) ?? []).filter((t) => now - t < settings.updateRateLimit.windowMs);
+      if (recent.length >= settings.updateRateLimit.limit) {
+        violate('rate-limited', `chat.update of ${key} more than ${settings.updateRateLimit.limit} per ${settings.updateRateLimit.windowMs} ms`);
+        return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(settings.retryAfterSeconds) } };
+      }
+      const refused = blocksProblem(params);
+      if (refused) return refused;
+      recent.push(now);
+      updates.set(key, recent);
+      message.text = params.text ?? message.text;
+      if (params.blocks) message.blocks = params.blocks;
+      message.edits += 1;
+      return ok({ channel: channel.id, ts: message.ts, text: message.text });
+    },
+
+    'chat.postEphemeral': (params) => {
+      const channel = channelFor(params.channel);
+      if ('status' in channel) return channel;
+      if (!params.user) return fail('user_not_found');
+      if (!params.text && !params.blocks) return fail('no_text');
+      ephemerals.push({ channel: channel.id, user: params.user, text: params.text ?? '', ...(params.thread_ts ? { thread_ts: params.thread_ts } : {}), at: Date.now() });
+      return ok({ message_ts: nextTs() });
+    },
+
+    'files.getUploadURLExternal': (params) => {
+      const length = Number(params.length);
+      if (!params.filename) return fail('invalid_arguments');
+      if (!Number.isInteger(length) || length <= 0) return fail('invalid_arguments');
+      const fileId = id('F');
+      files.set(fileId, {
+        id: fileId,
+        name: params.filename,
+        title: params.filename,
+        mimetype: mimetypeOf(params.filename),
+        filetype: (params.filename.split('.').pop() ?? '').toLowerCase(),
+        size: length,
+        user: botUserId,
+        created: Math.floor(Date.now() / 1000),
+        ...fileUrls(fileId, params.filename),
+        declaredLength: length,
+        state: 'pending',
+        ...(params.alt_text ? { altText: params.alt_text } : {}),
+      });
+      return ok({ upload_url: `${baseUrl}/upload/v1/${fileId}`, file_id: fileId });
+    },
+
+    'files.completeUploadExternal': (params) => {
+      const list = Array.isArray(params.files) ? (params.files as Array<{ id: string; title?: string }>) : undefined;
+      if (!list || list.length === 0) return fail('invalid_arguments');
+      let channel: Channel | undefined;
+      if (params.channel_id) {
+        const found = channelFor(params.channel_id);
+        if ('status' in found) return found;
+        channel = found;
+      }
+      for (const entry of list) {
+        const file = files.get(entry.id);
+        if (!file) return fail('file_not_found');
+        if (file.state !== 'uploaded') {
+          violate('upload-incomplete', `completeUploadExternal of ${entry.id} in state ${file.state}`);
+          return fail(file.state === 'pending' ? 'file_upload_incomplete' : 'file_already_completed');
+        }
+      }
+      for (const entry of list) {
+        const file = files.get(entry.id)!;
+        if (entry.title) file.title = entry.title;
+        file.state = 'processing';
+      }
+      const fileIds = list.map((entry) => entry.id);
+      // Processing happens a moment later, as on Slack; only then is a shared file posted into the channel.
+      setTimeout(() => {
+        if (closed) return;
+        for (const fileId of fileIds) files.get(fileId)!.state = 'processed';
+        if (channel) shareFiles(fileIds, channel, params.thread_ts, params.initial_comment);
+      }, settings.fileProcessingMs);
+      return ok({ files: fileIds.map((fileId) => publicFile(files.get(fileId)!)) });
+    },
+
+    'files.info': (params) => {
+      const file = files.get(params.file);
+      if (!file || file.state === 'pending') return fail('file_not_found');
+      return ok({ file: publicFile(file) });
+    },
+  };
+
+  // ---- HTTP ------------------------------------------------------------------------------------
+
+  function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    response.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json; charset=utf-8', ...headers }).end(text);
+  }
+
+  async function handleApi(method: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { params, files: parts } = await parseParams(await readBody(request), request.headers['content-type']);
+    const authorization = request.headers.authorization ?? (params.token ? `Bearer ${params.token}` : undefined);
+    const record = (answer: Answer) => {
+      requests.push({ at: Date.now(), method, params, ...(authorization ? { authorization } : {}), status: answer.status, ...(answer.body.ok === false ? { error: answer.body.error } : {}) });
+      send(response, answer.status, answer.body, answer.headers);
+    };
+    const handler = methods[method];
+    if (!handler) return record({ status: 200, body: { ok: false, error: 'unknown_method' } });
+    const expected = APP_TOKEN_METHODS.has(method) ? appToken : botToken;
+    if (!authorization) return record(fail('not_authed'));
+    if (authorization !== `Bearer ${expected}`) {
+      violate('invalid-auth', `${method} with a token that is not the ${APP_TOKEN_METHODS.has(method) ? 'app-level' : 'bot'} token`);
+      return record(fail('invalid_auth'));
+    }
+    record(handler(params, parts));
+  }
+
+  async function handleUpload(fileId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const raw = await readBody(request);
+    const file = files.get(fileId);
+    let data = raw;
+    if (request.headers['content-type']?.startsWith('multipart/form-data')) data = (await parseParams(raw, request.headers['content-type'])).files[0] ?? Buffer.alloc(0);
+    const answer = (status: number, text: string) => {
+      requests.push({ at: Date.now(), method: 'upload', params: { file: fileId, bytes: data.length }, status });
+      send(response, status, text);
+    };
+    if (!file || file.state !== 'pending') return answer(404, 'Not Found');
+    if (data.length !== file.declaredLength) {
+      violate('upload-length', `${fileId}: ${data.length} bytes uploaded, ${file.declaredLength} declared`);
+      return answer(400, 'length mismatch');
+    }
+    file.data = data;
+    file.size = data.length;
+    file.state = 'uploaded';
+    answer(200, `OK - ${data.length}`);
+  }
+
+  function handleDownload(path: string, request: IncomingMessage, response: ServerResponse): void {
+    const match = /^\/files-pri\/[A-Z0-9]+-(F[A-Z0-9]+)\//.exec(path);
+    const file = match ? files.get(match[1]) : undefined;
+    const authorization = request.headers.authorization;
+    const authorised = authorization === `Bearer ${botToken}`;
+    requests.push({ at: Date.now(), method: 'download', params: { path }, ...(authorization ? { authorization } : {}), status: authorised && file?.data ? 200 : authorised ? 404 : 200 });
+    if (!authorised) {
+      // Slack's answer to a missing token or scope: its sign-in page, with status 200.
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(SIGN_IN_PAGE);
+      return;
+    }
+    if (!file?.data) {
+      send(response, 404, 'Not Found');
+      return;
+    }
+    response.writeHead(200, { 'content-type': file.mimetype || 'application/octet-stream', 'content-length': String(file.data.length) }).end(file.data);
+  }
+
+  const http = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const fail500 = (error: unknown) => {
+      violate('fake-error', String(error));
+      if (!response.headersSent) send(response, 500, { ok: false, error: 'fatal_error' });
+    };
+    if (request.method === 'POST' && url.pathname.startsWith('/api/')) {
+      handleApi(url.pathname.slice('/api/'.length), request, response).catch(fail500);
+    } else if (request.method === 'POST' && url.pathname.startsWith('/upload/v1/')) {
+      handleUpload(url.pathname.slice('/upload/v1/'.length), request, response).catch(fail500);
+    } else if (request.method === 'GET' && url.pathname.startsWith('/files-pri/')) {
+      handleDownload(url.pathname, request, response);
+    } else {
+      send(response, 404, 'Not Found');
+    }
+  });
+
+  // ---- Socket Mode ----------------------------------------------------------------------------
+
+  const wss = new WebSocketServer({ noServer: true });
+  http.on('upgrade', (request, socket, head) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/socket' || !url.searchParams.get('ticket')) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const connection: Connection = { socket: ws, draining: false };
+      connections.push(connection);
+      connectionsOpened += 1;
+      ws.on('message', (raw) => {
+        let message: any;
+        try {
+          message = JSON.parse(raw.toString());
+        } catch {
+          violate('socket-garbage', raw.toString().slice(0, 100));
+          return;
+        }
+        const item = message?.envelope_id ? pending.get(message.envelope_id) : undefined;
+        if (!item) {
+          if (message?.envelope_id && !deliveries.some((d) => d.id === message.envelope_id)) violate('unknown-envelope', String(message.envelope_id));
+          return;
+        }
+        item.delivery.ackedAt = Date.now();
+        clearTimeout(item.timer);
+        pending.delete(message.envelope_id);
+        item.resolve();
+      });
+      ws.on('close', () => {
+        connections.splice(connections.indexOf(connection), 1);
+        // Envelopes lost with the connection are sent again on the next one, as Slack retries them.
+        if (closed) return;
+        for (const item of [...pending.values()]) {
+          if (item.connection !== connection) continue;
+          clearTimeout(item.timer);
+          pending.delete(item.delivery.id);
+          sendOnSocket(item);
+        }
+      });
+      ws.send(JSON.stringify({ type: 'hello', num_connections: connections.length, debug_info: { host: 'fake', approximate_connection_time: 18060 }, connection_info: { app_id: 'A0GASAPP01' } }));
+      for (const item of queued.splice(0)) sendOnSocket(item);
+    });
+  });
+
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+
+  const fake: FakeSlack = {
+    apiUrl: `${baseUrl}/api/`,
+    baseUrl,
+    botToken,
+    appToken,
+    signingSecret,
+    teamId,
+    botUserId,
+    botId,
+    users,
+    channels: { general: 'C0GENERAL1', outside: 'C0OUTSIDE1', dm: 'D0ALICE001' },
+    requests,
+    violations,
+    deliveries,
+    ephemerals,
+
+    connectionCount: () => connectionsOpened,
+
+    setEventsUrl(url) {
+      eventsUrl = url;
+    },
+
+    postMessage({ user, channel: channelId, text, files: inputs = [], thread_ts }) {
+      const channel = channels.get(channelId);
+      if (!channel) throw new Error(`fake Slack: no channel ${channelId}`);
+      const shared = inputs.map((input) => personFile(user, input));
+      const message: WireMessage = {
+        type: 'message',
+        ...(shared.length ? { subtype: 'file_share' } : {}),
+        ts: nextTs(),
+        ...(thread_ts ? { thread_ts } : {}),
+        user,
+        text,
+        ...(shared.length ? { files: shared.map((f) => f.id) } : {}),
+        channel: channel.id,
+        edits: 0,
+      };
+      messagesOf(channel.id).push(message);
+      const eventIds: string[] = [];
+      if (!channel.botIsMember) return { ts: message.ts, eventIds };
+      // Slack sends the message event and, when the bot is mentioned outside a DM, an app_mention with another event_id.
+      eventIds.push(deliverEvent(eventOf(message, channel, 'message')));
+      if (channel.type !== 'im' && text.includes(`<@${botUserId}>`)) eventIds.push(deliverEvent(eventOf(message, channel, 'app_mention')));
+      return { ts: message.ts, eventIds };
+    },
+
+    redeliver(eventId, reason = 'http_timeout') {
+      const known = events.get(eventId);
+      if (!known) throw new Error(`fake Slack: no event ${eventId}`);
+      known.retries += 1;
+      void dispatch('events_api', known.payload, { eventId, eventType: known.payload.event.type, retry: known.retries, reason });
+    },
+
+    pressButton({ user, channel: channelId, ts, actionId }) {
+      const message = messagesOf(channelId).find((m) => m.ts === ts);
+      if (!message) throw new Error(`fake Slack: no message ${ts} in ${channelId}`);
+      const button = (message.blocks ?? []).flatMap((b: any) => (b.type === 'actions' ? b.elements : [])).find((e: any) => e.action_id === actionId);
+      if (!button) throw new Error(`fake Slack: message ${ts} has no button ${actionId}`);
+      const payload = {
+        type: 'block_actions',
+        user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: teamId },
+        api_app_id: 'A0GASAPP01',
+        token: 'verification-token',
+        container: { type: 'message', message_ts: ts, channel_id: channelId, is_ephemeral: false, ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}) },
+        trigger_id: `${Date.now()}.${randomBytes(4).toString('hex')}`,
+        team: { id: teamId, domain: 'fake' },
+        enterprise: null,
+        is_enterprise_install: false,
+        channel: { id: channelId, name: channels.get(channelId)?.name ?? channelId },
+        message: { type: 'message', user: message.user, bot_id: message.bot_id, text: message.text, ts: message.ts, ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}), blocks: message.blocks },
+        state: { values: {} },
+        response_url: `${baseUrl}/actions/respond`,
+        actions: [{ action_id: actionId, block_id: 'actions', text: button.text, value: button.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
+      };
+      return dispatch('interactive', payload, { retry: 0 });
+    },
+
+    refreshSockets() {
+      for (const connection of connections) {
+        if (connection.draining) continue;
+        connection.draining = true;
+        connection.socket.send(JSON.stringify({ type: 'disconnect', reason: 'refresh_requested', debug_info: { host: 'fake' } }));
+      }
+    },
+
+    dropSockets() {
+      for (const connection of [...connections]) connection.socket.terminate();
+    },
+
+    async sendSignedEvent({ tamper, retryNum }) {
+      if (!eventsUrl) throw new Error('fake Slack: no events URL set');
+      const eventId = `Ev${randomBytes(5).toString('hex').toUpperCase()}`;
+      const message: WireMessage = { type: 'message', ts: nextTs(), user: users.alice, text: `<@${botUserId}> hello`, channel: 'C0GENERAL1', edits: 0 };
+      const body = JSON.stringify(eventEnvelope(eventId, eventOf(message, channels.get('C0GENERAL1')!, 'app_mention')));
+      const now = Math.floor(Date.now() / 1000);
+      const timestamp = tamper === 'stale' ? now - 6 * 60 : now;
+      const signature = tamper === 'signature' ? sign(`${body} `, timestamp) : sign(body, timestamp);
+      const response = await fetch(eventsUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-slack-request-timestamp': String(timestamp),
+          'x-slack-signature': signature,
+          ...(retryNum ? { 'x-slack-retry-num': String(retryNum), 'x-slack-retry-reason': 'http_timeout' } : {}),
+        },
+        body,
+      });
+      await response.text();
+      return response.status;
+    },
+
+    messages: (channel) => [...messagesOf(channel)],
+    message: (channel, ts) => messagesOf(channel).find((m) => m.ts === ts),
+    file: (fileId) => files.get(fileId),
+    fileBytes: (fileId) => files.get(fileId)?.data,
+
+    async waitFor(predicate, { describe, timeoutMs = 15_000 }) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = predicate();
+        if (value) return value;
+        if (Date.now() > deadline) throw new Error(`${describe}: not seen within ${timeoutMs} ms.\n${fake.describe()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+
+    describe() {
+      const start = requests[0]?.at ?? deliveries[0]?.sentAt ?? 0;
+      const lines = requests.map((r) => `  +${r.at - start}ms ${r.method} → ${r.status}${r.error ? ` (${r.error})` : ''}`);
+      const sent = deliveries.map((d) => `  +${d.sentAt - start}ms ${d.transport} ${d.kind} ${d.eventType ?? ''} ${d.eventId ?? ''} retry=${d.retry} ${d.ackedAt !== undefined ? `acked +${d.ackedAt - d.sentAt}ms` : 'not acked'}${d.status ? ` status ${d.status}` : ''}`);
+      const broken = violations.map((v) => `  ${v.rule}: ${v.detail}`);
+      return `requests:\n${lines.join('\n') || '  none'}\ndeliveries:\n${sent.join('\n') || '  none'}\nviolations:\n${broken.join('\n') || '  none'}`;
+    },
+
+    async close() {
+      closed = true;
+      for (const item of pending.values()) clearTimeout(item.timer);
+      for (const connection of connections) connection.socket.terminate();
+      wss.close();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+  return fake;
+}
