@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { GasError, isGasError } from '../errors.js';
 import type { BlobStore } from '../jobs/blob-store.js';
 import type { EditJobOptions, JobEvent, Platform } from '../jobs/contracts.js';
+import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
 import type { EditQueue } from '../jobs/edit-queue.js';
 import type { Keys } from '../jobs/keys.js';
 import type { ThreadHistory, ThreadId } from '../jobs/thread-history.js';
@@ -92,9 +93,6 @@ const FOLLOW_BLOCK_MS = 500;
 const FOLLOW_RETRY_MS = 1000;
 const MAX_FOLLOW_FAILURES = 30;
 
-/** The job contract's bounds (src/jobs/contracts.ts editJobOptionsSchema). */
-const MAX_STEPS = 10_000;
-const MAX_SEED = 2 ** 31 - 1;
 
 const SOMETHING_WENT_WRONG = 'Something went wrong on our side; it has been logged. Please try again.';
 

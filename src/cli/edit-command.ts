@@ -42,9 +42,10 @@ export interface EditFlags {
   box: string[];
 }
 
+import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
+
 /** Limits shared by `gas edit` and `gas submit`. */
-export const MAX_STEPS = 10_000;
-export const MAX_SEED = 2 ** 31 - 1;
+export { MAX_SEED, MAX_STEPS };
 
 export interface CommandResult {
   outDir: string;

@@ -12,7 +12,7 @@ import { seededRandom, type Random } from './random.js';
 import type { NoiseSchedule } from './schedule.js';
 import type { Latent, NoisePredictor, TextEmbedding } from './types.js';
 
-import { ABLATIONS, SCHEDULES, type Ablation, type Schedule } from './modes.js';
+import { ABLATIONS, MAX_STEPS, SCHEDULES, type Ablation, type Schedule } from './modes.js';
 
 // The engine's callers name modes through it, as before the names had a module of their own.
 export { ABLATIONS, SCHEDULES, type Ablation, type Schedule };
@@ -290,7 +290,7 @@ function validateOptions(o: DistillOptions, schedule: NoiseSchedule): void {
   const fail = (message: string) => {
     throw new GasError('bad_input', message);
   };
-  if (!Number.isInteger(o.iterations) || o.iterations < 1 || o.iterations > 10000) fail(`steps must be a whole number from 1 to 10000 (got ${o.iterations}).`);
+  if (!Number.isInteger(o.iterations) || o.iterations < 1 || o.iterations > MAX_STEPS) fail(`steps must be a whole number from 1 to ${MAX_STEPS} (got ${o.iterations}).`);
   if (!Number.isInteger(o.seed)) fail(`seed must be a whole number (got ${o.seed}).`);
   if (!SCHEDULES.includes(o.schedule)) fail(`schedule must be one of ${SCHEDULES.join(', ')} (got ${String(o.schedule)}).`);
   if (o.ablation !== undefined && !ABLATIONS.includes(o.ablation)) fail(`ablation must be one of ${ABLATIONS.join(', ')} (got ${String(o.ablation)}).`);

@@ -10,3 +10,7 @@ export type Schedule = (typeof SCHEDULES)[number];
 /** The paper's Section 5 ablations. */
 export const ABLATIONS = ['no-subtasks', 'no-masks', 'no-full-prompt', 'no-null-penalty'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
+
+/** The most iterations one edit may run, and the largest seed (a signed 32-bit integer, as the reference's). */
+export const MAX_STEPS = 10_000;
+export const MAX_SEED = 2 ** 31 - 1;

@@ -4,7 +4,7 @@
  * blob refs, never image bytes.
  */
 import { z } from 'zod';
-import { ABLATIONS, SCHEDULES } from '../distill/modes.js';
+import { ABLATIONS, MAX_SEED, MAX_STEPS, SCHEDULES } from '../distill/modes.js';
 import { ERROR_CODES, failureFactsSchema } from '../errors.js';
 import { boxSchema, planSchema } from '../plan/schema.js';
 
@@ -27,8 +27,8 @@ export const requesterSchema = z.object({
 export type Requester = z.infer<typeof requesterSchema>;
 
 export const editJobOptionsSchema = z.object({
-  steps: z.number().int().min(1).max(10000).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  steps: z.number().int().min(1).max(MAX_STEPS).optional(),
+  seed: z.number().int().min(0).max(MAX_SEED).optional(),
   schedule: z.enum(SCHEDULES).optional(),
   guidance: z.number().positive().max(50).optional(),
   composite: z.boolean().optional(),
