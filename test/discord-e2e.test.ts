@@ -251,7 +251,7 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
       expect(await bot.queue.queue.events.ended(jobId), 'the job ended before the bot was killed; give it more steps').toBe(false);
       const writesBefore = statusWrites(fake, status.id).length;
 
-      running.push(spawnDiscordBot(fake, prefix, ['--ops-port', '0']));
+      running.push(spawnDiscordBot(fake, prefix, ['discord', '--ops-port', '0']));
       const port = await fake.waitFor(() => opsPortIn(running[1].output()), { describe: `the ops port\n${output()}`, timeoutMs: 60_000 });
       await fake.waitFor(() => running[1].output().includes('serving edits'), { describe: `the restarted bot to connect\n${output()}`, timeoutMs: 60_000 });
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -269,9 +269,37 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
       expect(iterations.every((n, i) => i === 0 || n > iterations[i - 1]), transcript).toBe(true);
       expect(final.attachments.map((a) => a.filename)).toEqual(['edit.png']);
       expect(fake.violations, fake.describe()).toEqual([]);
+
+      running[1].child.kill('SIGTERM');
+      expect(await running[1].exited, output()).toBe(0);
+      expect(output()).not.toContain(fake.token);
     } finally {
       for (const r of running) r.child.kill('SIGTERM');
       await Promise.all(running.map((r) => r.exited));
+    }
+  });
+
+  it('runs the bot and a worker in one process with gas serve --discord, and hands the running edit back on SIGTERM', async () => {
+    bot = await discordBotHarness({ worker: false });
+    await bot.stopBot();
+    const { fake, prefix } = bot;
+    const serve = spawnDiscordBot(fake, prefix, ['serve', '--discord']);
+    try {
+      await fake.waitFor(() => serve.output().includes('serving edits'), { describe: `gas serve to connect\n${serve.output()}`, timeoutMs: 60_000 });
+      const quick = await slashEdit('turn the dog into a tiger', { steps: 20 });
+      await until(quick.status.id, isDone, `the edit by the in-process worker\n${serve.output()}`);
+
+      const long = await slashEdit(REQUEST, { steps: 10_000 });
+      await until(long.status.id, (c) => /^Editing · /.test(stateLine(c)), `progress\n${serve.output()}`);
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited, serve.output()).toBe(0);
+      expect(serve.output()).toContain('job handed back on shutdown');
+      expect(serve.output()).not.toContain(fake.token);
+      expect(['wait', 'prioritized']).toContain(await bot.queue.queue.queue.getJob(long.jobId).then((j) => j?.getState()));
+      expect(isFinalWrite(statusWrites(fake, long.status.id).at(-1)!), serve.output()).toBe(false);
+    } finally {
+      serve.child.kill('SIGKILL');
+      await serve.exited;
     }
   });
 

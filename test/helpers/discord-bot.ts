@@ -129,10 +129,10 @@ export function opsPortIn(output: string): number | undefined {
   return undefined;
 }
 
-/** `node dist/src/cli.js discord` against the fake, with its output kept for assertion messages. */
-export function spawnDiscordBot(fake: FakeDiscord, prefix: string, args: string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+/** `node dist/src/cli.js <args>` (default `discord`; `serve --discord` too) against the fake, with its output kept for assertion messages. */
+export function spawnDiscordBot(fake: FakeDiscord, prefix: string, args: string[] = ['discord']): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   let output = '';
-  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), 'discord', ...args], {
+  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], {
     env: {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_|DISCORD_)/.test(k))),
       DISCORD_TOKEN: fake.token,
