@@ -8,6 +8,8 @@
 import { execFile } from 'node:child_process';
 import { crc32, deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { discordConfigFromEnv } from '../adapters/discord/config.js';
+import { GasError } from '../src/errors.js';
 import { decodeImage, encodePng } from '../src/image/decode.js';
 import type { FakeDiscord } from './fakes/discord/index.js';
 import { PALETTE, fractionOfWay, maxDifference, meanColour, sceneImage } from './helpers/colour-world.js';
@@ -31,7 +33,7 @@ import { REQUEST, eventually } from './helpers/queue.js';
 
 const STEPS = 80;
 /** The first test wants a preview on screen: enough steps to outlast one edit interval on a fast machine. */
-const PREVIEW_STEPS = 150;
+const PREVIEW_STEPS = 300;
 const scenePng = async () => encodePng(await sceneImage());
 const photo = async () => ({ name: 'scene.png', data: await scenePng(), contentType: 'image/png' });
 const callbacks = (f: FakeDiscord) => f.requests.filter((r) => r.path.endsWith('/callback'));
@@ -240,7 +242,7 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     const output = () => running.map((r, i) => `--- bot process ${i + 1} ---\n${r.output()}`).join('\n');
     try {
       await fake.waitFor(() => running[0].output().includes('serving edits'), { describe: `the bot process to connect\n${output()}`, timeoutMs: 60_000 });
-      fake.slashCommand({ user: fake.users.alice, options: { image: await photo(), request: REQUEST, steps: 400 } });
+      fake.slashCommand({ user: fake.users.alice, options: { image: await photo(), request: REQUEST, steps: 800 } });
       const status = await fake.waitFor(() => fake.messages(fake.channelId).find((m) => jobIdOf(m)), { describe: `the status message\n${output()}`, timeoutMs: 30_000 });
       await fake.waitFor(() => statusWrites(fake, status.id).some((w) => /^Editing · /.test(stateLine(w.content))), { describe: `progress\n${output()}`, timeoutMs: 60_000 });
       // Between two edits (half a cadence after one), as a crash usually lands.
@@ -321,11 +323,11 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
   });
 
   it('still delivers the result through a 429 on an edit, a 413 on the final upload and an expired interaction token', async () => {
-    // The fake ends interaction tokens after 4 s; the bot believes they live 15 minutes.
-    bot = await discordBotHarness({ fake: { tokenLifetimeMs: 4_000 } });
+    // The fake ends interaction tokens after 2 s; the bot believes they live 15 minutes.
+    bot = await discordBotHarness({ fake: { tokenLifetimeMs: 2_000 } });
     const { fake } = bot;
     fake.failNext((method, path, request) => method === 'PATCH' && /\/messages\/\d+$/.test(path) && request.files.some((f) => f.name === 'edit.png'), { status: 413, code: 40005, message: 'Request entity too large' });
-    const { status } = await slashEdit(REQUEST, { steps: 300 });
+    const { status } = await slashEdit(REQUEST, { steps: 600 });
     await until(status.id, (c) => /^Editing · /.test(stateLine(c)), 'progress');
     fake.failNext((method, path) => method === 'PATCH' && path.endsWith(`/messages/${status.id}`), { status: 429, retryAfter: 1 });
 
@@ -344,3 +346,30 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     expect([...new Set(fake.violations.map((v) => v.rule))], fake.describe()).toEqual(['expired-token']);
   });
 });
+
+describe('the Discord settings', () => {
+  it('reads the application id from DISCORD_APP_ID, and from DISCORD_APPLICATION_ID as its older name', () => {
+    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '42' }).applicationId).toBe('42');
+    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '43' }).applicationId).toBe('43');
+    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '42', DISCORD_APPLICATION_ID: '43' }).applicationId).toBe('42');
+  });
+
+  it('refuses a bad setting as bad input naming its variable', () => {
+    const missing = thrown(() => discordConfigFromEnv({ DISCORD_TOKEN: 't' }));
+    expect([missing.code, missing.message]).toEqual(['bad_input', 'Discord settings: DISCORD_APP_ID must be a Discord id (digits)']);
+    expect(thrown(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '1', DISCORD_CHANNELS: '5, general' })).message).toBe(
+      'Discord settings: DISCORD_CHANNELS (item 2) must be a Discord id (digits)',
+    );
+    expect(thrown(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '1', DISCORD_EDIT_INTERVAL_MS: '200' })).message).toMatch(/^Discord settings: DISCORD_EDIT_INTERVAL_MS /);
+  });
+});
+
+function thrown(run: () => unknown): GasError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof GasError) return error;
+    throw error;
+  }
+  throw new Error('expected a GasError, but nothing was thrown');
+}
