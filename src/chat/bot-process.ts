@@ -104,8 +104,8 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
   };
 
   async function closeAll(): Promise<void> {
-    for (const flow of flows.reverse()) await flow.stop().catch((error: unknown) => logger.warn({ error: String(error) }, 'a chat flow did not stop cleanly'));
-    for (const part of parts.reverse()) await part.stop();
+    for (const flow of [...flows].reverse()) await flow.stop().catch((error: unknown) => logger.warn({ error: String(error) }, 'a chat flow did not stop cleanly'));
+    for (const part of [...parts].reverse()) await part.stop();
     await ops?.close();
     await queue.close();
   }
