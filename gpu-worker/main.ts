@@ -9,39 +9,66 @@ import { loadDiffusionBundle } from '../src/models/bundle.js';
 import type { ExecutionProvider } from '../src/models/session.js';
 import { openGroundingDino } from '../src/ground/grounding-dino.js';
 import type { Planner } from '../src/plan/planner.js';
+import type { Redis } from 'ioredis';
 import { GasError } from '../src/errors.js';
+import type { Keys } from '../src/jobs/keys.js';
 import { connectRedis, isAuthError, parseRedisUrl, redisErrorReporter, redisFailure } from '../src/jobs/redis.js';
 import { redisKeys } from '../src/jobs/keys.js';
-import { EditQueue, queueConfigFromEnv } from '../src/jobs/edit-queue.js';
+import { EditQueue, queueConfigFromEnv, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ServiceMetrics } from '../src/jobs/metrics.js';
 import { startOpsServer, type OpsServer } from '../src/ops/ops-server.js';
 import { withTimeout } from '../src/ops/timeout.js';
-import { createLogger } from '../src/log.js';
+import { createLogger, type Logger } from '../src/log.js';
 import { GpuWorker, type GpuWorkerConfig } from './worker.js';
 
-export interface WorkerProcessOptions {
-  redisUrl: string;
-  prefix: string;
+/** What loading the models and starting a worker needs, in `gas worker` and in `gas serve`. */
+export interface WorkerModelOptions {
   bundle: string;
   provider: ExecutionProvider;
   detector?: string;
   planner: Planner;
+  worker: Partial<GpuWorkerConfig>;
+}
+
+export interface WorkerProcessOptions extends WorkerModelOptions {
+  redisUrl: string;
+  prefix: string;
   /** Port for /healthz and /metrics; undefined: none. */
   opsPort?: number;
   opsHost?: string;
-  worker: Partial<GpuWorkerConfig>;
   /** A stop that takes longer (Redis down, a stuck iteration) is cut short (default: GAS_SHUTDOWN_MS, else 20 s). */
   shutdownTimeoutMs?: number;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 
-function shutdownTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+export function shutdownTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const value = env.GAS_SHUTDOWN_MS?.trim();
   if (!value) return DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 100) throw new GasError('bad_input', `GAS_SHUTDOWN_MS must be a whole number of milliseconds, at least 100 (got "${value}").`);
   return n;
+}
+
+/** What a worker shares with the rest of its process: the connection, the keys, logs and metrics. */
+export interface WorkerProcessShared {
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  metrics?: ServiceMetrics;
+  queue: Partial<EditQueueConfig>;
+  onRedisError(error: Error): void;
+}
+
+/** Loads the models once and starts taking jobs; `close('handoff')` gives the running job back. */
+export async function startModelWorker(options: WorkerModelOptions, shared: WorkerProcessShared): Promise<GpuWorker> {
+  const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider });
+  const detector = options.detector ? await openGroundingDino(options.detector, { provider: options.provider }) : undefined;
+  shared.logger.info({ bundle: bundle.dir, provider: options.provider, detector: options.detector ?? null, planner: options.planner.name }, 'models loaded');
+  return GpuWorker.start(
+    { redis: shared.redis, keys: shared.keys, bundle, detector, planner: options.planner, logger: shared.logger, metrics: shared.metrics, queue: shared.queue, onRedisError: shared.onRedisError },
+    options.worker,
+  );
 }
 
 /** Runs until a signal; resolves once the worker has stopped. */
@@ -66,13 +93,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   try {
     // The ops port first: a worker that cannot serve it must stop before it takes a job.
     ops = options.opsPort === undefined ? undefined : await startOps(options.opsPort, options.opsHost);
-    const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider });
-    const detector = options.detector ? await openGroundingDino(options.detector, { provider: options.provider }) : undefined;
-    logger.info({ bundle: bundle.dir, provider: options.provider, detector: options.detector ?? null, planner: options.planner.name }, 'models loaded');
-    worker = await GpuWorker.start(
-      { redis, keys, bundle, detector, planner: options.planner, logger, metrics, queue: queueConfig, onRedisError: (error) => redisErrors.error(error) },
-      options.worker,
-    );
+    worker = await startModelWorker(options, { redis, keys, logger, metrics, queue: queueConfig, onRedisError: (error) => redisErrors.error(error) });
   } catch (error) {
     // Connections are dropped, not closed: closing a BullMQ queue whose connection is still
     // starting leaves its late error with no listener, which would crash the process.

@@ -426,6 +426,6 @@ describe('DiscordTransport', () => {
     expect(config).toMatchObject({ apiUrl: 'http://127.0.0.1:9/api', allowedChannels: ['1', '2'], allowedGuilds: [], adminRoles: ['7'], messageContent: true, dmsEnabled: false, editIntervalMs: 3000, maxUploadBytes: 10 * MIB });
     expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1' }).apiUrl).toBe('https://discord.com/api');
     expect(() => discordConfigFromEnv({ DISCORD_APPLICATION_ID: '1' })).toThrow('Discord settings: DISCORD_TOKEN is required');
-    expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1', DISCORD_ROLES: 'editors' })).toThrow('Discord settings: allowedRoles.0 must be a Discord id (digits)');
+    expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1', DISCORD_ROLES: 'editors' })).toThrow('Discord settings: DISCORD_ROLES (item 1) must be a Discord id (digits)');
   });
 });

@@ -138,6 +138,11 @@ export class DiscordTransport implements ChatTransport {
     }
   }
 
+  /** Whether the gateway connection is up (for /healthz). */
+  connected(): boolean {
+    return this.client?.isReady() ?? false;
+  }
+
   async stop(): Promise<void> {
     await this.client?.destroy();
     this.client = undefined;

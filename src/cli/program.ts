@@ -16,6 +16,8 @@ import { flagName, nonEmpty, type NameOf } from './flag-values.js';
 import { processIo, type CliIo } from './io.js';
 import type { QueueFlags, SubmitFlags } from './queue-commands.js';
 import type { WorkerFlags } from './worker-command.js';
+import type { BotFlags } from './discord-command.js';
+import type { ServeFlags } from './serve-command.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const oneOfText = (values: readonly string[]) => values.join(' | ');
@@ -73,6 +75,30 @@ async function withRedisUrl<T extends Omit<QueueFlags, 'redisUrl'> & { redisUrl?
   return { ...flags, redisUrl: flags.redisUrl ?? redisUrl() };
 }
 
+/** The worker's models and settings: shared by `worker` and `serve`. */
+function workerOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
+    .addOption(new Option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)}`).env('GAS_PROVIDER').default('cpu'))
+    .addOption(new Option('--detector <dir>', 'GroundingDINO export (default with the colour-world bundle: its detector)').env('GAS_DETECTOR'))
+    .addOption(new Option('--planner <name>', `who plans sentence requests: ${oneOfText(PLANNERS)}`).env('GAS_PLANNER'))
+    .addOption(new Option('--concurrency <n>', 'edits at once (1 per GPU)').env('GAS_CONCURRENCY').default('1'))
+    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
+    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
+    .addOption(new Option('--steps <n>', 'iterations for jobs that do not say').env('GAS_STEPS'))
+    .addOption(new Option('--lock-ms <ms>', "a job's lock; another worker takes over a dead worker's job after it").env('GAS_LOCK_MS').default('30000'))
+    .addOption(new Option('--stalled-ms <ms>', "how often to look for dead workers' jobs").env('GAS_STALLED_MS').default('30000'))
+    .addOption(new Option('--preview-ms <ms>', 'a preview at most this often').env('GAS_PREVIEW_MS').default('2000'))
+    .addOption(new Option('--timeout-ms <ms>', 'stop an edit that runs longer, as failed (timeout)').env('GAS_JOB_TIMEOUT_MS').default('900000'));
+}
+
+/** The bot's flags: `discord` and `serve` (its settings come from DISCORD_* variables). */
+function botOptions(command: Command): Command {
+  return command
+    .option('--redis-url <url>', 'Redis (default: $REDIS_URL, else the local Redis on port 6379)')
+    .addOption(new Option('--prefix <prefix>', 'Redis key prefix of this deployment').env('GAS_PREFIX').default('gas'));
+}
+
 export function buildProgram(io: CliIo = processIo): Command {
   const print = (line: string) => io.stdout.write(`${line}\n`);
   const program = new Command('gas')
@@ -106,23 +132,36 @@ export function buildProgram(io: CliIo = processIo): Command {
       await runDemoCommand(flags, io, namesFor(command));
     });
 
-  queueOptions(program.command('worker'))
-    .description('run a GPU worker: take edits from the queue until SIGTERM (the running edit is handed back)')
-    .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
-    .addOption(new Option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)}`).env('GAS_PROVIDER').default('cpu'))
-    .addOption(new Option('--detector <dir>', 'GroundingDINO export (default with the colour-world bundle: its detector)').env('GAS_DETECTOR'))
-    .addOption(new Option('--planner <name>', `who plans sentence requests: ${oneOfText(PLANNERS)}`).env('GAS_PLANNER'))
-    .addOption(new Option('--concurrency <n>', 'edits at once (1 per GPU)').env('GAS_CONCURRENCY').default('1'))
-    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
-    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
-    .addOption(new Option('--steps <n>', 'iterations for jobs that do not say').env('GAS_STEPS'))
-    .addOption(new Option('--lock-ms <ms>', "a job's lock; another worker takes over a dead worker's job after it").env('GAS_LOCK_MS').default('30000'))
-    .addOption(new Option('--stalled-ms <ms>', "how often to look for dead workers' jobs").env('GAS_STALLED_MS').default('30000'))
-    .addOption(new Option('--preview-ms <ms>', 'a preview at most this often').env('GAS_PREVIEW_MS').default('2000'))
-    .addOption(new Option('--timeout-ms <ms>', 'stop an edit that runs longer, as failed (timeout)').env('GAS_JOB_TIMEOUT_MS').default('900000'))
+  workerOptions(queueOptions(program.command('worker'))
+    .description('run a GPU worker: take edits from the queue until SIGTERM (the running edit is handed back)'))
     .action(async (flags: WorkerFlags, command: Command) => {
       const { runWorkerCommand } = await import('./worker-command.js');
       await runWorkerCommand(flags, namesFor(command));
+    });
+
+  const discord = botOptions(program.command('discord'))
+    .description('run the Discord bot until SIGTERM (settings: DISCORD_TOKEN, DISCORD_APP_ID, …; see the README)')
+    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
+    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
+    .action(async (flags: BotFlags, command: Command) => {
+      const { runDiscordCommand } = await import('./discord-command.js');
+      await runDiscordCommand(flags, namesFor(command));
+    });
+  discord
+    .command('register')
+    .description('register /edit and the "Edit image" message command (globally, or in one server with --guild)')
+    .option('--guild <id>', 'register in this server only (shows at once; global takes up to an hour)')
+    .action(async (flags: { guild?: string }, command: Command) => {
+      const { runRegisterCommand } = await import('./discord-command.js');
+      print(await runRegisterCommand(flags, namesFor(command)));
+    });
+
+  workerOptions(botOptions(program.command('serve')))
+    .description('run the bot and a GPU worker in one process (one machine): gas serve --discord')
+    .option('--discord', 'serve Discord (DISCORD_TOKEN, DISCORD_APP_ID, …)', false)
+    .action(async (flags: ServeFlags, command: Command) => {
+      const { runServeCommand } = await import('./serve-command.js');
+      await runServeCommand(flags, namesFor(command));
     });
 
   queueOptions(program.command('submit <image> [request]'))

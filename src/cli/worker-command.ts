@@ -1,5 +1,5 @@
 /** `gas worker`: its options checked, the colour world as the default models, then the worker process. */
-import { runWorkerProcess } from '../../gpu-worker/main.js';
+import { runWorkerProcess, type WorkerModelOptions } from '../../gpu-worker/main.js';
 import { redisUrl } from '../jobs/redis.js';
 import { EXECUTION_PROVIDERS } from '../models/providers.js';
 import { PLANNERS } from '../plan/planner-names.js';
@@ -25,10 +25,10 @@ export interface WorkerFlags {
   timeoutMs: string;
 }
 
-const MAX_PORT = 65_535;
+export const MAX_PORT = 65_535;
 
-/** Runs until SIGTERM or SIGINT. */
-export async function runWorkerCommand(flags: WorkerFlags, name: NameOf): Promise<void> {
+/** The worker's models and settings from its flags (shared with `gas serve`). */
+export function workerModelOptions(flags: Omit<WorkerFlags, 'redisUrl' | 'prefix' | 'opsPort' | 'opsHost'>, name: NameOf): WorkerModelOptions {
   const provider = oneOf(flags.provider, name('provider'), EXECUTION_PROVIDERS) ?? 'cpu';
   const planner = choosePlanner(oneOf(flags.planner, name('planner'), PLANNERS));
   // Commander fills every default but --steps; an empty GAS_STEPS means "not set", as before.
@@ -41,17 +41,13 @@ export async function runWorkerCommand(flags: WorkerFlags, name: NameOf): Promis
     jobTimeoutMs: wholeNumber(flags.timeoutMs, name('timeoutMs'), 1000),
     ...(steps !== undefined ? { defaultSteps: steps } : {}),
   };
-  const opsPort = wholeNumber(flags.opsPort, name('opsPort'), 0, MAX_PORT);
   const models = withColourWorldDefaults({ bundle: flags.bundle, detector: flags.detector });
-  await runWorkerProcess({
-    redisUrl: flags.redisUrl ?? redisUrl(),
-    prefix: flags.prefix,
-    bundle: models.bundle,
-    provider,
-    detector: models.detector,
-    planner,
-    opsPort,
-    opsHost: flags.opsHost,
-    worker,
-  });
+  return { bundle: models.bundle, provider, detector: models.detector, planner, worker };
+}
+
+/** Runs until SIGTERM or SIGINT. */
+export async function runWorkerCommand(flags: WorkerFlags, name: NameOf): Promise<void> {
+  const models = workerModelOptions(flags, name);
+  const opsPort = wholeNumber(flags.opsPort, name('opsPort'), 0, MAX_PORT);
+  await runWorkerProcess({ ...models, redisUrl: flags.redisUrl ?? redisUrl(), prefix: flags.prefix, opsPort, opsHost: flags.opsHost });
 }

@@ -77,8 +77,8 @@ export interface FileInput {
 
 export type OptionValue = string | number | boolean | FileInput;
 
-/** Which requests an injected failure applies to: `METHOD /path` with `*` for one path segment, a RegExp on the same text, or a function. */
-export type RouteMatcher = string | RegExp | ((method: string, path: string) => boolean);
+/** Which requests an injected failure applies to: `METHOD /path` with `*` for one path segment, a RegExp on the same text, or a function (which also sees the parsed body and files). */
+export type RouteMatcher = string | RegExp | ((method: string, path: string, request: RecordedRequest) => boolean);
 
 export interface InjectedFailure {
   status: number;
@@ -187,8 +187,8 @@ interface Reply {
   headers?: Record<string, string>;
 }
 
-function matches(matcher: RouteMatcher, method: string, path: string): boolean {
-  if (typeof matcher === 'function') return matcher(method, path);
+function matches(matcher: RouteMatcher, method: string, path: string, request: RecordedRequest): boolean {
+  if (typeof matcher === 'function') return matcher(method, path, request);
   const text = `${method} ${path}`;
   if (matcher instanceof RegExp) return matcher.test(text);
   const pattern = matcher.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+');
@@ -587,7 +587,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       }
       record.json = parsed.json;
       record.files = parsed.files;
-      const injected = failures.findIndex(({ matcher }) => matches(matcher, method, path));
+      const injected = failures.findIndex(({ matcher }) => matches(matcher, method, path, record));
       if (injected >= 0) {
         const [{ failure }] = failures.splice(injected, 1);
         const headers: Record<string, string> = failure.status === 429 ? { 'retry-after': String(failure.retryAfter ?? 1), 'x-ratelimit-scope': 'user' } : {};

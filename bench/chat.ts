@@ -1,0 +1,159 @@
+/**
+ * `npm run bench:chat`: the Discord bot as people meet it, on loopback: the fake Discord in this
+ * process, `gas discord` and one colour-world `gas worker` as child processes on a fresh Redis
+ * prefix. Prints a table: interaction → defer (p50/p95; target p95 < 150 ms), interaction →
+ * masks shown (p50 and max of a few longer edits), status edits per minute per job against the cadence, 20 concurrent conversations
+ * on 1 worker (all done, no broken Discord rule), and the bot's RSS before and after. Few steps
+ * per job, so it runs in a minute or two; compare figures within one run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
+import { demoScenePng } from '../src/cli/demo-scene.js';
+import { buildColourWorld, COLOUR_WORLD_VARIANTS, isCurrentColourWorld } from '../models/colour-world/build.js';
+import { buildColourWorldDetector, isCurrentColourWorldDetector } from '../models/colour-world/detector.js';
+import { colourWorldBundleDir, colourWorldDetectorDir } from '../models/colour-world/paths.js';
+import { startFakeDiscord, type FakeDiscord } from '../test/fakes/discord/index.js';
+
+const REQUEST = 'turn the dog into a tiger and the grass into snow';
+/** Discord's default cadence in the bot (DISCORD_EDIT_INTERVAL_MS). */
+const EDIT_INTERVAL_MS = 2500;
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 20);
+const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
+const STEPS = 10;
+const MASK_RUNS = Number(process.env.BENCH_MASK_RUNS ?? 5);
+const MASK_STEPS = 800;
+const DEADLINE_MS = 240_000;
+
+const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+interface Child {
+  process: ChildProcess;
+  output: () => string;
+}
+
+function spawnGas(args: string[], env: Record<string, string>): Child {
+  let output = '';
+  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  return { process: child, output: () => output };
+}
+
+async function until<T>(what: string, check: () => T | undefined | false, child?: Child, timeoutMs = DEADLINE_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${child ? `\n${child.output()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Status writes of one message: successful PATCHes, webhook or channel route. */
+const writesOf = (fake: FakeDiscord, id: string) => fake.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/messages/${id}`) && r.status === 200);
+const isDone = (fake: FakeDiscord, id: string) => /\nDone in /.test(fake.message(id)?.content ?? '');
+
+async function rssOf(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1]);
+}
+
+async function main(): Promise<void> {
+  if (!isCurrentColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard)) buildColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard);
+  if (!isCurrentColourWorldDetector(colourWorldDetectorDir())) buildColourWorldDetector(colourWorldDetectorDir());
+  const prefix = `gas-bench-chat-${process.pid}`;
+  const fake = await startFakeDiscord();
+  const env = {
+    GAS_PREFIX: prefix,
+    DISCORD_TOKEN: fake.token,
+    DISCORD_APP_ID: fake.applicationId,
+    DISCORD_API_URL: fake.apiUrl,
+    DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+  };
+  const worker = spawnGas(['worker'], env);
+  const bot = spawnGas(['discord', '--ops-port', '0'], env);
+  const rows: Array<[string, string, string]> = [];
+  try {
+    const port = await until('the bot to serve /metrics', () => Number(/"port":(\d+)[^\n]*serving \/healthz/.exec(bot.output())?.[1]), bot);
+    await until('the bot to connect', () => bot.output().includes('serving edits'), bot);
+    await until('the worker to load its models', () => worker.output().includes('models loaded'), worker);
+    const scene = { name: 'scene.png', data: await demoScenePng(), contentType: 'image/png' };
+    const rssBefore = await rssOf(port);
+
+    // 1. Interaction → defer: edits sent one after another (each once the previous one's status is up).
+    const defers: number[] = [];
+    const firstBatch: string[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const known = new Set(fake.messages(fake.channelId).map((m) => m.id));
+      const sentAt = Date.now();
+      const { id } = fake.slashCommand({ user: fake.users.alice, options: { image: scene, request: REQUEST, steps: STEPS } });
+      const callback = await until('the defer', () => fake.requests.find((r) => r.path.startsWith(`/interactions/${id}/`)), bot);
+      defers.push(callback.at - sentAt);
+      const status = await until('the status message', () => fake.messages(fake.channelId).find((m) => !known.has(m.id) && m.components.length > 0), bot);
+      firstBatch.push(status.id);
+    }
+    await until('the first results', () => firstBatch.every((id) => isDone(fake, id)), bot);
+
+    // Interaction → masks on screen, one conversation at a time, on an idle queue. The edits are
+    // long enough to outlast the first edit interval; a shorter one goes straight to its result.
+    const masks: number[] = [];
+    for (let i = 0; i < MASK_RUNS; i++) {
+      const known = new Set(fake.messages(fake.channelId).map((m) => m.id));
+      const sentAt = Date.now();
+      fake.slashCommand({ user: fake.users.alice, options: { image: scene, request: REQUEST, steps: MASK_STEPS } });
+      const status = await until('the status message', () => fake.messages(fake.channelId).find((m) => !known.has(m.id)), bot);
+      const shown = await until('the masks', () => writesOf(fake, status.id).find((r) => r.files.some((f) => f.name === 'masks.png')), bot);
+      masks.push(shown.at - sentAt);
+      await until('the result', () => isDone(fake, status.id), bot);
+    }
+    rows.push(['interaction → defer', `p50 ${quantile(defers, 0.5)} ms, p95 ${quantile(defers, 0.95)} ms (${SEQUENTIAL} edits of ${STEPS} steps)`, 'p95 < 150 ms']);
+    rows.push(['interaction → masks shown', `p50 ${quantile(masks, 0.5)} ms, max ${Math.max(...masks)} ms (${MASK_RUNS} edits of ${MASK_STEPS} steps)`, `about one cadence (${EDIT_INTERVAL_MS} ms)`]);
+
+    // 2. Conversations at once on one worker.
+    const before = new Set(fake.messages(fake.channelId).map((m) => m.id));
+    const users = [fake.users.alice, fake.users.bob, fake.users.carol];
+    const started = Date.now();
+    for (let i = 0; i < CONCURRENT; i++) fake.slashCommand({ user: users[i % users.length], options: { image: scene, request: REQUEST, steps: STEPS } });
+    const statuses = await until(`${CONCURRENT} status messages`, () => {
+      const fresh = fake.messages(fake.channelId).filter((m) => !before.has(m.id));
+      return fresh.length >= CONCURRENT && fresh;
+    }, bot);
+    await until(`${CONCURRENT} results`, () => statuses.every((m) => isDone(fake, m.id)), bot);
+    const took = Date.now() - started;
+    // Over every status message of the run (the long edits of the masks phase included): the most
+    // edits of one message in any 60 s window, and the closest two edits of one message.
+    let maxPerMinute = 0;
+    let minGap = Infinity;
+    for (const message of fake.messages(fake.channelId)) {
+      const times = writesOf(fake, message.id).map((r) => r.at);
+      for (let i = 0; i < times.length; i++) {
+        if (i > 0) minGap = Math.min(minGap, times[i] - times[i - 1]);
+        maxPerMinute = Math.max(maxPerMinute, times.filter((t) => t >= times[i] && t < times[i] + 60_000).length);
+      }
+    }
+    const limit = 60_000 / EDIT_INTERVAL_MS;
+    rows.push(['status edits per job', `at most ${maxPerMinute} in a minute; closest two ${minGap} ms apart`, `≤ ${limit} per minute, ≥ ${EDIT_INTERVAL_MS} ms apart`]);
+    rows.push([`${CONCURRENT} conversations, 1 worker`, `${statuses.filter((m) => isDone(fake, m.id)).length}/${CONCURRENT} done in ${(took / 1000).toFixed(1)} s; rule violations: ${fake.violations.length === 0 ? 'none' : fake.violations.map((v) => v.rule).join(', ')}`, 'all done, none']);
+    const rssAfter = await rssOf(port);
+    rows.push(['bot RSS', `${mib(rssBefore)} before, ${mib(rssAfter)} after (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)}%)`, '']);
+
+    const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length), ['measure', 'figure', 'target'][c].length));
+    const line = (r: readonly string[]) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+    console.log(`Discord bot on the fake Discord (loopback), 1 colour-world worker, ${STEPS}-step edits, cadence ${EDIT_INTERVAL_MS} ms (${process.arch}, ${process.version})`);
+    console.log(line(['measure', 'figure', 'target']));
+    console.log(line(widths.map((w) => '-'.repeat(w))));
+    for (const row of rows) console.log(line(row));
+    if (fake.violations.length > 0) console.log(fake.describe());
+  } finally {
+    for (const child of [bot, worker]) child.process.kill('SIGTERM');
+    await Promise.all([bot, worker].map((c) => new Promise((r) => (c.process.exitCode !== null ? r(null) : c.process.on('exit', r)))));
+    await fake.close();
+    const redis = connectRedis();
+    await deleteKeysWithPrefix(redis, prefix);
+    redis.disconnect();
+  }
+}
+
+await main();

@@ -1,0 +1,58 @@
+/** `gas discord` (the bot) and `gas discord register` (its commands), configured from DISCORD_* variables. */
+import { discordConfigFromEnv, type DiscordConfig } from '../../adapters/discord/config.js';
+import { registerCommands } from '../../adapters/discord/commands.js';
+import { DiscordTransport } from '../../adapters/discord/transport.js';
+import { shutdownTimeoutFromEnv } from '../../gpu-worker/main.js';
+import { GasError } from '../errors.js';
+import { runBotProcess, type BotProcessOptions } from '../chat/bot-process.js';
+import { redisUrl } from '../jobs/redis.js';
+import { createLogger, type Logger } from '../log.js';
+import { nonEmpty, wholeNumber, type NameOf } from './flag-values.js';
+import { MAX_PORT } from './worker-command.js';
+
+/** What commander gives a bot command (strings until checked). */
+export interface BotFlags {
+  redisUrl?: string;
+  prefix: string;
+  opsPort?: string;
+  opsHost: string;
+}
+
+/** The platforms one bot process can serve; each adds its transport (Slack is next). */
+export interface PlatformFlags {
+  discord?: boolean;
+}
+
+/** A process's bot settings from its flags; every value is checked before anything connects. */
+export function botOptions(flags: BotFlags & PlatformFlags, name: NameOf, logger: Logger): Omit<BotProcessOptions, 'parts'> {
+  const transports = [];
+  if (flags.discord) transports.push(new DiscordTransport(discordConfigFromEnv(), logger.child({ platform: 'discord' })));
+  return {
+    redisUrl: flags.redisUrl ?? redisUrl(),
+    prefix: flags.prefix,
+    transports,
+    logger,
+    opsPort: wholeNumber(flags.opsPort, name('opsPort'), 0, MAX_PORT),
+    opsHost: flags.opsHost,
+    shutdownTimeoutMs: shutdownTimeoutFromEnv(),
+  };
+}
+
+/** Runs the Discord bot until SIGTERM or SIGINT. */
+export async function runDiscordCommand(flags: BotFlags, name: NameOf): Promise<void> {
+  await runBotProcess(botOptions({ ...flags, discord: true }, name, createLogger('gas-bot')));
+}
+
+/** Registers /edit and "Edit image", in one guild (instant) or globally; returns what to tell the person. */
+export async function runRegisterCommand(flags: { guild?: string }, name: NameOf): Promise<string> {
+  const config: DiscordConfig = discordConfigFromEnv();
+  const guildId = nonEmpty(flags.guild, name('guild'), '123456789012345678');
+  const registered = await registerCommands({ token: config.token, applicationId: config.applicationId, apiUrl: config.apiUrl, ...(guildId ? { guildId } : {}) }).catch((error: unknown) => {
+    // Discord's errors carry the request URL; the person gets the status and what to check.
+    const status = (error as { status?: number })?.status;
+    const why = status === 401 ? 'refused the token; check DISCORD_TOKEN' : status === 403 || status === 404 ? 'refused; check DISCORD_APP_ID and that the bot is in that server' : 'could not be reached; check DISCORD_API_URL and the network';
+    throw new GasError('service_unavailable', `Registering the commands failed: Discord ${why}.`, { status });
+  });
+  const names = registered.map((command) => (command.type === 1 ? `/${command.name}` : `"${command.name}"`)).join(' and ');
+  return guildId ? `Registered ${names} in server ${guildId}; they can be used now.` : `Registered ${names} globally; Discord may take up to an hour to show them everywhere.`;
+}
