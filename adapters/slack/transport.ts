@@ -260,8 +260,9 @@ export class SlackTransport implements ChatTransport {
     return withoutMentions.replace(/\s+/g, ' ').trim();
   }
 
-  private firstImage(event: SlackMessageEvent): IncomingFile | undefined {
-    const file = event.files?.find(isImageFile);
+  /** The first image shared; else the first file, so that the flow names it as not an image instead of asking for one. */
+  private sharedFile(event: SlackMessageEvent): IncomingFile | undefined {
+    const file = event.files?.find(isImageFile) ?? event.files?.[0];
     return file ? incomingFile(file, this.config.botToken, this.hosts) : undefined;
   }
 
@@ -288,7 +289,7 @@ export class SlackTransport implements ChatTransport {
       if (answersRefusal) await this.replyPrivately(event.channel, user, thread, refusal).catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not refuse privately'));
       return;
     }
-    const image = this.firstImage(event);
+    const image = this.sharedFile(event);
     await handlers.editRequest({
       platform: this.platform,
       user,
@@ -309,7 +310,7 @@ export class SlackTransport implements ChatTransport {
     const user = event.user!;
     const thread = event.thread_ts!;
     if (this.refusal(event.channel, user, event.channel_type === 'im')) return; // silent outside the allow-lists
-    const image = this.firstImage(event);
+    const image = this.sharedFile(event);
     await handlers.threadMessage({
       platform: this.platform,
       user,

@@ -171,6 +171,8 @@ export interface FakeSlack {
   refreshSockets(): void;
   /** Cuts the open Socket Mode connections without a word, as a network drop does. */
   dropSockets(): void;
+  /** Grants or takes away the bot's files:read scope: without it, Slack answers file downloads with its sign-in page. */
+  setFilesRead(granted: boolean): void;
   /** HTTP mode: posts a signed event body as is, optionally with a broken signature or an old timestamp; resolves with the app's status. */
   sendSignedEvent(options: { tamper?: 'signature' | 'stale'; retryNum?: number }): Promise<number>;
   messages(channel: string): WireMessage[];
@@ -247,6 +249,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const connections: Connection[] = [];
   let connectionsOpened = 0;
   let eventsUrl: string | undefined;
+  let filesRead = true;
   let closed = false;
   let tsCounter = 0;
 
@@ -651,7 +654,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const match = /^\/files-pri\/[A-Z0-9]+-(F[A-Z0-9]+)\//.exec(path);
     const file = match ? files.get(match[1]) : undefined;
     const authorization = request.headers.authorization;
-    const authorised = authorization === `Bearer ${botToken}`;
+    const authorised = authorization === `Bearer ${botToken}` && filesRead;
     requests.push({ at: Date.now(), method: 'download', params: { path }, ...(authorization ? { authorization } : {}), status: authorised && file?.data ? 200 : authorised ? 404 : 200 });
     if (!authorised) {
       // Slack's answer to a missing token or scope: its sign-in page, with status 200.
@@ -819,6 +822,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
 
     dropSockets() {
       for (const connection of [...connections]) connection.socket.terminate();
+    },
+
+    setFilesRead(granted) {
+      filesRead = granted;
     },
 
     async sendSignedEvent({ tamper, retryNum }) {

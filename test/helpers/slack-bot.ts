@@ -1,0 +1,143 @@
+/**
+ * The Slack bot as it runs, in one process: the real Bolt through SlackTransport and the real
+ * ChatFlow on real Redis (a prefix per test), against the fake Slack, with an in-process
+ * colour-world worker. Tests play people through the fake and read back what it recorded.
+ */
+import { createServer } from 'node:net';
+import { pino, type Logger } from 'pino';
+import type { SlackConfigInput } from '../../adapters/slack/config.js';
+import { SlackTransport } from '../../adapters/slack/transport.js';
+import { ChatFlow, type ChatFlowConfig } from '../../src/chat/flow.js';
+import { parseButtonId } from '../../src/chat/transport.js';
+import type { GpuWorkerConfig } from '../../gpu-worker/worker.js';
+import { ThreadHistory } from '../../src/jobs/thread-history.js';
+import { startFakeSlack, type FakeSlack, type FakeSlackOptions, type FileInput, type PostedByPerson, type RecordedRequest, type WireMessage } from '../fakes/slack/index.js';
+import { queueHarness, type QueueHarness } from './queue.js';
+
+export interface SlackBotOptions {
+  fake?: FakeSlackOptions;
+  transport?: Partial<SlackConfigInput>;
+  flow?: Partial<ChatFlowConfig>;
+  /** A colour-world worker with these settings; `false`: none (jobs stay queued). */
+  worker?: Partial<GpuWorkerConfig> | false;
+}
+
+export interface SlackBot {
+  fake: FakeSlack;
+  transport: SlackTransport;
+  flow: ChatFlow;
+  queue: QueueHarness;
+  /** Alice mentions the bot in #general, with files. */
+  mention(text: string, files?: FileInput[]): PostedByPerson;
+  /** The bot's messages in a thread of #general (status messages, and Undo's note), oldest first; its file shares left out. */
+  statuses(thread: string): WireMessage[];
+  /** The files the bot shared into a thread of #general (results), oldest first. */
+  sharedFiles(thread: string): WireMessage[];
+  /** The Web API calls that wrote the `index`-th status message of a thread: its post, then its updates. */
+  writesOf(thread: string, index: number): RecordedRequest[];
+  /** Waits for the `index`-th status message of a thread to satisfy `predicate`; fails with what the fake recorded and the logs. */
+  untilStatus(thread: string, index: number, predicate: (m: WireMessage) => boolean, what: string, timeoutMs?: number): Promise<WireMessage>;
+  /** Jobs submitted under this bot's prefix (one event sequence per job). */
+  jobCount(): Promise<number>;
+  /** Jobs waiting, running or held. */
+  queueDepth(): Promise<number>;
+  /** What the fake recorded and what the bot logged, for assertion messages. */
+  report(): string;
+  close(): Promise<void>;
+}
+
+export const botButtons = (m: WireMessage | undefined): string[] =>
+  (m?.blocks ?? []).flatMap((b) => (b.type === 'actions' ? b.elements.map((e: { action_id: string }) => parseButtonId(e.action_id)?.action ?? e.action_id) : []));
+
+export const jobIdOf = (m: WireMessage): string => {
+  const ids = (m.blocks ?? []).flatMap((b) => (b.type === 'actions' ? b.elements.map((e: { action_id: string }) => parseButtonId(e.action_id)?.jobId) : []));
+  if (!ids[0]) throw new Error(`message ${m.ts} has no buttons: ${m.text}`);
+  return ids[0];
+};
+
+export const textLines = (m: WireMessage | undefined): string[] => m?.text.split('\n') ?? [];
+
+/** File ids of the image blocks of a chat.postMessage / chat.update call. */
+export const shownFileIds = (r: RecordedRequest): string[] => ((r.params.blocks ?? []) as any[]).filter((b) => b.type === 'image').map((b) => b.slack_file.id as string);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startSlackBot(options: SlackBotOptions = {}): Promise<SlackBot> {
+  const queue = await queueHarness();
+  const fake = await startFakeSlack(options.fake);
+  const logs: string[] = [];
+  const logger: Logger = pino({ level: 'info' }, { write: (line: string) => logs.push(line) });
+  const base = { botToken: fake.botToken, apiUrl: fake.apiUrl, apiRetries: 0, ...options.transport };
+  let config: SlackConfigInput;
+  if (options.fake?.delivery === 'http') {
+    const port = await freePort();
+    fake.setEventsUrl(`http://127.0.0.1:${port}/slack/events`);
+    config = { ...base, signingSecret: fake.signingSecret, port };
+  } else {
+    config = { ...base, appToken: fake.appToken };
+  }
+  const transport = new SlackTransport(config, logger);
+  const flow = new ChatFlow({ redis: queue.redis, keys: queue.keys, queue: queue.queue, blobs: queue.blobs, threads: new ThreadHistory(queue.redis, queue.keys), transport, logger, config: options.flow });
+  try {
+    if (options.worker !== false) await queue.startWorker(options.worker ?? {});
+    await flow.start();
+  } catch (error) {
+    // Nothing a failed start opened may outlive it: the test only gets to close a bot that started.
+    await flow.stop().catch(() => {});
+    await fake.close();
+    await queue.close();
+    throw error;
+  }
+
+  const general = fake.channels.general;
+  const inThread = (thread: string) => fake.messages(general).filter((m) => m.user === fake.botUserId && m.thread_ts === thread);
+  const report = () => `\n--- fake Slack ---\n${fake.describe()}\n--- bot log ---\n${logs.join('')}`;
+  const bot: SlackBot = {
+    fake,
+    transport,
+    flow,
+    queue,
+    mention: (text, files = []) => fake.postMessage({ user: fake.users.alice, channel: general, text: `<@${fake.botUserId}> ${text}`, files }),
+    statuses: (thread) => inThread(thread).filter((m) => m.subtype === undefined),
+    sharedFiles: (thread) => inThread(thread).filter((m) => m.subtype === 'file_share'),
+    writesOf(thread, index) {
+      // The fake appends messages in the order it takes posts, so the index-th post in the thread made the index-th status.
+      const post = fake.requests.filter((r) => r.method === 'chat.postMessage' && r.error === undefined && r.params.thread_ts === thread)[index];
+      const status = bot.statuses(thread)[index];
+      if (!post || !status) return [];
+      return [post, ...fake.requests.filter((r) => r.method === 'chat.update' && r.error === undefined && r.params.ts === status.ts)];
+    },
+    async untilStatus(thread, index, predicate, what, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const status = bot.statuses(thread)[index];
+        if (status && predicate(status)) return status;
+        if (Date.now() > deadline) throw new Error(`status message ${index} of thread ${thread} never showed ${what} within ${timeoutMs} ms; it reads:\n${status?.text ?? '(not posted)'}${report()}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async jobCount() {
+      return (await queue.redis.keys(`${queue.keys.prefix}:seq:*`)).length;
+    },
+    async queueDepth() {
+      const depth = await queue.queue.depth();
+      return depth.waiting + depth.active + depth.held;
+    },
+    report,
+    async close() {
+      await flow.stop().catch(() => {});
+      await fake.close();
+      await queue.close();
+    },
+  };
+  return bot;
+}
