@@ -203,6 +203,10 @@ describe('DiscordTransport', () => {
     expect(webhookPatches(fake).map((r) => [r.status, r.code])).toEqual([[200, undefined], [401, 50027]]);
     expect(channelPatches(fake).map((r) => r.status)).toEqual([200]);
     expect(fake.message(ref.message)?.content).toBe('Done.');
+    // The refused token is not tried again: the next edit goes straight to the channel route.
+    await transport.editStatus(ref, await finalStatus(await solidPng(16, 16)));
+    expect(webhookPatches(fake)).toHaveLength(2);
+    expect(channelPatches(fake).map((r) => r.status)).toEqual([200, 200]);
   });
 
   it('passes a reply in the edit thread that mentions the bot to threadMessage, mention stripped, and ignores bots', async () => {

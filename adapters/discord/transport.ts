@@ -99,6 +99,8 @@ export class DiscordTransport implements ChatTransport {
   private client?: Client;
   /** Images of context-menu targets, between the modal and its submission (15 minutes at most). */
   private readonly modalTargets = new Map<string, { file?: IncomingFile; expiresAt: number }>();
+  /** Status messages whose interaction token Discord refused, until the token would have expired anyway. */
+  private readonly refusedTokens = new Map<string, number>();
 
   constructor(config: DiscordConfigInput, log: Logger = createLogger('discord')) {
     this.config = parseDiscordConfig(config);
@@ -176,11 +178,14 @@ export class DiscordTransport implements ChatTransport {
 
   private async patchStatus(ref: DiscordStatusRef, { body, files }: DiscordPayload): Promise<APIMessage> {
     const webhook = ref.interaction;
-    if (webhook && Date.now() < webhook.expiresAt - this.config.tokenMarginMs) {
+    if (webhook && Date.now() < webhook.expiresAt - this.config.tokenMarginMs && !this.refusedTokens.has(ref.message)) {
       try {
         return (await this.rest.patch(Routes.webhookMessage(webhook.applicationId, webhook.token, ref.message), { body, files, auth: false })) as APIMessage;
       } catch (error) {
         if (!isApiError(error, ...REFUSED_WEBHOOK_CODES)) throw error;
+        // A refused token stays refused: later edits of this message go straight to the channel route.
+        this.refusedTokens.set(ref.message, webhook.expiresAt);
+        for (const [message, expiresAt] of this.refusedTokens) if (expiresAt < Date.now()) this.refusedTokens.delete(message);
         this.log.info({ code: error.code }, 'interaction token refused; editing with the bot token');
       }
     }
