@@ -252,6 +252,63 @@ describe('the fake Discord with the real discord.js', () => {
     const error = await apiError(client.rest.post(Routes.threads(fake.channelId, message.id), { body: { name: 'again' } }));
     expect(error.code).toBe(160004);
   });
+
+  it('delivers a DM only to a bot with the DIRECT_MESSAGES intent, with its content and without a member or guild', async () => {
+    const { fake, client: guildOnly } = await connect({}, [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages]);
+    const withDms = await loginClient(fake, [GatewayIntentBits.Guilds, GatewayIntentBits.DirectMessages]);
+    try {
+      // Raw packets: discord.js drops DMs of uncached channels without Partials.Channel, and this is about what the gateway sends.
+      const created = (c: Client) => {
+        const seen: any[] = [];
+        c.on(Events.Raw, (packet: { t: string | null; d: any }) => void (packet.t === 'MESSAGE_CREATE' && seen.push(packet.d)));
+        return seen;
+      };
+      const toGuildOnly = created(guildOnly);
+      const toDms = created(withDms);
+      const dm = fake.dmChannel(fake.users.alice);
+      expect(fake.channel(dm)).toMatchObject({ type: 1, recipients: [{ id: fake.users.alice.id }] });
+      fake.postMessage({ user: fake.users.alice, channelId: dm, content: 'hello in private' });
+      fake.postMessage({ user: fake.users.alice, content: 'hello in the guild' });
+      // Each session gets its events in order: once the guild message is in, the DM would have been too.
+      await fake.waitFor(() => toGuildOnly.length > 0 && toDms.length > 0, { describe: 'MESSAGE_CREATE on both sessions' });
+      expect(toGuildOnly.map((m) => m.content)).toEqual(['']);
+      expect(toGuildOnly[0].channel_id).toBe(fake.channelId);
+      expect(toDms).toHaveLength(1);
+      expect(toDms[0]).toMatchObject({ channel_id: dm, content: 'hello in private', author: { id: fake.users.alice.id } });
+      expect([toDms[0].guild_id, toDms[0].member]).toEqual([undefined, undefined]);
+    } finally {
+      await withDms.destroy();
+    }
+  });
+
+  it('hands discord.js a slash command from a DM with the user, no guild or member, and context 1, and takes its reply there', async () => {
+    const { fake, client } = await connect();
+    const dm = fake.dmChannel(fake.users.bob);
+    let received: Interaction | undefined;
+    client.once(Events.InteractionCreate, (interaction) => (received = interaction));
+    fake.slashCommand({ user: fake.users.bob, channelId: dm, options: { request: 'make the sky pink' } });
+    const interaction = await fake.waitFor(() => received, { describe: 'discord.js emitting interactionCreate' });
+    if (!interaction.isChatInputCommand()) throw new Error(`expected a slash command, got interaction type ${interaction.type}`);
+    expect([interaction.user.id, interaction.guildId, interaction.member, interaction.channelId, interaction.context]).toEqual([fake.users.bob.id, null, null, dm, 1]);
+    expect(interaction.options.getString('request')).toBe('make the sky pink');
+    await interaction.deferReply();
+    await interaction.editReply({ content: 'working on it' });
+    const [reply] = fake.messages(dm);
+    expect([reply.content, reply.guild_id]).toEqual(['working on it', undefined]);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it('opens a DM channel for discord.js with POST /users/@me/channels, takes messages in it and refuses a thread there with 50024', async () => {
+    const { fake, client } = await connect();
+    const channel = await client.users.createDM(fake.users.carol.id);
+    expect(channel.id).toBe(fake.dmChannel(fake.users.carol));
+    expect(fake.requests.find((r) => r.path === '/users/@me/channels')?.json).toEqual({ recipient_id: fake.users.carol.id });
+    const sent = await channel.send('your edit is ready');
+    expect(fake.message(sent.id)).toMatchObject({ channel_id: channel.id, content: 'your edit is ready' });
+    const error = await apiError(client.rest.post(Routes.threads(channel.id, sent.id), { body: { name: 'edit' } }));
+    expect([error.status, error.code]).toEqual([400, 50024]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['thread-in-dm']);
+  });
 });
 
 describe('the fake gateway, spoken to directly', () => {

@@ -16,6 +16,7 @@ export const UNKNOWN_CHANNEL: DiscordError = { status: 404, code: 10003, message
 export const EMPTY_MESSAGE: DiscordError = { status: 400, code: 50006, message: 'Cannot send an empty message' };
 export const CANNOT_EDIT_OTHERS: DiscordError = { status: 403, code: 50005, message: 'Cannot edit a message authored by another user' };
 export const THREAD_EXISTS: DiscordError = { status: 400, code: 160004, message: 'A thread has already been created for this message' };
+export const WRONG_CHANNEL_TYPE: DiscordError = { status: 400, code: 50024, message: 'Cannot execute action on this channel type' };
 export const NOT_FOUND: DiscordError = { status: 404, code: 0, message: '404: Not Found' };
 
 /** One field error inside a 50035 "Invalid Form Body". */

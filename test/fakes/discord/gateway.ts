@@ -2,7 +2,8 @@
  * The fake gateway: Discord's v10 JSON protocol over ws:// (HELLO → IDENTIFY → READY →
  * GUILD_CREATE, heartbeats and their ACKs, RESUME), then dispatches. Like Discord, it withholds
  * message content from a session without the MESSAGE_CONTENT intent unless the message mentions
- * the bot, and sends guild messages only to sessions with GUILD_MESSAGES.
+ * the bot, and sends guild messages only to sessions with GUILD_MESSAGES and direct messages only
+ * to sessions with DIRECT_MESSAGES (whose content it never withholds, as Discord does not in DMs).
  */
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -143,13 +144,16 @@ export class FakeGateway {
 
   /** MESSAGE_CREATE / MESSAGE_UPDATE, with content withheld where Discord withholds it. */
   dispatchMessage(type: 'MESSAGE_CREATE' | 'MESSAGE_UPDATE', message: WireMessage): void {
+    const inDm = message.guild_id === undefined;
     for (const session of this.sessions) {
-      if (!session.identified || !(session.intents & INTENTS.guildMessages)) continue;
+      if (!session.identified || !(session.intents & (inDm ? INTENTS.directMessages : INTENTS.guildMessages))) continue;
       const bot = this.world.people.bot.id;
       const visible =
-        session.intents & INTENTS.messageContent || message.author.id === bot || message.mentions.some((user) => user.id === bot);
+        inDm || session.intents & INTENTS.messageContent || message.author.id === bot || message.mentions.some((user) => user.id === bot);
       const data = visible ? message : { ...message, content: '', attachments: [], embeds: [], components: [] };
-      this.dispatchTo(session, type, { ...data, member: message.author.bot && message.webhook_id ? undefined : this.world.member(message.author.id) });
+      // A DM has no member; Discord sends a DM's MESSAGE_CREATE without one.
+      const member = inDm || (message.author.bot && message.webhook_id) ? undefined : this.world.member(message.author.id);
+      this.dispatchTo(session, type, { ...data, member });
     }
   }
 

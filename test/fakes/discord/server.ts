@@ -2,7 +2,7 @@
  * A fake Discord on 127.0.0.1 for the real discord.js: REST under /api/v10, the gateway on
  * ws://…/gateway, files under /attachments. It enforces Discord's rules for bots and interactions
  * (3 s acknowledgement, one acknowledgement, 15-minute tokens, upload size, message limits, rate
- * limits, bot auth), answers a broken rule with Discord's status and error code, and records the
+ * limits, bot auth, no threads in DMs), answers a broken rule with Discord's status and error code, and records the
  * rule as a violation. Tests drive people through `slashCommand`, `contextMenu`, `submitModal`,
  * `pressButton` and `postMessage`, and read back every request, message and uploaded byte.
  */
@@ -21,6 +21,7 @@ import {
   UNKNOWN_CHANNEL,
   UNKNOWN_INTERACTION,
   UNKNOWN_MESSAGE,
+  WRONG_CHANNEL_TYPE,
   invalidFormBody,
   type DiscordError,
   type FieldError,
@@ -135,6 +136,8 @@ export interface FakeDiscord {
     replyTo?: string;
     attachments?: FileInput[];
   }): string;
+  /** The id of the DM channel between a person and the bot (opened on first use); pass it as `channelId` to act in the DM. */
+  dmChannel(user: WireUser): string;
   /** A person starts a thread in a channel. */
   createThread(input: { user: WireUser; name: string; channelId?: string }): string;
   message(id: string): WireMessage | undefined;
@@ -296,7 +299,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       attachments: newAttachments(body, files, channelId),
       flags: (body?.flags ?? 0) & MESSAGE_FLAGS.ephemeral,
       allowed_mentions: body?.allowed_mentions,
-      ...(reference ? { type: 19, message_reference: { type: 0, message_id: reference.id, channel_id: reference.channel_id, guild_id: world.guildId }, referenced_message: reference } : {}),
+      ...(reference ? { type: 19, message_reference: { type: 0, message_id: reference.id, channel_id: reference.channel_id, ...(reference.guild_id ? { guild_id: reference.guild_id } : {}) }, referenced_message: reference } : {}),
       ...extra,
     });
     if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatchMessage('MESSAGE_CREATE', message);
@@ -346,7 +349,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     }
     const data = body?.data;
     let message: WireMessage | undefined;
-    const metadata = { id, type: interaction.kind === 'command' ? INTERACTION_TYPE.command : interaction.kind === 'modal' ? INTERACTION_TYPE.modal : INTERACTION_TYPE.component, user: world.user(interaction.userId), authorizing_integration_owners: { 0: world.guildId } };
+    const metadata = { id, type: interaction.kind === 'command' ? INTERACTION_TYPE.command : interaction.kind === 'modal' ? INTERACTION_TYPE.modal : INTERACTION_TYPE.component, user: world.user(interaction.userId), authorizing_integration_owners: { 0: world.channels.get(interaction.channelId)?.type === CHANNEL_TYPE.dm ? '0' : world.guildId } };
     const asApp = { webhook_id: world.applicationId, application_id: world.applicationId, interaction_metadata: metadata };
     switch (type) {
       case CALLBACK.reply:
@@ -437,7 +440,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     if (method === 'GET') return { status: 200, body: message };
     if (method === 'DELETE') {
       deleted.add(message.id);
-      if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatch('MESSAGE_DELETE', { id: message.id, channel_id: message.channel_id, guild_id: world.guildId });
+      if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatch('MESSAGE_DELETE', { id: message.id, channel_id: message.channel_id, ...(message.guild_id ? { guild_id: message.guild_id } : {}) });
       return { status: 204 };
     }
     if (method === 'PATCH') {
@@ -467,6 +470,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   }
 
   function startThread(parentId: string, name: string, ownerId: string, id?: string): any {
+    if (world.channels.get(parentId)?.type === CHANNEL_TYPE.dm) fail(WRONG_CHANNEL_TYPE, 'thread-in-dm', `thread in DM channel ${parentId}`);
     const thread = world.newThread(parentId, name, ownerId, id);
     gateway.dispatch('THREAD_CREATE', { ...thread, newly_created: true, member: { id: thread.id, user_id: ownerId, join_timestamp: new Date().toISOString(), flags: 0 } });
     return thread;
@@ -502,6 +506,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         return { status: 200, body: { url: `ws://127.0.0.1:${new URL(baseUrl).port}/gateway`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } } };
       case 'GET /users/@me':
         return { status: 200, body: { ...world.people.bot, verified: true, mfa_enabled: false, flags: 0, locale: 'en-US' } };
+      case 'POST /users/@me/channels': {
+        const recipient = String(body?.recipient_id ?? '');
+        if (!Object.values(world.people).some((person) => person.id === recipient)) fail(invalidFormBody([{ path: 'recipient_id', code: 'NUMBER_TYPE_COERCE', message: `Value "${recipient}" is not snowflake.` }]), 'invalid-form-body', `DM with unknown user ${recipient}`);
+        return { status: 200, body: world.dmChannel(recipient) };
+      }
       case 'GET /applications/@me':
         return { status: 200, body: { id: world.applicationId, name: 'gas', icon: null, description: '', bot_public: false, bot_require_code_grant: false, flags: 0, bot: world.people.bot, verify_key: 'fake', team: null } };
       case 'PUT /applications/:id/commands':
@@ -625,23 +634,30 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const id = snowflake();
     const interactionToken = `aW50ZXJhY3Rpb246${id}${randomBytes(48).toString('base64url')}`;
     interactions.set(id, { id, token: interactionToken, kind, createdAt: Date.now(), channelId, userId, ...(message ? { message } : {}) });
+    // Discord: from a DM with the bot (context 1) the person comes as `user`, with no guild, member or guild locale.
+    const where =
+      channel.type === CHANNEL_TYPE.dm
+        ? { channel, user: world.user(userId), authorizing_integration_owners: { 0: '0' }, context: 1 }
+        : {
+            guild_id: world.guildId,
+            channel: { ...channel, permissions: world.permissionsOf(userId).toString() },
+            member: world.member(userId, true),
+            guild_locale: 'en-US',
+            authorizing_integration_owners: { 0: world.guildId },
+            context: 0,
+          };
     gateway.dispatch('INTERACTION_CREATE', {
       id,
       application_id: world.applicationId,
       type: INTERACTION_TYPE[kind],
       data,
-      guild_id: world.guildId,
-      channel: { ...channel, permissions: world.permissionsOf(userId).toString() },
+      ...where,
       channel_id: channelId,
-      member: world.member(userId, true),
       token: interactionToken,
       version: 1,
       app_permissions: world.permissionsOf(world.people.bot.id).toString(),
       locale: 'en-US',
-      guild_locale: 'en-US',
       entitlements: [],
-      authorizing_integration_owners: { 0: world.guildId },
-      context: 0,
       attachment_size_limit: config.maxUploadBytes,
       ...(message ? { message } : {}),
     });
@@ -728,11 +744,13 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         content,
         mentions: mentioned,
         attachments: attachments.map((file) => world.storeFile(channelId, file.name, file.data, file.contentType)),
-        ...(reference ? { type: 19, message_reference: { type: 0, message_id: reference.id, channel_id: reference.channel_id, guild_id: world.guildId }, referenced_message: reference } : {}),
+        ...(reference ? { type: 19, message_reference: { type: 0, message_id: reference.id, channel_id: reference.channel_id, ...(reference.guild_id ? { guild_id: reference.guild_id } : {}) }, referenced_message: reference } : {}),
       });
       gateway.dispatchMessage('MESSAGE_CREATE', message);
       return message.id;
     },
+
+    dmChannel: (user) => world.dmChannel(user.id).id,
 
     createThread({ user, name, channelId = world.channelId }) {
       return startThread(channelId, name, user.id).id;

@@ -1,6 +1,7 @@
 /**
  * What the fake Discord knows: one application with its bot user, one guild with a text channel,
- * roles and members, the channels' messages and threads, and the files attached to them. Objects
+ * roles and members, people's direct-message channels with the bot, the channels' messages and
+ * threads, and the files attached to them. Objects
  * are kept in Discord's wire shape (snake_case), the shape discord.js parses.
  */
 import { snowflake } from './snowflake.js';
@@ -208,7 +209,7 @@ export class World {
       member_count: Object.keys(this.people).length,
       voice_states: [],
       members: Object.values(this.people).map((person) => this.member(person.id)),
-      channels: [...this.channels.values()].filter((channel) => channel.type !== CHANNEL_TYPE.publicThread),
+      channels: [...this.channels.values()].filter((channel) => channel.type === CHANNEL_TYPE.text),
       threads: [...this.channels.values()].filter((channel) => channel.type === CHANNEL_TYPE.publicThread),
       presences: [],
       stage_instances: [],
@@ -259,6 +260,16 @@ export class World {
       }
     }
     return message;
+  }
+
+  /** The DM channel between a person and the bot, opened on first use as Discord opens it (type 1, the person as its recipient). */
+  dmChannel(userId: string): any {
+    const user = this.user(userId);
+    const existing = [...this.channels.values()].find((channel) => channel.type === CHANNEL_TYPE.dm && channel.recipients[0].id === userId);
+    if (existing) return existing;
+    const channel = { id: snowflake(), type: CHANNEL_TYPE.dm, last_message_id: null, flags: 0, recipients: [user] };
+    this.channels.set(channel.id, channel);
+    return channel;
   }
 
   newThread(parentId: string, name: string, ownerId: string, id = snowflake()): any {
