@@ -153,7 +153,8 @@ export class FakeGateway {
       const data = visible ? message : { ...message, content: '', attachments: [], embeds: [], components: [] };
       // A DM has no member; Discord sends a DM's MESSAGE_CREATE without one.
       const member = inDm || (message.author.bot && message.webhook_id) ? undefined : this.world.member(message.author.id);
-      this.dispatchTo(session, type, { ...data, member });
+      // `channel_type` as Discord sends it: discord.js needs it to build a DM channel it has not cached.
+      this.dispatchTo(session, type, { ...data, member, channel_type: this.world.channels.get(message.channel_id)?.type });
     }
   }
 
