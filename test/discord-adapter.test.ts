@@ -433,3 +433,88 @@ describe('DiscordTransport', () => {
     expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1', DISCORD_ROLES: 'editors' })).toThrow('Discord settings: DISCORD_ROLES (item 1) must be a Discord id (digits)');
   });
 });
+
+describe('DiscordTransport in direct messages', () => {
+  const photoOption = async () => ({ name: 'photo.png', data: await solidPng(40, 30), contentType: 'image/png' });
+  const threadRequests = (f: FakeDiscord) => f.requests.filter((r) => r.path.includes('/threads'));
+
+  it('refuses /edit in a DM privately while DISCORD_DMS is off, and neither it nor a DM message reaches the flow', async () => {
+    const { fake, flow } = await setup();
+    const dm = fake.dmChannel(fake.users.alice);
+    const { id } = fake.slashCommand({ user: fake.users.alice, channelId: dm, options: { image: await photoOption(), request: 'turn the dog into a tiger' } });
+    const refusal = await fake.waitFor(() => callbacks(fake).find((r) => r.path.startsWith(`/interactions/${id}/`)), { describe: 'the refusal of the DM /edit' });
+    expect(refusal.json).toEqual({ type: 4, data: expect.objectContaining({ content: 'Edits are not available in direct messages; use the command in a server channel.', flags: 64, allowed_mentions: { parse: [] } }) });
+    expect(fake.messages(dm).map((m) => [m.content, m.flags & 64])).toEqual([['Edits are not available in direct messages; use the command in a server channel.', 64]]);
+    // Without DISCORD_DMS the bot does not ask for DMs: the gateway never sends it this message.
+    fake.postMessage({ user: fake.users.alice, channelId: dm, content: 'make the sky cloudy' });
+    // A guild /edit after both: once it reaches the flow, the DM events were handled before it.
+    fake.slashCommand({ user: fake.users.alice, options: { image: await photoOption(), request: 'a into b' } });
+    await fake.waitFor(() => flow.edits.length > 0, { describe: 'the guild /edit reaching the flow' });
+    expect(flow.edits.map((e) => e.request.channel)).toEqual([fake.channelId]);
+    expect(flow.messages).toEqual([]);
+    expect(callbacks(fake).map((r) => r.json.type)).toEqual([4, 5]);
+    expect(rules(fake)).toEqual([]);
+  });
+
+  it('defers /edit in a DM within 3 s with DISCORD_DMS on, hands the flow the image bytes, and posts statuses in the DM without starting a thread', async () => {
+    const { fake, flow } = await setup({}, { dmsEnabled: true });
+    const dm = fake.dmChannel(fake.users.alice);
+    const refs: DiscordStatusRef[] = [];
+    flow.onEdit = async (request) => {
+      refs.push((await request.postStatus(await runningStatus())) as DiscordStatusRef);
+      refs.push((await request.postStatus({ ...(await runningStatus()), text: 'A second status' })) as DiscordStatusRef);
+    };
+    const photo = await photoOption();
+    fake.slashCommand({ user: fake.users.alice, channelId: dm, options: { image: photo, request: 'turn the dog into a tiger', steps: 200 } });
+    const sentAt = Date.now();
+    const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'editRequest from the DM' });
+    const [callback] = callbacks(fake);
+    expect(callback.json).toEqual({ type: 5, data: { flags: 0 } });
+    expect(callback.at - sentAt).toBeLessThan(3_000);
+    // Discord has no threads in DMs: the DM itself is the edit thread.
+    expect(edit.request).toMatchObject({ platform: 'discord', user: fake.users.alice.id, isAdmin: false, channel: dm, thread: dm, text: 'turn the dog into a tiger', options: { steps: 200 } });
+    expect(edit.bytes?.equals(photo.data)).toBe(true);
+
+    await fake.waitFor(() => refs.length === 2, { describe: 'two statuses posted from the DM request' });
+    const [first, second] = refs;
+    const [loading] = fake.messages(dm);
+    expect(first).toMatchObject({ platform: 'discord', channel: dm, message: loading.id, thread: dm, interaction: { applicationId: fake.applicationId } });
+    expect(fake.message(first.message)).toMatchObject({ channel_id: dm, content: '**Editing**: 2 changes, done <t:1893456000:R>' });
+    expect(fake.message(first.message)!.attachments.map((a) => a.filename)).toEqual(['masks.png']);
+    expect(second).toMatchObject({ channel: dm, thread: dm });
+    expect(fake.message(second.message)).toMatchObject({ channel_id: dm, content: 'A second status' });
+    expect(threadRequests(fake)).toEqual([]);
+    expect(rules(fake)).toEqual([]);
+
+    // A button on a DM status belongs to the DM's thread, and its new status goes into the DM.
+    let retried: DiscordStatusRef | undefined;
+    flow.onButton = async (press) => {
+      retried = (await press.postStatus({ ...(await runningStatus()), text: 'Retrying' })) as DiscordStatusRef;
+    };
+    fake.pressButton({ user: fake.users.alice, messageId: first.message, customId: 'gas:cancel:job-1' });
+    const [press] = await fake.waitFor(() => flow.buttons.length > 0 && flow.buttons, { describe: 'buttonPressed from the DM' });
+    expect(press).toMatchObject({ user: fake.users.alice.id, channel: dm, status: { channel: dm, message: first.message, thread: dm } });
+    const next = await fake.waitFor(() => retried, { describe: 'the status posted from the button' });
+    expect([next.channel, next.thread, fake.message(next.message)?.channel_id, fake.message(next.message)?.content]).toEqual([dm, dm, dm, 'Retrying']);
+    expect(rules(fake)).toEqual([]);
+  });
+
+  it('takes a later message in the DM, with no mention, as a reply in the DM edit thread; its status and private reply go into the DM', async () => {
+    const { fake, flow } = await setup({}, { dmsEnabled: true });
+    const dm = fake.dmChannel(fake.users.bob);
+    const sky = await solidPng(20, 20, { r: 200, g: 200, b: 255 });
+    const messageId = fake.postMessage({ user: fake.users.bob, channelId: dm, content: 'now make the sky cloudy', attachments: [{ name: 'sky.png', data: sky, contentType: 'image/png' }] });
+    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage from the DM' });
+    expect(message).toMatchObject({ platform: 'discord', user: fake.users.bob.id, isAdmin: false, channel: dm, thread: dm, message: messageId, text: 'now make the sky cloudy' });
+    expect((await message.image!.download(MIB)).equals(sky)).toBe(true);
+
+    const status = await message.postStatus(await runningStatus());
+    expect(status).toMatchObject({ channel: dm, thread: dm });
+    expect(fake.message(status.message)?.attachments.map((a) => a.filename)).toEqual(['masks.png']);
+    await message.replyPrivately('That image is too large.');
+    const reply = fake.messages(dm).at(-1)!;
+    expect([reply.content, reply.message_reference?.message_id, reply.guild_id]).toEqual(['That image is too large.', messageId, undefined]);
+    expect(threadRequests(fake)).toEqual([]);
+    expect(rules(fake)).toEqual([]);
+  });
+});

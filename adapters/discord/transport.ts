@@ -4,8 +4,13 @@
  * (Discord's 3 s), never acknowledges one twice, edits status messages through the interaction's
  * webhook while its token lives and through the bot token after, and leaves 429s to discord.js's
  * REST queue. What is said, and when, is the flow's.
+ *
+ * Direct messages (DISCORD_DMS): Discord has no threads in DMs, so there the DM itself is the edit
+ * thread: statuses are posted in it, no thread is started, and a later message in the DM (the
+ * content intent is not needed there) continues the latest edit as a thread reply would.
  */
 import {
+  ChannelType,
   Client,
   DiscordAPIError,
   Events,
@@ -70,6 +75,8 @@ interface Requester {
   channelId: string;
   /** A thread's parent channel: the allow-list treats a thread as its channel. */
   parentId: string | null;
+  /** A DM with the bot, where the DM itself is the edit thread. */
+  inDm: boolean;
   roles: string[];
 }
 
@@ -237,6 +244,7 @@ export class DiscordTransport implements ChatTransport {
       guildId: interaction.guildId,
       channelId: interaction.channelId ?? '',
       parentId: channel?.isThread() ? channel.parentId : null,
+      inDm: !interaction.guildId,
       roles,
     };
   }
@@ -353,8 +361,8 @@ export class DiscordTransport implements ChatTransport {
     const who = this.requester(interaction);
     if (await this.refused(interaction, who)) return;
     if (!(await this.acknowledge(() => interaction.deferUpdate()))) return;
-    // A thread started from a status message has the message's id.
-    const thread = who.parentId ? who.channelId : interaction.message.id;
+    // A thread started from a status message has the message's id; a DM is its own thread.
+    const thread = who.parentId || who.inDm ? who.channelId : interaction.message.id;
     await handlers.buttonPressed({
       platform: this.platform,
       user: who.user,
@@ -374,12 +382,13 @@ export class DiscordTransport implements ChatTransport {
 
   /**
    * The deferred ("thinking") reply of a command or modal: the first status replaces it and starts
-   * the edit's thread from it; a private reply before that deletes it, because Discord would turn
-   * the loading message itself (public) into the first follow-up.
+   * the edit's thread from it (not in a DM, which is the thread); a private reply before that
+   * deletes it, because Discord would turn the loading message itself (public) into the first
+   * follow-up.
    */
   private async deferredReply(interaction: RepliableInteraction, messageId: string | undefined, who: Requester, request: string) {
     const statusId = messageId ?? (await interaction.fetchReply()).id;
-    const inThread = who.parentId !== null;
+    const inThread = who.parentId !== null || who.inDm;
     const thread = inThread ? who.channelId : statusId;
     const expiresAt = interaction.createdTimestamp + this.config.tokenLifetimeMs;
     let original: 'loading' | 'posted' | 'deleted' = 'loading';
@@ -420,18 +429,21 @@ export class DiscordTransport implements ChatTransport {
       const bot = this.client?.user;
       if (!bot || message.author.bot || message.system || message.webhookId) return;
       const channel = message.channel;
-      if (!channel.isThread()) return;
+      const inDm = channel.type === ChannelType.DM;
+      if (!channel.isThread() && !inDm) return;
       const mentioned = message.mentions.users.has(bot.id);
       const repliesToBot = Boolean(message.reference?.messageId) && (message.mentions.repliedUser?.id === bot.id || channel.messages.cache.get(message.reference!.messageId!)?.author.id === bot.id);
-      const inOwnThread = this.config.messageContent && channel.ownerId === bot.id;
-      if (!mentioned && !repliesToBot && !inOwnThread) return;
+      const inOwnThread = this.config.messageContent && channel.isThread() && channel.ownerId === bot.id;
+      // Every message in a DM is to the bot.
+      if (!inDm && !mentioned && !repliesToBot && !inOwnThread) return;
       const roles = message.member ? [...message.member.roles.cache.keys()] : [];
       const who: Requester = {
         user: message.author.id,
         isAdmin: Boolean(message.member?.permissions.has(PermissionFlagsBits.Administrator)) || roles.some((role) => this.config.adminRoles.includes(role)),
         guildId: message.guildId,
         channelId: channel.id,
-        parentId: channel.parentId,
+        parentId: channel.isThread() ? channel.parentId : null,
+        inDm,
         roles,
       };
       if (this.refusal(who)) return; // outside the allow-lists the bot stays silent rather than answer in public
