@@ -117,7 +117,7 @@ const BUILT_IN: ManifestEntry[] = [
     kind: 'diffusion',
     repo: 'nmkd/stable-diffusion-1.5-onnx-fp16',
     commit: '38dacf2c14c89e3538b5e32da888eb9c46e0e1bf',
-    providers: ['cuda', 'webgpu', 'cpu'],
+    providers: ['cuda', 'webgpu'],
     predictionType: 'epsilon',
     files: [
       { path: 'model_index.json', approxSize: 592 },
@@ -142,7 +142,7 @@ const BUILT_IN: ManifestEntry[] = [
       description: `GroundingDINO tiny${variant ? `, ${variant === 'fp16' ? 'fp16' : 'int8-quantized'}` : ', fp32'} (onnx-community export)`,
       kind: 'detector',
       repo: 'onnx-community/grounding-dino-tiny-ONNX',
-      providers: variant === 'quantized' ? ['cpu'] : ['cpu', 'cuda'],
+      providers: variant === 'quantized' ? ['cpu'] : variant === 'fp16' ? ['cuda'] : ['cpu', 'cuda'],
       files: [
         { path: 'config.json', approxSize: KB(1.58) },
         { path: 'preprocessor_config.json', approxSize: 496 },
