@@ -46,15 +46,23 @@ export interface DownloadResult {
   requests: number;
 }
 
+/** The two digests a file is checked by, fed as its bytes arrive. */
 class Hashes {
-  sha256: Hash = createHash('sha256');
-  git: Hash;
-  constructor(size: number) {
-    this.git = createHash('sha1').update(`blob ${size}\0`);
+  private sha256!: Hash;
+  private git!: Hash;
+  constructor(private readonly size: number) {
+    this.reset();
+  }
+  reset(): void {
+    this.sha256 = createHash('sha256');
+    this.git = createHash('sha1').update(`blob ${this.size}\0`);
   }
   update(chunk: Uint8Array): void {
     this.sha256.update(chunk);
     this.git.update(chunk);
+  }
+  digest(): { sha256: string; gitOid: string } {
+    return { sha256: this.sha256.digest('hex'), gitOid: this.git.digest('hex') };
   }
 }
 
@@ -65,7 +73,7 @@ const etagFileOf = (finalPath: string) => `${finalPath}.partial.etag`;
 export async function hashFile(path: string): Promise<{ sha256: string; gitOid: string }> {
   const hashes = new Hashes(statSync(path).size);
   for await (const chunk of createReadStream(path)) hashes.update(chunk as Buffer);
-  return { sha256: hashes.sha256.digest('hex'), gitOid: hashes.git.digest('hex') };
+  return hashes.digest();
 }
 
 /** The bytes of an earlier try that may be kept: same ETag, not longer than the file. */
@@ -99,32 +107,31 @@ export async function downloadResumable(target: DownloadTarget, options: Downloa
   let requests = 0;
   let fruitless = 0;
   const maxFruitless = options.maxFruitlessTries ?? 5;
-  while (offset < target.size || (target.size === 0 && requests === 0)) {
+  // At least one request, so that an empty file is created too.
+  while (requests === 0 || offset < target.size) {
     const before = offset;
+    requests += 1;
+    let failure: unknown;
     try {
-      requests += 1;
-      offset = await fetchFrom(target, offset, hashes, options, () => {
-        // The server ignored the range and sent the whole file: start over.
-        Object.assign(hashes, new Hashes(target.size));
-        options.onBytes(-offset);
-        return 0;
-      });
+      offset = await fetchFrom(target, offset, hashes, options);
     } catch (error) {
       if (error instanceof GasError) throw error;
+      failure = error;
       offset = existsSync(partial) ? statSync(partial).size : 0;
-      fruitless = offset > before ? 0 : fruitless + 1;
-      if (fruitless >= maxFruitless) {
-        throw new GasError('service_unavailable', `Downloading ${target.label} failed ${maxFruitless} times in a row (${describeNetworkError(error)}); run the pull again to resume it.`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 1000));
-      continue;
     }
-    if (target.size === 0) break;
+    if (offset >= target.size) break;
+    // A try that brought bytes resets the count: a flaky link still finishes a large file.
+    fruitless = offset > before ? 0 : fruitless + 1;
+    if (fruitless >= maxFruitless) {
+      const why = failure === undefined ? 'the connection closed early' : describeNetworkError(failure);
+      throw new GasError('service_unavailable', `Downloading ${target.label} failed ${maxFruitless} times in a row (${why}); run the pull again to resume it.`);
+    }
+    if (failure !== undefined) await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 1000));
   }
   if (offset !== target.size) {
     throw new GasError('bundle_invalid', `${target.label}: the hub sent ${offset} bytes, its listing says ${target.size}.`);
   }
-  return { sha256: hashes.sha256.digest('hex'), gitOid: hashes.git.digest('hex'), resumedBytes, requests };
+  return { ...hashes.digest(), resumedBytes, requests };
 }
 
 /** Moves a checked download into place. */
@@ -134,7 +141,7 @@ export function keepDownload(finalPath: string): void {
 }
 
 /** One request from `offset`; appends what arrives and returns the new offset. */
-async function fetchFrom(target: DownloadTarget, offset: number, hashes: Hashes, options: DownloadOptions, restart: () => number): Promise<number> {
+async function fetchFrom(target: DownloadTarget, offset: number, hashes: Hashes, options: DownloadOptions): Promise<number> {
   const headers: Record<string, string> = {};
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   if (offset > 0) headers.Range = `bytes=${offset}-`;
@@ -152,7 +159,10 @@ async function fetchFrom(target: DownloadTarget, offset: number, hashes: Hashes,
       throw new GasError('service_unavailable', `Downloading ${target.label} failed: asked for bytes from ${offset}, the server sent them from ${start}.`);
     }
   } else if (offset > 0) {
-    offset = restart();
+    // The server ignored the range and sends the whole file: start over.
+    hashes.reset();
+    options.onBytes(-offset);
+    offset = 0;
   }
   const file: FileHandle = await open(partialOf(target.finalPath), offset === 0 ? 'w' : 'a');
   try {
