@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import { buildColourWorldDetector } from '../models/colour-world/detector.js';
 import { DEMO_PLAN, demoScenePng } from '../src/cli/demo-scene.js';
 import type { CliIo } from '../src/cli/io.js';
 import { main } from '../src/cli/program.js';
+import { downloadResumable } from '../src/models/pull-download.js';
 import { byteProgress, formatBytes } from '../src/models/pull-progress.js';
 import { readTree, startFakeHub, type FakeHub } from './fakes/hf-hub/index.js';
 
@@ -280,5 +283,33 @@ describe('pull progress', () => {
     progress.done();
     const frames = text.split('\r').filter(Boolean);
     expect(frames.at(-1)).toBe(`model.onnx [${'#'.repeat(16)}${' '.repeat(14)}] 2.10 GB/4.00 GB  3 min 10 s left \n`);
+  });
+});
+
+describe('a download that keeps failing', () => {
+  it('gives up after the tries that bring no byte, keeps its partial, and says how to resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gas-pull-fail-'));
+    let requests = 0;
+    // Sends 10 bytes of the first response, then nothing but cut connections.
+    const server = createServer((req, res) => {
+      requests += 1;
+      res.writeHead(requests === 1 ? 200 : 206, { 'Content-Length': String(requests === 1 ? 1000 : 990), ...(requests === 1 ? {} : { 'Content-Range': 'bytes 10-999/1000' }) });
+      if (requests === 1) res.write(Buffer.alloc(10, 1), () => setTimeout(() => res.socket?.destroy(), 20));
+      else res.socket?.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/f`, size: 1000, etag: '"e"', finalPath: join(dir, 'f.onnx'), label: 'f.onnx' };
+      const failure = await downloadResumable(target, { onResumed: () => {}, onBytes: () => {}, retryDelayMs: 10, maxFruitlessTries: 3 }).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ code: 'service_unavailable' });
+      expect((failure as Error).message).toMatch(/^Downloading f\.onnx failed 3 times in a row \(.+\); run the pull again to resume it\.$/);
+      expect(requests).toBe(4);
+      expect(readFileSync(join(dir, 'f.onnx.partial')).equals(Buffer.alloc(10, 1))).toBe(true);
+      expect(existsSync(join(dir, 'f.onnx'))).toBe(false);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
