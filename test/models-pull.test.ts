@@ -4,7 +4,7 @@
  * client, real downloads over HTTP, real ONNX Runtime for the load check and the edit.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,7 +143,8 @@ describe('gas models pull', () => {
     const path = 'unet/model.onnx';
     const file = hub.file(BUNDLE_REPO, path);
     const cutAt = Math.floor(file.bytes.length / 2);
-    hub.cutNextDownload(BUNDLE_REPO, path, cutAt);
+    const partial = join(dir, `${path}.partial`);
+    hub.cutNextDownload(BUNDLE_REPO, path, cutAt, () => existsSync(partial) && statSync(partial).size === cutAt);
     const before = hub.requests.length;
     const run = await pull('colour-world', dir);
     expect(run.code, run.stderr).toBe(0);
@@ -290,12 +291,12 @@ describe('a download that keeps failing', () => {
   it('gives up after the tries that bring no byte, keeps its partial, and says how to resume', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gas-pull-fail-'));
     let requests = 0;
-    // Sends 10 bytes of the first response, then nothing but cut connections.
+    // Answers the first request with its first 10 bytes only (a complete 206), then cuts every connection.
     const server = createServer((req, res) => {
       requests += 1;
-      res.writeHead(requests === 1 ? 200 : 206, { 'Content-Length': String(requests === 1 ? 1000 : 990), ...(requests === 1 ? {} : { 'Content-Range': 'bytes 10-999/1000' }) });
-      if (requests === 1) res.write(Buffer.alloc(10, 1), () => setTimeout(() => res.socket?.destroy(), 20));
-      else res.socket?.destroy();
+      if (requests > 1) return void res.socket?.destroy();
+      res.writeHead(206, { 'Content-Length': '10', 'Content-Range': 'bytes 0-9/1000' });
+      res.end(Buffer.alloc(10, 1));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {

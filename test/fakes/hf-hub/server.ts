@@ -37,8 +37,12 @@ export interface FakeHub {
   addRepo(repo: string, files: Map<string, Buffer>): string;
   /** The file as the hub lists it. */
   file(repo: string, path: string): FakeRepoFile;
-  /** The next full-body response for this file stops after `afterBytes` and the connection is cut. */
-  cutNextDownload(repo: string, path: string, afterBytes: number): void;
+  /**
+   * The next full-body response for this file stops after `afterBytes` and the connection is cut,
+   * once `until()` holds (say, the client has those bytes on disk; a stream that errors drops
+   * what its reader has not taken yet) or after 10 s.
+   */
+  cutNextDownload(repo: string, path: string, afterBytes: number, until?: () => boolean): void;
   /** Downloads of this file have one byte flipped (its listing keeps the true hashes) until `heal`. */
   corrupt(repo: string, path: string): void;
   heal(repo: string, path: string): void;
@@ -65,7 +69,7 @@ const gitOidOf = (bytes: Buffer) => createHash('sha1').update(`blob ${bytes.leng
 export async function startFakeHub(): Promise<FakeHub> {
   const repos = new Map<string, { commit: string; files: Map<string, FakeRepoFile> }>();
   const byOid = new Map<string, FakeRepoFile>();
-  const cuts = new Map<string, number>();
+  const cuts = new Map<string, { afterBytes: number; until: () => boolean }>();
   const corrupted = new Set<string>();
   const requests: RecordedRequest[] = [];
 
@@ -107,11 +111,13 @@ export async function startFakeHub(): Promise<FakeHub> {
     if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${body.length}`;
     record.status = status;
     res.writeHead(status, headers);
-    const cutAfter = cuts.get(file.sha256);
-    if (cutAfter !== undefined && slice.length > cutAfter) {
+    const cut = cuts.get(file.sha256);
+    if (cut !== undefined && slice.length > cut.afterBytes) {
       cuts.delete(file.sha256);
-      record.sent = cutAfter;
-      res.write(slice.subarray(0, cutAfter), () => setTimeout(() => res.socket?.destroy(), 20));
+      record.sent = cut.afterBytes;
+      const deadline = Date.now() + 10_000;
+      const cutWhenReady = () => (cut.until() || Date.now() > deadline ? res.socket?.destroy() : setTimeout(cutWhenReady, 10));
+      res.write(slice.subarray(0, cut.afterBytes), cutWhenReady);
       return;
     }
     record.sent = slice.length;
@@ -203,8 +209,8 @@ export async function startFakeHub(): Promise<FakeHub> {
       return commit;
     },
     file: fileOf,
-    cutNextDownload(repo, path, afterBytes) {
-      cuts.set(fileOf(repo, path).sha256, afterBytes);
+    cutNextDownload(repo, path, afterBytes, until = () => true) {
+      cuts.set(fileOf(repo, path).sha256, { afterBytes, until });
     },
     corrupt(repo, path) {
       corrupted.add(fileOf(repo, path).sha256);
