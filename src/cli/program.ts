@@ -18,6 +18,7 @@ import type { QueueFlags, SubmitFlags } from './queue-commands.js';
 import type { WorkerFlags } from './worker-command.js';
 import type { BotFlags } from './discord-command.js';
 import type { ServeFlags } from './serve-command.js';
+import type { ModelsFlags, PullFlags } from './models-command.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const oneOfText = (values: readonly string[]) => values.join(' | ');
@@ -162,6 +163,27 @@ export function buildProgram(io: CliIo = processIo): Command {
     .action(async (flags: ServeFlags, command: Command) => {
       const { runServeCommand } = await import('./serve-command.js');
       await runServeCommand(flags, namesFor(command));
+    });
+
+  const models = program.command('models').description('known-good model exports: list them, pull one from the Hugging Face hub (HF_ENDPOINT, HF_TOKEN)');
+  const manifestOption = () => new Option('--manifest <file>', 'a JSON manifest whose entries are added to the built-in ones').env('GAS_MODELS_MANIFEST');
+  models
+    .command('list')
+    .description('the known exports, their sizes, and what is already under models/')
+    .addOption(manifestOption())
+    .action(async (flags: ModelsFlags) => {
+      const { runModelsList } = await import('./models-command.js');
+      runModelsList(flags, io);
+    });
+  models
+    .command('pull <name>')
+    .description('download an export at its pinned commit, check every file, and open it as gas would')
+    .option('--dir <dir>', 'where to put it (default: models/<name>)')
+    .addOption(new Option('--provider <name>', 'execution provider for the load check').choices(EXECUTION_PROVIDERS).env('GAS_PROVIDER').default('cpu'))
+    .addOption(manifestOption())
+    .action(async (name: string, flags: PullFlags) => {
+      const { runModelsPull } = await import('./models-command.js');
+      await runModelsPull(name, flags, io);
     });
 
   queueOptions(program.command('submit <image> [request]'))
