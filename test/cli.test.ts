@@ -85,6 +85,17 @@ describe('gas', async () => {
       for (const command of ['edit', 'plan', 'demo', 'worker', 'submit', 'cancel', 'undo']) expect(run.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     });
 
+    it('ends quietly when the reader of its output stops early, as `| head -1` does', async () => {
+      const child = spawn(process.execPath, [CLI, 'models', 'list'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // Close our end after the first line, before the rest is written.
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(stderr, stderr).not.toMatch(/EPIPE|Unhandled/);
+      expect(code).toBe(0);
+    });
+
     it('runs the demo from a sentence and prints the plan and where the files are', () => {
       const out = join(work, 'demo');
       const run = gasProcess(['demo', '--out', out, '--steps', '20']);
