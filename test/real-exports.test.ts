@@ -3,15 +3,17 @@
  * with one part changed the way a real exporter changes it; each loads and gives the right
  * answer, or is refused at load with a message that says why and what to use instead.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openGroundingDino } from '../src/ground/grounding-dino.js';
+import { main } from '../src/cli/program.js';
+import type { CliIo } from '../src/cli/io.js';
+import { demoScenePng } from '../src/cli/demo-scene.js';
 import { loadDiffusionBundle } from '../src/models/bundle.js';
 import { DEFAULT_EDIT_OPTIONS, editImage } from '../src/pipeline/edit.js';
 import { imageToTensor } from '../src/image/tensor.js';
-import type { Box } from '../src/distill/masks.js';
 import {
   buildDetectorVariants, buildDirectMlDecoderBundle, buildExtraInputUNetBundle, buildFirstPhraseDetector, buildFixedShapeUNetBundle,
   buildFixedSizeDetector, buildSamplingEncoderBundle, buildVaeFactor4Bundle,
@@ -23,7 +25,7 @@ function fixtureDir(name: string): string {
   return join(mkdtempSync(join(tmpdir(), 'gas-real-')), name);
 }
 
-function iou(a: Box, b: readonly number[]): number {
+function iou(a: readonly number[], b: readonly number[]): number {
   const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
   const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
   const inter = ix * iy;
@@ -50,6 +52,14 @@ describe('GroundingDINO exports in the transformers.js layout', async () => {
     expect(found.map((f) => f.detections.length)).toEqual([1, 1]);
     expect(iou(found[0].detections[0].box, SCENE_REGIONS.dog)).toBeGreaterThanOrEqual(0.8);
     expect(iou(found[1].detections[0].box, SCENE_REGIONS.grass)).toBeGreaterThanOrEqual(0.6);
+  });
+
+  it('runs the per-phrase passes one after another when the export fixes its batch at 1', async () => {
+    const dir = fixtureDir('batch-of-one-detector');
+    buildFirstPhraseDetector(dir, { batchOfOne: true });
+    const found = await (await openGroundingDino(dir)).detect(scene, ['dog', 'sky', 'grass']);
+    expect(found.map((f) => f.detections.length)).toEqual([1, 1, 1]);
+    expect(iou(found[1].detections[0].box, SCENE_REGIONS.sky)).toBeGreaterThanOrEqual(0.8);
   });
 
   it('queries all phrases in one pass only when config.json says gas_joint_phrases (so this export then misses the second)', async () => {
@@ -147,7 +157,7 @@ describe('diffusion bundles from other exporters', async () => {
     buildDirectMlDecoderBundle(dir);
     const error = await rejection(loadDiffusionBundle(dir));
     expect(error.code).toBe('bundle_invalid');
-    expect(error.message).toBe(`${join(dir, 'vae_decoder', 'model.onnx')} is optimised for DirectML/CUDA (it uses operators the cpu provider has no kernel for); use a plain export, or --provider cuda.`);
+    expect(error.message).toBe(`${join(dir, 'vae_decoder', 'model.onnx')} is optimised for DirectML/CUDA: it uses operators the cpu provider has no kernel for. Use a plain export, or --provider cuda.`);
   });
 
   it("reads the VAE's downsampling factor from block_out_channels (3 blocks: 4×) and round-trips the colours", async () => {
@@ -164,5 +174,41 @@ describe('diffusion bundles from other exporters', async () => {
     for (let c = 0; c < 3; c++) {
       expect(Math.abs((decoded.data[c * scene.width * scene.height + p] + 1) * 127.5 - scene.data[3 * p + c])).toBeLessThanOrEqual(2);
     }
+  });
+});
+
+describe('gas plan --detector-variant', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'gas-real-cli-'));
+  const scene = join(work, 'scene.png');
+  writeFileSync(scene, await demoScenePng());
+  const detector = fixtureDir('cli-variants-detector');
+  buildDetectorVariants(detector, { withoutFp32: true });
+
+  async function gas(args: string[], env: Record<string, string> = {}) {
+    const run = { stdout: '', stderr: '' };
+    const io: CliIo = { stdout: { write: (text: string) => (run.stdout += text) }, stderr: { write: (text: string) => (run.stderr += text) } };
+    const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+    Object.assign(process.env, env);
+    try {
+      return { code: await main(args, io), ...run };
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  }
+
+  it('grounds with the quantized file named by GAS_DETECTOR_VARIANT', async () => {
+    const run = await gas(['plan', scene, 'turn the dog into a tiger', '--planner', 'offline', '--detector', detector, '--out', join(work, 'out')], { GAS_DETECTOR_VARIANT: 'quantized' });
+    expect(run.code, run.stderr).toBe(0);
+    const plan = JSON.parse(run.stdout) as { subtasks: { boxes: number[][] }[] };
+    expect(iou(plan.subtasks[0].boxes[0], SCENE_REGIONS.dog)).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it('refuses a variant that is not one of fp32, fp16, quantized (exit 2)', async () => {
+    const run = await gas(['plan', scene, 'turn the dog into a tiger', '--planner', 'offline', '--detector', detector, '--detector-variant', 'int4', '--out', join(work, 'refused')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--detector-variant must be one of fp32, fp16, quantized (got "int4").');
   });
 });

@@ -39,8 +39,7 @@ export interface OpenSessionOptions {
 }
 
 /** What "Failed to find kernel" / "Could not find an implementation" looks like from ONNX Runtime. */
-const MISSING_KERNEL = /failed to find kernel|could not find an implementation|no kernel|not implemented/i;
-const FLOAT16_KERNEL = /float16|MLFloat16/i;
+const MISSING_KERNEL = /failed to find kernel|could not find an implementation/i;
 
 export async function openSession(file: string, provider: ExecutionProvider, options: OpenSessionOptions = {}): Promise<ModelSession> {
   if (!options.bytes && !existsSync(file)) throw new GasError('bundle_invalid', `Missing model file ${file}.`);
@@ -55,9 +54,9 @@ export async function openSession(file: string, provider: ExecutionProvider, opt
     try {
       session = await create('all');
     } catch (error) {
-      // Fusions at the `all` level can produce float16 nodes that have no kernel on this provider; the plain graph may run.
-      const message = (error as Error).message;
-      if (!(MISSING_KERNEL.test(message) && FLOAT16_KERNEL.test(message))) throw error;
+      // Fusions at the `all` level can turn float16 graphs into fused nodes with no kernel on this provider, while the
+      // plain graph runs. ORT's message names the node, not its type, so any missing kernel gets one try at `basic`.
+      if (!MISSING_KERNEL.test((error as Error).message)) throw error;
       session = await create('basic');
     }
   } catch (error) {
@@ -71,7 +70,7 @@ export async function openSession(file: string, provider: ExecutionProvider, opt
     if (MISSING_KERNEL.test(message)) {
       throw new GasError(
         'bundle_invalid',
-        `${file} is optimised for DirectML/CUDA (it uses operators the ${provider} provider has no kernel for); use a plain export, or --provider cuda.`,
+        `${file} is optimised for DirectML/CUDA: it uses operators the ${provider} provider has no kernel for. Use a plain export${provider === 'cpu' ? ', or --provider cuda' : ''}.`,
         { file, cause: message },
       );
     }
