@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openGroundingDino } from '../src/ground/grounding-dino.js';
 import { main } from '../src/cli/program.js';
+import { createLogger } from '../src/log.js';
 import type { CliIo } from '../src/cli/io.js';
 import { demoScenePng } from '../src/cli/demo-scene.js';
 import { loadDiffusionBundle } from '../src/models/bundle.js';
@@ -97,7 +98,9 @@ describe('diffusion bundles from other exporters', async () => {
   it('makes a VAE encoder that samples with RandomNormalLike deterministic: the same image gives the same bytes, the mean', async () => {
     const dir = fixtureDir('sampling-encoder');
     buildSamplingEncoderBundle(dir);
-    const bundle = await loadDiffusionBundle(dir);
+    const lines: string[] = [];
+    const logger = createLogger('test', { level: 'info', destination: { write: (line: string) => lines.push(line) } });
+    const bundle = await loadDiffusionBundle(dir, { logger });
     const standard = await loadDiffusionBundle(STANDARD_BUNDLE);
     const image = imageToTensor(scene);
     const [first, second, mean] = [await bundle.vaeEncoder.encode(image), await bundle.vaeEncoder.encode(image), await standard.vaeEncoder.encode(image)];
@@ -105,6 +108,9 @@ describe('diffusion bundles from other exporters', async () => {
     expect(Array.from(first.data)).toEqual(Array.from(mean.data));
     expect(bundle.adaptations).toHaveLength(1);
     expect(bundle.adaptations[0]).toContain('samples its latent (sample_noise); the noise is set to 0 in memory');
+    expect(lines.map((line) => JSON.parse(line) as { level: number; msg: string })).toEqual([
+      expect.objectContaining({ level: 40, msg: bundle.adaptations[0] }),
+    ]);
   });
 
   it('refuses at load a UNet that needs timestep_cond, naming the input and the supported families', async () => {

@@ -198,6 +198,7 @@ export async function runEditCommand(
   const prepared = await prepare(imagePath, request, flags, name);
   if (prepared.input.plan) checkIntensity(intensity, prepared.input.plan.subtasks.length);
   const bundle = await loadDiffusionBundle(flags.bundle, { provider: prepared.provider });
+  for (const note of bundle.adaptations) io.stderr.write(`${note}\n`);
 
   const out = writer(prepared.outDir);
   const previews: { iteration: number; png: Promise<Buffer> }[] = [];
