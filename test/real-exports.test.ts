@@ -3,10 +3,10 @@
  * with one part changed the way a real exporter changes it; each loads and gives the right
  * answer, or is refused at load with a message that says why and what to use instead.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openGroundingDino } from '../src/ground/grounding-dino.js';
 import { main } from '../src/cli/program.js';
 import { createLogger } from '../src/log.js';
@@ -22,8 +22,15 @@ import {
 import { rejection } from './helpers/errors.js';
 import { SCENE_PLAN, SCENE_REGIONS, STANDARD_BUNDLE, maxDifference, pngToRgb, sceneImage } from './helpers/colour-world.js';
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function fixtureDir(name: string): string {
-  return join(mkdtempSync(join(tmpdir(), 'gas-real-')), name);
+  const parent = mkdtempSync(join(tmpdir(), 'gas-real-'));
+  made.push(parent);
+  return join(parent, name);
 }
 
 function iou(a: readonly number[], b: readonly number[]): number {
@@ -113,6 +120,16 @@ describe('diffusion bundles from other exporters', async () => {
     ]);
   });
 
+  it('refuses a sampling VAE encoder whose weights are in an external file, which cannot be rewritten in memory', async () => {
+    const dir = fixtureDir('sampling-encoder-external');
+    buildSamplingEncoderBundle(dir, { externalWeights: true });
+    const error = await rejection(loadDiffusionBundle(dir));
+    expect(error.code).toBe('bundle_invalid');
+    expect(error.message).toBe(
+      `${join(dir, 'vae_encoder', 'model.onnx')} samples its latent (RandomNormalLike) and keeps its weights in a separate file, so gas cannot make it deterministic. Use an export with the weights inside model.onnx, or one that returns latent_parameters (optimum ≥ 1.23).`,
+    );
+  });
+
   it('refuses at load a UNet that needs timestep_cond, naming the input and the supported families', async () => {
     const dir = fixtureDir('lcm-unet');
     buildExtraInputUNetBundle(dir, { name: 'timestep_cond', dims: ['batch', 256] });
@@ -185,6 +202,7 @@ describe('diffusion bundles from other exporters', async () => {
 
 describe('gas plan --detector-variant', async () => {
   const work = mkdtempSync(join(tmpdir(), 'gas-real-cli-'));
+  made.push(work);
   const scene = join(work, 'scene.png');
   writeFileSync(scene, await demoScenePng());
   const detector = fixtureDir('cli-variants-detector');

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
+import { GasError } from '../errors.js';
 
 const { onnx } = onnxProto;
 
@@ -29,6 +30,13 @@ export function withoutNoise(file: string): DenoisedModel {
   const model = onnx.ModelProto.decode(raw);
   const graph = model.graph;
   if (!graph) return { bytes: undefined, replaced: [] };
+  if ((graph.initializer ?? []).some((init) => init.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)) {
+    // A session made from bytes has no folder to find external weights in (onnxruntime-node takes no external data).
+    throw new GasError(
+      'bundle_invalid',
+      `${file} samples its latent (RandomNormalLike) and keeps its weights in a separate file, so gas cannot make it deterministic. Use an export with the weights inside model.onnx, or one that returns latent_parameters (optimum ≥ 1.23).`,
+    );
+  }
   const replaced: string[] = [];
   const nodes: onnxProto.onnx.INodeProto[] = [];
   (graph.node ?? []).forEach((node, index) => {
