@@ -8,6 +8,7 @@
 import { loadDiffusionBundle } from '../src/models/bundle.js';
 import type { ExecutionProvider } from '../src/models/session.js';
 import { openGroundingDino } from '../src/ground/grounding-dino.js';
+import type { DetectorVariant } from '../src/ground/detector.js';
 import type { Planner } from '../src/plan/planner.js';
 import type { Redis } from 'ioredis';
 import { GasError } from '../src/errors.js';
@@ -26,6 +27,8 @@ export interface WorkerModelOptions {
   bundle: string;
   provider: ExecutionProvider;
   detector?: string;
+  /** Which detector model file (default fp32). */
+  detectorVariant?: DetectorVariant;
   planner: Planner;
   worker: Partial<GpuWorkerConfig>;
 }
@@ -62,8 +65,8 @@ export interface WorkerProcessShared {
 
 /** Loads the models once and starts taking jobs; `close('handoff')` gives the running job back. */
 export async function startModelWorker(options: WorkerModelOptions, shared: WorkerProcessShared): Promise<GpuWorker> {
-  const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider });
-  const detector = options.detector ? await openGroundingDino(options.detector, { provider: options.provider }) : undefined;
+  const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider, logger: shared.logger });
+  const detector = options.detector ? await openGroundingDino(options.detector, { provider: options.provider, variant: options.detectorVariant }) : undefined;
   shared.logger.info({ bundle: bundle.dir, provider: options.provider, detector: options.detector ?? null, planner: options.planner.name }, 'models loaded');
   return GpuWorker.start(
     { redis: shared.redis, keys: shared.keys, bundle, detector, planner: options.planner, logger: shared.logger, metrics: shared.metrics, queue: shared.queue, onRedisError: shared.onRedisError },

@@ -56,7 +56,15 @@ export function isCurrentColourWorldDetector(dir: string): boolean {
   }
 }
 
-export function buildColourWorldDetector(finalDir: string): void {
+export interface ColourWorldDetectorOptions {
+  /**
+   * Attend only to the tokens up to the first "." (the others score as unmatched), as public
+   * exports traced with a text mask for one phrase do: a joint pass finds only its first phrase.
+   */
+  firstPhraseOnly?: boolean;
+}
+
+export function buildColourWorldDetector(finalDir: string, options: ColourWorldDetectorOptions = {}): void {
   const dir = `${finalDir}.building-${process.pid}`;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'onnx'), { recursive: true });
@@ -87,12 +95,12 @@ export function buildColourWorldDetector(finalDir: string): void {
     tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: 512,
     cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]', unk_token: '[UNK]', mask_token: '[MASK]',
   });
-  detectorGraph(vocab, queries).save(join(dir, 'onnx', 'model.onnx'));
+  detectorGraph(vocab, queries, options).save(join(dir, 'onnx', 'model.onnx'));
   rmSync(finalDir, { recursive: true, force: true });
   renameSync(dir, finalDir);
 }
 
-function detectorGraph(vocab: Record<string, number>, queries: number): OnnxGraph {
+function detectorGraph(vocab: Record<string, number>, queries: number, options: ColourWorldDetectorOptions): OnnxGraph {
   const g = new OnnxGraph('colour_world_grounding_dino');
   const P = COLOUR_NAMES.length;
   const R = INSTANCES_PER_COLOUR;
@@ -161,10 +169,15 @@ function detectorGraph(vocab: Record<string, number>, queries: number): OnnxGrap
     const id = vocab[word];
     if (id !== undefined) table[id * P + COLOUR_NAMES.indexOf(colour)] = 1;
   }
-  const tokenColour = g.op('Mul', [
-    g.op('Gather', [g.constFloat(table, [vocabSize, P], 'token_colour'), ids], { axis: 0 }), // [B, T, P]
-    g.op('Unsqueeze', [g.op('Cast', [attention], { to: FLOAT32 }), i64([2])]),
-  ]);
+  const gathered = g.op('Gather', [g.constFloat(table, [vocabSize, P], 'token_colour'), ids], { axis: 0 }); // [B, T, P]
+  let attended = g.op('Cast', [attention], { to: FLOAT32 }); // [B, T]
+  if (options.firstPhraseOnly) {
+    // Only the first phrase's tokens have no "." before them.
+    const dots = g.op('Cast', [g.op('Equal', [ids, g.constInt64([vocab['.']], [])])], { to: FLOAT32 });
+    const dotsBefore = g.op('CumSum', [dots, g.constInt64([1], [])], { exclusive: 1 });
+    attended = g.op('Mul', [attended, g.op('Cast', [g.op('Equal', [dotsBefore, c([0], [])])], { to: FLOAT32 })]);
+  }
+  const tokenColour = g.op('Mul', [gathered, g.op('Unsqueeze', [attended, i64([2])])]);
   const perQuery = g.op('Reshape', [
     g.op('Mul', [g.op('Unsqueeze', [g.op('Transpose', [tokenColour], { perm: [0, 2, 1] }), i64([2])]), c(new Array<number>(R).fill(1), [1, 1, R, 1])]),
     i64([0, queries, -1]),

@@ -6,7 +6,7 @@ import { ABLATIONS, SCHEDULES, type Ablation, type Schedule } from '../distill/e
 import { loadDiffusionBundle } from '../models/bundle.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
 import { openGroundingDino } from '../ground/grounding-dino.js';
-import { DEFAULT_THRESHOLDS, type DetectionThresholds, type Detector } from '../ground/detector.js';
+import { DEFAULT_THRESHOLDS, DETECTOR_VARIANTS, type DetectionThresholds, type Detector } from '../ground/detector.js';
 import { decodePhoto, encodePng, type RgbImage } from '../image/decode.js';
 import { DEFAULT_EDIT_OPTIONS, checkIntensity } from '../pipeline/edit.js';
 import { workingSize } from '../image/tensor.js';
@@ -37,6 +37,7 @@ export interface EditFlags {
   intensity?: string;
   planner?: string;
   detector?: string;
+  detectorVariant?: string;
   boxThreshold?: string;
   textThreshold?: string;
   box: string[];
@@ -123,6 +124,7 @@ async function prepare(imagePath: string, request: string | undefined, flags: Ed
   const plan = flags.plan ? readPlanFile(flags.plan) : undefined;
   const provider = oneOf<ExecutionProvider>(flags.provider, name('provider'), EXECUTION_PROVIDERS) ?? 'cpu';
   const planner = choosePlanner(oneOf<PlannerName>(flags.planner, name('planner'), PLANNERS));
+  const detectorVariant = oneOf(flags.detectorVariant, name('detectorVariant'), DETECTOR_VARIANTS);
   const userBoxes = (flags.box ?? []).map(parseUserBox);
   const thresholds = {
     box: probability(flags.boxThreshold, name('boxThreshold')) ?? DEFAULT_THRESHOLDS.box,
@@ -132,7 +134,7 @@ async function prepare(imagePath: string, request: string | undefined, flags: Ed
   checkOutDir(outDir, name('out'));
   const image = await readImageFile(imagePath);
   if (!plan) checkPlanRequest({ text: request, image });
-  const detector = flags.detector ? await openGroundingDino(resolve(flags.detector), { provider }) : undefined;
+  const detector = flags.detector ? await openGroundingDino(resolve(flags.detector), { provider, variant: detectorVariant }) : undefined;
   return { input: { image, request, plan }, planner, detector, userBoxes, thresholds, provider, outDir };
 }
 
@@ -196,6 +198,7 @@ export async function runEditCommand(
   const prepared = await prepare(imagePath, request, flags, name);
   if (prepared.input.plan) checkIntensity(intensity, prepared.input.plan.subtasks.length);
   const bundle = await loadDiffusionBundle(flags.bundle, { provider: prepared.provider });
+  for (const note of bundle.adaptations) io.stderr.write(`${note}\n`);
 
   const out = writer(prepared.outDir);
   const previews: { iteration: number; png: Promise<Buffer> }[] = [];

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { GasError, isGasError } from '../errors.js';
 import { ABLATIONS, SCHEDULES } from '../distill/engine.js';
 import { EXECUTION_PROVIDERS } from '../models/providers.js';
+import { DETECTOR_VARIANTS } from '../ground/detector.js';
 import { PLANNERS } from '../plan/planner-names.js';
 import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
 import type { EditFlags } from './edit-command.js';
@@ -38,6 +39,7 @@ function planningOptions(command: Command): Command {
     .addOption(new Option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)}`).env('GAS_PROVIDER').default('cpu'))
     .addOption(new Option('--planner <name>', `who turns the request into a plan: ${oneOfText(PLANNERS)} (default: openai when OPENAI_API_KEY is set, else offline)`).env('GAS_PLANNER'))
     .addOption(new Option('--detector <dir>', 'GroundingDINO export (transformers ONNX layout) that finds each object').env('GAS_DETECTOR'))
+    .addOption(new Option('--detector-variant <name>', `which detector model file: ${oneOfText(DETECTOR_VARIANTS)} (default fp32)`).env('GAS_DETECTOR_VARIANT'))
     .option('--box-threshold <p>', 'detector box threshold', '0.35')
     .option('--text-threshold <p>', 'detector text threshold', '0.25')
     .option('--box <phrase=x0,y0,x1,y1>', 'the region of one object yourself, in 0–1 image coordinates (repeatable)', collect, [])
@@ -82,6 +84,7 @@ function workerOptions(command: Command): Command {
     .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
     .addOption(new Option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)}`).env('GAS_PROVIDER').default('cpu'))
     .addOption(new Option('--detector <dir>', 'GroundingDINO export (default with the colour-world bundle: its detector)').env('GAS_DETECTOR'))
+    .addOption(new Option('--detector-variant <name>', `which detector model file: ${oneOfText(DETECTOR_VARIANTS)} (default fp32)`).env('GAS_DETECTOR_VARIANT'))
     .addOption(new Option('--planner <name>', `who plans sentence requests: ${oneOfText(PLANNERS)}`).env('GAS_PLANNER'))
     .addOption(new Option('--concurrency <n>', 'edits at once (1 per GPU)').env('GAS_CONCURRENCY').default('1'))
     .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))

@@ -3,6 +3,7 @@ import { runWorkerProcess, type WorkerModelOptions } from '../../gpu-worker/main
 import { redisUrl } from '../jobs/redis.js';
 import { EXECUTION_PROVIDERS } from '../models/providers.js';
 import { PLANNERS } from '../plan/planner-names.js';
+import { DETECTOR_VARIANTS } from '../ground/detector.js';
 import { withColourWorldDefaults } from './colour-world.js';
 import { choosePlanner, MAX_STEPS } from './edit-command.js';
 import { oneOf, wholeNumber, type NameOf } from './flag-values.js';
@@ -14,6 +15,7 @@ export interface WorkerFlags {
   bundle: string;
   provider: string;
   detector?: string;
+  detectorVariant?: string;
   planner?: string;
   concurrency: string;
   opsPort?: string;
@@ -42,7 +44,8 @@ export function workerModelOptions(flags: Omit<WorkerFlags, 'redisUrl' | 'prefix
     ...(steps !== undefined ? { defaultSteps: steps } : {}),
   };
   const models = withColourWorldDefaults({ bundle: flags.bundle, detector: flags.detector });
-  return { bundle: models.bundle, provider, detector: models.detector, planner, worker };
+  const detectorVariant = oneOf(flags.detectorVariant, name('detectorVariant'), DETECTOR_VARIANTS);
+  return { bundle: models.bundle, provider, detector: models.detector, detectorVariant, planner, worker };
 }
 
 /** Runs until SIGTERM or SIGINT. */

@@ -24,7 +24,14 @@ export interface DetectionThresholds {
 /** GroundingDINO's usual defaults. */
 export const DEFAULT_THRESHOLDS: DetectionThresholds = { box: 0.35, text: 0.25 };
 
+/** The model files a transformers.js GroundingDINO export ships: onnx/model.onnx, model_fp16.onnx, model_quantized.onnx. */
+export const DETECTOR_VARIANTS = ['fp32', 'fp16', 'quantized'] as const;
+export type DetectorVariant = (typeof DETECTOR_VARIANTS)[number];
+
 export interface Detector {
-  /** Finds every phrase in the image, queried together in one run. Result order follows `phrases`. */
+  /**
+   * Finds every phrase in the image: one phrase per pass (the passes batched when the export
+   * allows), or all in one pass when the export says its text mask allows it. Result order follows `phrases`.
+   */
   detect(image: RgbImage, phrases: readonly string[], thresholds?: DetectionThresholds): Promise<PhraseDetections[]>;
 }

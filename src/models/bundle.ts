@@ -11,7 +11,8 @@ import { schedulerConfigFromJson, type SchedulerConfig } from '../distill/schedu
 import { loadClipTokenizer } from './tokenizer.js';
 import { openTextEncoder, type TextEncoderModel } from './text-encoder.js';
 import { openUNet, type UNetModel } from './unet.js';
-import { openVaeDecoder, openVaeEncoder, type VaeDecoderModel, type VaeEncoderModel } from './vae.js';
+import { openVaeDecoder, openVaeEncoder, VAE_DOWNSAMPLE, vaeDownsampleFromConfig, type VaeDecoderModel, type VaeEncoderModel } from './vae.js';
+import type { Logger } from '../log.js';
 import type { ExecutionProvider } from './session.js';
 
 /** SD 1.x's VAE scaling factor, used when the bundle's VAE config does not say. */
@@ -22,6 +23,12 @@ export interface DiffusionBundle {
   readonly provider: ExecutionProvider;
   readonly scheduler: SchedulerConfig;
   readonly scalingFactor: number;
+  /** Image pixels per latent pixel side, from the VAE config's block_out_channels (8 when it does not say). */
+  readonly vaeDownsample: number;
+  /** Fixed working image size when the UNet export has fixed latent sides (WebNN/Olive static shapes). */
+  readonly fixedImageSize: { width: number; height: number } | undefined;
+  /** What was adapted at load to make this export behave (also logged), e.g. a sampling VAE encoder made deterministic. */
+  readonly adaptations: readonly string[];
   /** The bundle's own latent → RGB preview map [4][3], when it ships one (latent_preview.json). */
   readonly latentRgbFactors: number[][] | undefined;
   readonly textEncoder: TextEncoderModel;
@@ -32,6 +39,8 @@ export interface DiffusionBundle {
 
 export interface BundleOptions {
   provider?: ExecutionProvider;
+  /** Where adaptations made at load are reported (warn). */
+  logger?: Logger;
 }
 
 const previewSchema = z.object({ latent_rgb_factors: z.array(z.array(z.number()).length(3)).length(4) });
@@ -62,6 +71,7 @@ export async function loadDiffusionBundle(path: string, options: BundleOptions =
   const scheduler = schedulerConfigFromJson(readJson('scheduler/scheduler_config.json', true)!, join(dir, 'scheduler/scheduler_config.json'));
   const vaeConfig = readJson('vae_decoder/config.json', false) ?? readJson('vae_encoder/config.json', false) ?? {};
   const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : SD1_SCALING_FACTOR;
+  const vaeDownsample = vaeDownsampleFromConfig(vaeConfig) ?? VAE_DOWNSAMPLE;
   const previewJson = readJson('latent_preview.json', false);
   let latentRgbFactors: number[][] | undefined;
   if (previewJson) {
@@ -73,7 +83,17 @@ export async function loadDiffusionBundle(path: string, options: BundleOptions =
   const tokenizer = loadClipTokenizer(join(dir, 'tokenizer'));
   const textEncoder = await openTextEncoder(join(dir, 'text_encoder'), provider, tokenizer);
   const unet = await openUNet(join(dir, 'unet'), provider, textEncoder);
-  const vaeEncoder = await openVaeEncoder(join(dir, 'vae_encoder'), provider, scalingFactor);
-  const vaeDecoder = await openVaeDecoder(join(dir, 'vae_decoder'), provider, scalingFactor);
-  return { dir, provider, scheduler, scalingFactor, latentRgbFactors, textEncoder, unet, vaeEncoder, vaeDecoder };
+  const adaptations: string[] = [];
+  const vaeOptions = {
+    scalingFactor,
+    downsample: vaeDownsample,
+    onAdapted: (note: string) => {
+      adaptations.push(note);
+      options.logger?.warn({ bundle: dir }, note);
+    },
+  };
+  const vaeEncoder = await openVaeEncoder(join(dir, 'vae_encoder'), provider, vaeOptions);
+  const vaeDecoder = await openVaeDecoder(join(dir, 'vae_decoder'), provider, vaeOptions);
+  const fixedImageSize = unet.fixedLatentSize && { width: unet.fixedLatentSize.width * vaeDownsample, height: unet.fixedLatentSize.height * vaeDownsample };
+  return { dir, provider, scheduler, scalingFactor, vaeDownsample, fixedImageSize, adaptations, latentRgbFactors, textEncoder, unet, vaeEncoder, vaeDecoder };
 }

@@ -33,17 +33,32 @@ export interface ModelSession {
   output(name: string): TensorContract | undefined;
 }
 
-export async function openSession(file: string, provider: ExecutionProvider): Promise<ModelSession> {
-  if (!existsSync(file)) throw new GasError('bundle_invalid', `Missing model file ${file}.`);
+export interface OpenSessionOptions {
+  /** The model's bytes when they were rewritten in memory (see model-graph.ts); `file` still names it in messages. */
+  bytes?: Uint8Array;
+}
+
+/** What "Failed to find kernel" / "Could not find an implementation" looks like from ONNX Runtime. */
+const MISSING_KERNEL = /failed to find kernel|could not find an implementation/i;
+
+export async function openSession(file: string, provider: ExecutionProvider, options: OpenSessionOptions = {}): Promise<ModelSession> {
+  if (!options.bytes && !existsSync(file)) throw new GasError('bundle_invalid', `Missing model file ${file}.`);
   // ORT's own console logging would duplicate the errors we raise with a fix in them.
   ort.env.logLevel = 'fatal';
+  const create = (level: 'all' | 'basic') => {
+    const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: level, logSeverityLevel: 4 };
+    return options.bytes ? ort.InferenceSession.create(options.bytes, sessionOptions) : ort.InferenceSession.create(file, sessionOptions);
+  };
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(file, {
-      executionProviders: [provider],
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 4,
-    });
+    try {
+      session = await create('all');
+    } catch (error) {
+      // Fusions at the `all` level can turn float16 graphs into fused nodes with no kernel on this provider, while the
+      // plain graph runs. ORT's message names the node, not its type, so any missing kernel gets one try at `basic`.
+      if (!MISSING_KERNEL.test((error as Error).message)) throw error;
+      session = await create('basic');
+    }
   } catch (error) {
     const message = (error as Error).message;
     if (provider !== 'cpu' && /provider|backend|shared library|adapter|webgpu|cuda/i.test(message)) {
@@ -51,6 +66,13 @@ export async function openSession(file: string, provider: ExecutionProvider): Pr
         file,
         cause: message,
       });
+    }
+    if (MISSING_KERNEL.test(message)) {
+      throw new GasError(
+        'bundle_invalid',
+        `${file} is optimised for DirectML/CUDA: it uses operators the ${provider} provider has no kernel for. Use a plain export${provider === 'cpu' ? ', or --provider cuda' : ''}.`,
+        { file, cause: message },
+      );
     }
     throw new GasError('bundle_invalid', `Could not load ${file}: ${message.split('\n')[0]}`, { file, cause: message });
   }

@@ -8,21 +8,46 @@ import type * as ort from 'onnxruntime-node';
 import { GasError } from '../errors.js';
 import type { NoisePredictor } from '../distill/types.js';
 import { asFloatType, floatTensor, intTensor, toFloat32, type FloatType } from './tensors.js';
-import { checkDims, fixedBatchSize, openSession, requireInput, requireShape, runSession, type ExecutionProvider } from './session.js';
+import { checkDims, fixedBatchSize, openSession, requireInput, requireShape, runSession, type ExecutionProvider, type ModelSession } from './session.js';
 
 export const LATENT_CHANNELS = 4;
 
 export interface UNetModel extends NoisePredictor {
   /** Number of items one session run takes when the export fixes it. */
   readonly fixedBatch: number | undefined;
+  /** Latent sides when the export fixes them (static-shape WebNN/Olive exports); only that size runs. */
+  readonly fixedLatentSize: { height: number; width: number } | undefined;
   /** Counters since the model was opened, for benchmarks: session runs, images, ms inside ONNX Runtime. */
   readonly stats: { runs: number; images: number; runMs: number };
 }
 
-type TimestepForm = { type: 'int64' | FloatType; scalar: boolean };
+/** `length`: a timestep fixed at [n] whatever the batch (static exports fix it at [1]). */
+type TimestepForm = { type: 'int64' | FloatType; scalar: boolean; length: number | undefined };
+
+/** The inputs an SD 1.x/2.x UNet takes; anything else belongs to another family. */
+const UNET_INPUTS = new Set(['sample', 'timestep', 'encoder_hidden_states']);
+const OTHER_FAMILIES: Record<string, string> = {
+  timestep_cond: 'a Latent Consistency Model (LCM) export',
+  text_embeds: 'an SDXL export',
+  time_ids: 'an SDXL export',
+};
+
+/** Refuses at load a UNet that needs inputs we never feed, instead of failing at the first step. */
+function refuseExtraInputs(model: ModelSession): void {
+  const extra = model.inputs.find((input) => !UNET_INPUTS.has(input.name));
+  if (!extra) return;
+  const family = OTHER_FAMILIES[extra.name] ? ` (${OTHER_FAMILIES[extra.name]})` : '';
+  throw new GasError(
+    'bundle_invalid',
+    `${model.file} needs the input "${extra.name}"${family}, which gas does not provide. Supported: Stable Diffusion 1.x and 2.x UNets, whose inputs are sample, timestep and encoder_hidden_states.`,
+  );
+}
+
+const fixedSide = (dim: number | string | undefined) => (typeof dim === 'number' && dim > 0 ? dim : undefined);
 
 export async function openUNet(dir: string, provider: ExecutionProvider, context: { length: number; dim: number }): Promise<UNetModel> {
   const model = await openSession(join(dir, 'model.onnx'), provider);
+  refuseExtraInputs(model);
   const sample = requireInput(model, 'sample', 'float [batch, 4, height, width]');
   requireShape(model, sample, [null, LATENT_CHANNELS, null, null], '[batch, 4, height, width]');
   const floatType = asFloatType(sample.type, `${model.file} input "sample"`);
@@ -33,7 +58,7 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
   if (timestep.shape.length > 1) {
     throw new GasError('bundle_invalid', `${model.file}: "timestep" has shape [${timestep.shape.join(', ')}]; expected [batch] or a scalar.`);
   }
-  const form: TimestepForm = { type: timestep.type, scalar: timestep.shape.length === 0 };
+  const form: TimestepForm = { type: timestep.type, scalar: timestep.shape.length === 0, length: fixedSide(timestep.shape[0]) };
   const hidden = requireInput(model, 'encoder_hidden_states', `float [batch, ${context.length}, ${context.dim}]`);
   requireShape(model, hidden, [null, context.length, context.dim], `[batch, ${context.length}, ${context.dim}] to match the text encoder`);
   const contextType = asFloatType(hidden.type, `${model.file} input "encoder_hidden_states"`);
@@ -41,6 +66,11 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
   requireShape(model, output, [null, LATENT_CHANNELS, null, null], '[batch, 4, height, width]');
   asFloatType(output.type, `${model.file} output "${output.name}"`);
   const fixedBatch = fixedBatchSize(sample) ?? fixedBatchSize(hidden);
+  const [fixedHeight, fixedWidth] = [fixedSide(sample.shape[2]), fixedSide(sample.shape[3])];
+  const fixedLatentSize = fixedHeight && fixedWidth ? { height: fixedHeight, width: fixedWidth } : undefined;
+  if (form.length !== undefined && form.length !== 1 && form.length !== fixedBatch) {
+    throw new GasError('bundle_invalid', `${model.file}: "timestep" is fixed at [${form.length}] but the batch is not; expected [batch], [1] or a scalar.`);
+  }
 
   // The contexts of an edit stay the same every iteration: convert them once per array.
   const contextTensors = new WeakMap<Float32Array, Map<string, ort.Tensor>>();
@@ -59,9 +89,16 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
   const stats = { runs: 0, images: 0, runMs: 0 };
   return {
     fixedBatch,
+    fixedLatentSize,
     stats,
     async predict(latents, t, contexts) {
       const { batch, height, width } = latents;
+      if (fixedLatentSize && (height !== fixedLatentSize.height || width !== fixedLatentSize.width)) {
+        throw new GasError(
+          'bad_input',
+          `${model.file} is a fixed-shape export: it takes ${fixedLatentSize.width}×${fixedLatentSize.height} latents only, not ${width}×${height}. Use a dynamic-shape export to edit at other sizes.`,
+        );
+      }
       const item = LATENT_CHANNELS * height * width;
       if (latents.data.length !== batch * item) {
         throw new GasError('model_error', `UNet latents hold ${latents.data.length} values; expected [${batch}, 4, ${height}, ${width}].`);
@@ -107,7 +144,8 @@ function padBatch(data: Float32Array, itemSize: number, start: number, count: nu
 }
 
 function timestepTensor(form: TimestepForm, t: number, batch: number): ort.Tensor {
-  const dims = form.scalar ? [] : [batch];
-  const values = form.scalar ? [t] : new Array<number>(batch).fill(t);
+  const length = form.length ?? batch;
+  const dims = form.scalar ? [] : [length];
+  const values = form.scalar ? [t] : new Array<number>(length).fill(t);
   return form.type === 'int64' ? intTensor('int64', values, dims) : floatTensor(form.type, Float32Array.from(values), dims);
 }

@@ -2,15 +2,23 @@
  * The VAE of a bundle. Encoding returns the scaled latent `mean × scaling_factor`
  * (ALGORITHM.md, "Latents"); decoding takes a scaled latent and divides it back.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GasError } from '../errors.js';
 import type { ImageTensor, Latent } from '../distill/types.js';
 import { asFloatType, floatTensor, toFloat32 } from './tensors.js';
 import { checkDims, openSession, requireInput, requireShape, runSession, type ExecutionProvider } from './session.js';
 import { LATENT_CHANNELS } from './unet.js';
+import { withoutNoise } from './model-graph.js';
 
-/** Image pixels per latent pixel side in SD 1.x VAEs. */
+/** Image pixels per latent pixel side in SD 1.x VAEs, used when the VAE's config does not say. */
 export const VAE_DOWNSAMPLE = 8;
+
+/** diffusers' AutoencoderKL halves the size once between each pair of blocks: 2^(blocks − 1). */
+export function vaeDownsampleFromConfig(config: Record<string, unknown>): number | undefined {
+  const blocks = config.block_out_channels;
+  return Array.isArray(blocks) && blocks.length > 0 ? 2 ** (blocks.length - 1) : undefined;
+}
 
 export interface VaeEncoderModel {
   encode(image: ImageTensor): Promise<Latent>;
@@ -20,8 +28,23 @@ export interface VaeDecoderModel {
   decode(latent: Latent): Promise<ImageTensor>;
 }
 
-export async function openVaeEncoder(dir: string, provider: ExecutionProvider, scalingFactor: number): Promise<VaeEncoderModel> {
-  const model = await openSession(join(dir, 'model.onnx'), provider);
+export interface VaeOptions {
+  scalingFactor: number;
+  /** Image pixels per latent pixel side (VAE_DOWNSAMPLE unless the config says otherwise). */
+  downsample: number;
+  /** Told what was adapted at load, for the logs. */
+  onAdapted?: (note: string) => void;
+}
+
+export async function openVaeEncoder(dir: string, provider: ExecutionProvider, options: VaeOptions): Promise<VaeEncoderModel> {
+  const { scalingFactor, downsample } = options;
+  const file = join(dir, 'model.onnx');
+  // Exports that sample the latent (a RandomNormalLike node) would make the same seed give different edits.
+  const denoised = existsSync(file) ? withoutNoise(file) : { bytes: undefined, replaced: [] };
+  const model = await openSession(file, provider, { bytes: denoised.bytes });
+  if (denoised.replaced.length > 0) {
+    options.onAdapted?.(`${file} samples its latent (${denoised.replaced.join(', ')}); the noise is set to 0 in memory, so it returns the mean and the same seed gives the same edit.`);
+  }
   const input = requireInput(model, 'sample', 'float [batch, 3, height, width]');
   requireShape(model, input, [null, 3, null, null], '[batch, 3, height, width]');
   const floatType = asFloatType(input.type, `${model.file} input "sample"`);
@@ -39,8 +62,8 @@ export async function openVaeEncoder(dir: string, provider: ExecutionProvider, s
       const feed = floatTensor(floatType, image.data, [1, 3, image.height, image.width]);
       const result = (await runSession(model, { sample: feed }, [output.name]))[output.name];
       const [, c] = result.dims;
-      const h = image.height / VAE_DOWNSAMPLE;
-      const w = image.width / VAE_DOWNSAMPLE;
+      const h = image.height / downsample;
+      const w = image.width / downsample;
       checkDims(model, output.name, result.dims, [1, c === 8 ? 8 : LATENT_CHANNELS, h, w]);
       const values = toFloat32(result, output.name);
       // latent_parameters is mean ‖ logvar: the first four channels are the mean.
@@ -51,7 +74,8 @@ export async function openVaeEncoder(dir: string, provider: ExecutionProvider, s
   };
 }
 
-export async function openVaeDecoder(dir: string, provider: ExecutionProvider, scalingFactor: number): Promise<VaeDecoderModel> {
+export async function openVaeDecoder(dir: string, provider: ExecutionProvider, options: VaeOptions): Promise<VaeDecoderModel> {
+  const { scalingFactor, downsample } = options;
   const model = await openSession(join(dir, 'model.onnx'), provider);
   const input = requireInput(model, 'latent_sample', 'float [batch, 4, height, width]');
   requireShape(model, input, [null, LATENT_CHANNELS, null, null], '[batch, 4, height, width]');
@@ -65,8 +89,8 @@ export async function openVaeDecoder(dir: string, provider: ExecutionProvider, s
       for (let i = 0; i < unscaled.length; i++) unscaled[i] = latent.data[i] / scalingFactor;
       const feed = floatTensor(floatType, unscaled, [1, LATENT_CHANNELS, latent.height, latent.width]);
       const result = (await runSession(model, { latent_sample: feed }, [output.name]))[output.name];
-      const height = latent.height * VAE_DOWNSAMPLE;
-      const width = latent.width * VAE_DOWNSAMPLE;
+      const height = latent.height * downsample;
+      const width = latent.width * downsample;
       checkDims(model, output.name, result.dims, [1, 3, height, width]);
       return { data: toFloat32(result, output.name), height, width };
     },

@@ -80,7 +80,8 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
   const intensity = checkIntensity(options.intensity, plan.subtasks.length)!;
 
   // 1. Image → working size → scaled latent z_src.
-  const size = workingSize(source.width, source.height, options.maxSide);
+  // A fixed-shape export edits at its one size; the result is resized back to the source's size as usual.
+  const size = bundle.fixedImageSize ?? workingSize(source.width, source.height, options.maxSide);
   const working = await resizeRgb(source, size.width, size.height);
   const sourceLatent = await bundle.vaeEncoder.encode(imageToTensor(working));
 
@@ -115,7 +116,7 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
     previewAt: options.previewAt,
     // The engine calls onPreview just before onProgress for the same iteration.
     onPreview: (latent) => {
-      preview = latentPreview(latent, bundle.latentRgbFactors);
+      preview = latentPreview(latent, bundle.latentRgbFactors, bundle.vaeDownsample);
     },
     onProgress: (progress) => {
       options.onProgress?.(preview ? { ...progress, preview } : progress);
