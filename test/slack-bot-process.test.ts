@@ -89,8 +89,8 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     return { fake, queue };
   }
 
-  function spawnBot(args?: string[]): BotChild {
-    const bot = spawnSlackBot(fake!, queue!.keys.prefix, args);
+  function spawnBot(args?: string[], env?: Record<string, string>): BotChild {
+    const bot = spawnSlackBot(fake!, queue!.keys.prefix, args, env);
     running.push(bot);
     return bot;
   }
@@ -154,16 +154,26 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     for (const secret of [fake.botToken, fake.appToken]) expect(output()).not.toContain(secret);
   });
 
-  it('finishes an edit with its in-process worker under gas serve --slack, and stops cleanly on SIGTERM', async () => {
+  it('finishes an edit with its in-process worker under gas serve --slack, lets a GAS_ADMINS member undo it, and stops cleanly on SIGTERM', async () => {
     const { fake } = await setUp(false);
     const general = fake.channels.general;
-    const serve = spawnBot(['serve', '--slack', '--steps', '20']);
+    const serve = spawnBot(['serve', '--slack', '--steps', '20'], { GAS_ADMINS: fake.users.bob });
     await connected(serve, 'gas serve --slack');
     const { ts: thread } = await mention('turn the dog into a tiger');
     await fake.waitFor(() => statusWrites(fake, general, thread).some((w) => isDone(w.text)), { describe: `the edit by the in-process worker\n${transcript(thread)}`, timeoutMs: 180_000 });
     await fake.waitFor(() => fake.messages(general).some((m) => m.thread_ts === thread && m.subtype === 'file_share'), { describe: `the result file\n${transcript(thread)}`, timeoutMs: 30_000 });
     const shared = fake.messages(general).find((m) => m.thread_ts === thread && m.subtype === 'file_share')!;
     expect(fake.file(shared.files![0])?.name).toBe('edit.png');
+
+    // Bob did not ask for the edit, but is an admin: his Undo goes through, in a new message in the thread.
+    const done = statusWrites(fake, general, thread).at(-1)!;
+    const undo = done.actions.find((a) => a.startsWith('gas:undo:'));
+    expect(undo, transcript(thread)).toBeDefined();
+    const status = fake.messages(general).find((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined)!;
+    await fake.pressButton({ user: fake.users.bob, channel: general, ts: status.ts, actionId: undo! });
+    const undone = await fake.waitFor(() => fake.messages(general).find((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined && m.ts !== status.ts), { describe: `the undo message\n${transcript(thread)}`, timeoutMs: 30_000 });
+    expect(undone.text).toBe('Went back one edit. A reply in this thread now edits this image.');
+    expect(fake.ephemerals, transcript(thread)).toEqual([]);
     expect(fake.violations, transcript(thread)).toEqual([]);
 
     serve.child.kill('SIGTERM');
