@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BOT_EVENTS, BOT_SCOPES } from '../adapters/slack/manifest.js';
 import { encodePng } from '../src/image/decode.js';
+import { startFakeDiscord } from './fakes/discord/index.js';
 import { startFakeSlack, type FakeSlack } from './fakes/slack/index.js';
+import { isDone as discordIsDone, jobIdOf as discordJobIdOf } from './helpers/discord-bot.js';
 import { sceneImage } from './helpers/colour-world.js';
 import { REQUEST, queueHarness, type QueueHarness } from './helpers/queue.js';
 import { EDIT_INTERVAL_MS, isDone, isFinalWrite, iterationOf, opsPortIn, spawnSlackBot, stateLine, statusWrites, type BotChild } from './helpers/slack-process.js';
@@ -179,6 +181,38 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     serve.child.kill('SIGTERM');
     expect(await serve.exited, output()).toBe(0);
     for (const secret of [fake.botToken, fake.appToken]) expect(output()).not.toContain(secret);
+  });
+
+  it('serves Discord and Slack from one process with gas serve --discord --slack, finishing an edit on each', async () => {
+    const { fake } = await setUp(false);
+    const discord = await startFakeDiscord();
+    try {
+      const general = fake.channels.general;
+      const serve = spawnBot(['serve', '--discord', '--slack', '--steps', '20', '--ops-port', '0'], {
+        DISCORD_TOKEN: discord.token,
+        DISCORD_APP_ID: discord.applicationId,
+        DISCORD_API_URL: discord.apiUrl,
+        DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+      });
+      await fake.waitFor(() => (serve.output().match(/serving edits/g) ?? []).length === 2 || serve.child.exitCode !== null, { describe: `both bots to connect\n${output()}`, timeoutMs: 90_000 });
+      expect(serve.child.exitCode, `gas serve exited\n${output()}`).toBe(null);
+      const port = opsPortIn(serve.output());
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect([health.status, await health.json()], output()).toEqual([200, { redis: 'up', worker: 'running', discord: 'connected', slack: 'connected', status: 'ok' }]);
+
+      const { ts: thread } = await mention('turn the dog into a tiger');
+      discord.slashCommand({ user: discord.users.alice, options: { image: { name: 'scene.png', data: await encodePng(await sceneImage()), contentType: 'image/png' }, request: 'turn the grass into snow' } });
+      const onDiscord = await discord.waitFor(() => discord.messages(discord.channelId).find((m) => discordJobIdOf(m)), { describe: `the Discord status message\n${output()}`, timeoutMs: 60_000 });
+      await fake.waitFor(() => statusWrites(fake, general, thread).some((w) => isDone(w.text)), { describe: `the Slack edit\n${transcript(thread)}`, timeoutMs: 180_000 });
+      await discord.waitFor(() => discordIsDone(discord.message(onDiscord.id)?.content ?? ''), { describe: `the Discord edit\n${output()}`, timeoutMs: 180_000 });
+      expect([fake.violations, discord.violations], `${transcript(thread)}\n${discord.describe()}`).toEqual([[], []]);
+
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited, output()).toBe(0);
+      for (const secret of [fake.botToken, fake.appToken, discord.token]) expect(output()).not.toContain(secret);
+    } finally {
+      await discord.close();
+    }
   });
 
   it('refuses to start without SLACK_BOT_TOKEN, naming it (exit 2), and never prints a token it was given', async () => {
