@@ -116,7 +116,7 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
     for (const start of options.parts ?? []) parts.push(await start(shared));
     for (const transport of options.transports) {
       // GAS_ADMINS may press any job's buttons on every platform (Slack marks no one as an admin itself).
-      const config = { admins: queueConfig.admins, ...options.flow };
+      const config = { ...(queueConfig.admins ? { admins: queueConfig.admins } : {}), ...options.flow };
       const flow = new ChatFlow({ redis, keys, queue, blobs, threads, transport, logger: logger.child({ platform: transport.platform }), config });
       flows.push(flow);
       await flow.start();
