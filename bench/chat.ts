@@ -1,10 +1,12 @@
 /**
- * `npm run bench:chat`: the Discord bot as people meet it, on loopback: the fake Discord in this
- * process, `gas discord` and one colour-world `gas worker` as child processes on a fresh Redis
- * prefix. Prints a table: interaction → defer (p50/p95; target p95 < 150 ms), interaction →
- * masks shown (p50 and max of a few longer edits), status edits per minute per job against the cadence, 20 concurrent conversations
- * on 1 worker (all done, no broken Discord rule), and the bot's RSS before and after. Few steps
- * per job, so it runs in a minute or two; compare figures within one run.
+ * `npm run bench:chat`: the bots as people meet them, on loopback: the fake Discord and the fake
+ * Slack in this process, `gas discord`, `gas slack` (Socket Mode) and one colour-world
+ * `gas worker` as child processes on a fresh Redis prefix, one platform after the other. Prints a
+ * table per platform: request → first answer (Discord: interaction → defer, p95 < 150 ms; Slack:
+ * event → first thread reply), Discord's interaction → masks shown (p50 and max of a few longer
+ * edits), status edits per minute per job against the cadence, 20 concurrent conversations on 1
+ * worker (all done, no broken platform rule), and the bot's RSS before and after. Few steps per
+ * job, so it runs in a few minutes; compare figures within one run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -14,10 +16,16 @@ import { buildColourWorld, COLOUR_WORLD_VARIANTS, isCurrentColourWorld } from '.
 import { buildColourWorldDetector, isCurrentColourWorldDetector } from '../models/colour-world/detector.js';
 import { colourWorldBundleDir, colourWorldDetectorDir } from '../models/colour-world/paths.js';
 import { startFakeDiscord, type FakeDiscord } from '../test/fakes/discord/index.js';
+import { startFakeSlack, type FakeSlack } from '../test/fakes/slack/index.js';
 
 const REQUEST = 'turn the dog into a tiger and the grass into snow';
 /** Discord's default cadence in the bot (DISCORD_EDIT_INTERVAL_MS). */
 const EDIT_INTERVAL_MS = 2500;
+/** Slack's default cadence in the bot (SLACK_EDIT_INTERVAL_MS). */
+const SLACK_EDIT_INTERVAL_MS = 1500;
+/** Slack: a few longer edits, so each status message is updated often enough to measure the cadence. */
+const SLACK_LONG_RUNS = Number(process.env.BENCH_SLACK_LONG_RUNS ?? 2);
+const SLACK_LONG_STEPS = 1200;
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 20);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
 const STEPS = 10;
@@ -60,10 +68,48 @@ async function rssOf(port: number): Promise<number> {
   return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1]);
 }
 
-async function main(): Promise<void> {
-  if (!isCurrentColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard)) buildColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard);
-  if (!isCurrentColourWorldDetector(colourWorldDetectorDir())) buildColourWorldDetector(colourWorldDetectorDir());
-  const prefix = `gas-bench-chat-${process.pid}`;
+type Row = [string, string, string];
+
+/** Prints one platform's table; the fake's record after it when a rule was broken. */
+function printTable(title: string, rows: Row[], violations: string | undefined): void {
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length), ['measure', 'figure', 'target'][c].length));
+  const line = (r: readonly string[]) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+  console.log(title);
+  console.log(line(['measure', 'figure', 'target']));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) console.log(line(row));
+  if (violations) console.log(violations);
+  console.log('');
+}
+
+/** Over every status message of a run: the most writes of one message in any 60 s window, and the closest two writes of one message. */
+function cadenceOf(times: number[][]): { maxPerMinute: number; minGap: number } {
+  let maxPerMinute = 0;
+  let minGap = Infinity;
+  for (const writes of times) {
+    for (let i = 0; i < writes.length; i++) {
+      if (i > 0) minGap = Math.min(minGap, writes[i] - writes[i - 1]);
+      maxPerMinute = Math.max(maxPerMinute, writes.filter((t) => t >= writes[i] && t < writes[i] + 60_000).length);
+    }
+  }
+  return { maxPerMinute, minGap };
+}
+
+/** Stops a child process and waits for it to exit. */
+async function stop(child: Child): Promise<void> {
+  const exited = new Promise((r) => (child.process.exitCode !== null ? r(null) : child.process.on('exit', r)));
+  child.process.kill('SIGTERM');
+  await exited;
+}
+
+/** A colour-world `gas worker` on `prefix` (with a default step count for requests that give none), once its models are loaded. */
+async function startWorker(prefix: string, steps?: number): Promise<Child> {
+  const worker = spawnGas(['worker'], { GAS_PREFIX: prefix, ...(steps !== undefined ? { GAS_STEPS: String(steps) } : {}) });
+  await until('the worker to load its models', () => worker.output().includes('models loaded'), worker);
+  return worker;
+}
+
+async function benchDiscord(prefix: string): Promise<void> {
   const fake = await startFakeDiscord();
   const env = {
     GAS_PREFIX: prefix,
@@ -72,13 +118,13 @@ async function main(): Promise<void> {
     DISCORD_API_URL: fake.apiUrl,
     DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
   };
-  const worker = spawnGas(['worker'], env);
   const bot = spawnGas(['discord', '--ops-port', '0'], env);
-  const rows: Array<[string, string, string]> = [];
+  const rows: Row[] = [];
+  let worker: Child | undefined;
   try {
+    worker = await startWorker(prefix);
     const port = await until('the bot to serve /metrics', () => Number(/"port":(\d+)[^\n]*serving \/healthz/.exec(bot.output())?.[1]), bot);
     await until('the bot to connect', () => bot.output().includes('serving edits'), bot);
-    await until('the worker to load its models', () => worker.output().includes('models loaded'), worker);
     const scene = { name: 'scene.png', data: await demoScenePng(), contentType: 'image/png' };
     const rssBefore = await rssOf(port);
 
@@ -124,32 +170,101 @@ async function main(): Promise<void> {
     const took = Date.now() - started;
     // Over every status message of the run (the long edits of the masks phase included): the most
     // edits of one message in any 60 s window, and the closest two edits of one message.
-    let maxPerMinute = 0;
-    let minGap = Infinity;
-    for (const message of fake.messages(fake.channelId)) {
-      const times = writesOf(fake, message.id).map((r) => r.at);
-      for (let i = 0; i < times.length; i++) {
-        if (i > 0) minGap = Math.min(minGap, times[i] - times[i - 1]);
-        maxPerMinute = Math.max(maxPerMinute, times.filter((t) => t >= times[i] && t < times[i] + 60_000).length);
-      }
-    }
+    const { maxPerMinute, minGap } = cadenceOf(fake.messages(fake.channelId).map((message) => writesOf(fake, message.id).map((r) => r.at)));
     const limit = 60_000 / EDIT_INTERVAL_MS;
     rows.push(['status edits per job', `at most ${maxPerMinute} in a minute; closest two ${minGap} ms apart`, `≤ ${limit} per minute, ≥ ${EDIT_INTERVAL_MS} ms apart`]);
     rows.push([`${CONCURRENT} conversations, 1 worker`, `${statuses.filter((m) => isDone(fake, m.id)).length}/${CONCURRENT} done in ${(took / 1000).toFixed(1)} s; rule violations: ${fake.violations.length === 0 ? 'none' : fake.violations.map((v) => v.rule).join(', ')}`, 'all done, none']);
     const rssAfter = await rssOf(port);
     rows.push(['bot RSS', `${mib(rssBefore)} before, ${mib(rssAfter)} after (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)}%)`, '']);
 
-    const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length), ['measure', 'figure', 'target'][c].length));
-    const line = (r: readonly string[]) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
-    console.log(`Discord bot on the fake Discord (loopback), 1 colour-world worker, ${STEPS}-step edits, cadence ${EDIT_INTERVAL_MS} ms (${process.arch}, ${process.version})`);
-    console.log(line(['measure', 'figure', 'target']));
-    console.log(line(widths.map((w) => '-'.repeat(w))));
-    for (const row of rows) console.log(line(row));
-    if (fake.violations.length > 0) console.log(fake.describe());
+    printTable(`Discord bot on the fake Discord (loopback), 1 colour-world worker, ${STEPS}-step edits, cadence ${EDIT_INTERVAL_MS} ms (${process.arch}, ${process.version})`, rows, fake.violations.length > 0 ? fake.describe() : undefined);
   } finally {
-    for (const child of [bot, worker]) child.process.kill('SIGTERM');
-    await Promise.all([bot, worker].map((c) => new Promise((r) => (c.process.exitCode !== null ? r(null) : c.process.on('exit', r)))));
+    await Promise.all([bot, ...(worker ? [worker] : [])].map(stop));
     await fake.close();
+  }
+}
+
+/** The Slack bot's status messages in #general (not its file shares), by thread. */
+const slackStatuses = (fake: FakeSlack) => fake.messages(fake.channels.general).filter((m) => m.user === fake.botUserId && m.subtype === undefined && m.thread_ts !== undefined);
+const slackIsDone = (fake: FakeSlack, thread: string) => slackStatuses(fake).some((m) => m.thread_ts === thread && /\nDone in /.test(m.text));
+/** Status writes of one Slack message: its post and each successful chat.update. */
+const slackWritesOf = (fake: FakeSlack, ts: string, thread: string) =>
+  fake.requests.filter((r) => r.error === undefined && ((r.method === 'chat.postMessage' && r.params.thread_ts === thread) || (r.method === 'chat.update' && r.params.ts === ts)));
+
+async function benchSlack(prefix: string): Promise<void> {
+  const fake = await startFakeSlack();
+  const env = {
+    GAS_PREFIX: prefix,
+    SLACK_BOT_TOKEN: fake.botToken,
+    SLACK_APP_TOKEN: fake.appToken,
+    SLACK_API_URL: fake.apiUrl,
+    SLACK_EDIT_INTERVAL_MS: String(SLACK_EDIT_INTERVAL_MS),
+  };
+  const bot = spawnGas(['slack', '--ops-port', '0'], env);
+  const rows: Row[] = [];
+  const general = fake.channels.general;
+  const mention = (user: string, scene: Buffer) => fake.postMessage({ user, channel: general, text: `<@${fake.botUserId}> ${REQUEST}`, files: [{ name: 'scene.png', data: scene }] });
+  const firstReply = (thread: string) => fake.requests.find((r) => r.method === 'chat.postMessage' && r.error === undefined && r.params.thread_ts === thread);
+  let worker: Child | undefined;
+  try {
+    const port = await until('the Slack bot to serve /metrics', () => Number(/"port":(\d+)[^\n]*serving \/healthz/.exec(bot.output())?.[1]), bot);
+    await until('the Slack bot to connect', () => bot.output().includes('serving edits'), bot);
+    const scene = await demoScenePng();
+    const rssBefore = await rssOf(port);
+
+    // 1. A few longer edits, one at a time, so each status message is updated many times. A Slack
+    // request carries no step count: the worker's default decides, so this phase has its own worker.
+    worker = await startWorker(prefix, SLACK_LONG_STEPS);
+    for (let i = 0; i < SLACK_LONG_RUNS; i++) {
+      const { ts } = mention(fake.users.alice, scene);
+      await until('a long result', () => slackIsDone(fake, ts), bot);
+    }
+    await stop(worker);
+    worker = await startWorker(prefix, STEPS);
+
+    // 2. Event → first thread reply (the status message): mentions one after another, each once
+    // the previous one's status is up.
+    const replies: number[] = [];
+    const threads: string[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const sentAt = Date.now();
+      const { ts } = mention(fake.users.alice, scene);
+      replies.push((await until('the first thread reply', () => firstReply(ts), bot)).at - sentAt);
+      threads.push(ts);
+    }
+    await until('the first results', () => threads.every((t) => slackIsDone(fake, t)), bot);
+    rows.push(['event → first thread reply', `p50 ${quantile(replies, 0.5)} ms, p95 ${quantile(replies, 0.95)} ms (${SEQUENTIAL} edits of ${STEPS} steps)`, 'p95 < 1 s']);
+
+    // 3. Conversations at once on one worker.
+    const users = [fake.users.alice, fake.users.bob];
+    const started = Date.now();
+    const concurrent = Array.from({ length: CONCURRENT }, (_, i) => mention(users[i % users.length], scene).ts);
+    await until(`${CONCURRENT} results`, () => concurrent.every((t) => slackIsDone(fake, t)), bot);
+    const took = Date.now() - started;
+
+    const { maxPerMinute, minGap } = cadenceOf(slackStatuses(fake).map((m) => slackWritesOf(fake, m.ts, m.thread_ts!).map((r) => r.at)));
+    const limit = Math.floor(60_000 / SLACK_EDIT_INTERVAL_MS);
+    rows.push(['chat.update per job', `at most ${maxPerMinute} writes (post + updates) in a minute; closest two ${minGap} ms apart`, `≤ ${limit} per minute, ≥ ${SLACK_EDIT_INTERVAL_MS} ms apart`]);
+    const done = concurrent.filter((t) => slackIsDone(fake, t)).length;
+    rows.push([`${CONCURRENT} conversations, 1 worker`, `${done}/${CONCURRENT} done in ${(took / 1000).toFixed(1)} s; rule violations: ${fake.violations.length === 0 ? 'none' : [...new Set(fake.violations.map((v) => v.rule))].join(', ')}`, 'all done, none']);
+    const rssAfter = await rssOf(port);
+    rows.push(['bot RSS', `${mib(rssBefore)} before, ${mib(rssAfter)} after (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)}%)`, '']);
+    printTable(`Slack bot on the fake Slack (Socket Mode, loopback), 1 colour-world worker, ${STEPS}-step edits (${SLACK_LONG_RUNS} of ${SLACK_LONG_STEPS} first), cadence ${SLACK_EDIT_INTERVAL_MS} ms (${process.arch}, ${process.version})`, rows, fake.violations.length > 0 ? fake.describe() : undefined);
+  } finally {
+    await Promise.all([bot, ...(worker ? [worker] : [])].map(stop));
+    await fake.close();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!isCurrentColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard)) buildColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard);
+  if (!isCurrentColourWorldDetector(colourWorldDetectorDir())) buildColourWorldDetector(colourWorldDetectorDir());
+  const platforms = (process.env.BENCH_PLATFORMS ?? 'discord,slack').split(',').map((p) => p.trim());
+  const prefix = `gas-bench-chat-${process.pid}`;
+  try {
+    if (platforms.includes('discord')) await benchDiscord(prefix);
+    if (platforms.includes('slack')) await benchSlack(prefix);
+  } finally {
     const redis = connectRedis();
     await deleteKeysWithPrefix(redis, prefix);
     redis.disconnect();

@@ -414,7 +414,7 @@ describe('Slack settings, payloads and manifest', () => {
     expect(() => slackConfigFromEnv({})).toThrow('Slack settings: SLACK_BOT_TOKEN is required (a bot token, xoxb-…)');
     expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow('SLACK_SIGNING_SECRET is required in HTTP mode');
     expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_MODE: 'socket', SLACK_SIGNING_SECRET: 's' })).toThrow('SLACK_APP_TOKEN is required for Socket Mode');
-    expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_EDIT_INTERVAL_MS: '100' })).toThrow('editIntervalMs');
+    expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_EDIT_INTERVAL_MS: '100' })).toThrow(/^Slack settings: SLACK_EDIT_INTERVAL_MS /);
     expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-secret-value', SLACK_APP_TOKEN: 'nope' })).toThrow(/^Slack settings: SLACK_APP_TOKEN must be an app-level token \(xapp-…\)$/);
   });
 

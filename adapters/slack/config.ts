@@ -4,6 +4,7 @@
  * requests) when there is none, or when asked for.
  */
 import { z } from 'zod';
+import { GasError } from '../../src/errors.js';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 const MIB = 1024 * 1024;
@@ -45,12 +46,27 @@ export const slackConfigSchema = z
 export type SlackConfigInput = z.input<typeof slackConfigSchema>;
 export type SlackConfig = z.output<typeof slackConfigSchema>;
 
-export function parseSlackConfig(input: SlackConfigInput): SlackConfig {
+/** The variable each setting is read from, so a refusal names what to fix. */
+export const SLACK_ENV_NAMES: Partial<Record<keyof SlackConfigInput, string>> = {
+  botToken: 'SLACK_BOT_TOKEN',
+  appToken: 'SLACK_APP_TOKEN',
+  signingSecret: 'SLACK_SIGNING_SECRET',
+  mode: 'SLACK_MODE',
+  apiUrl: 'SLACK_API_URL',
+  port: 'SLACK_PORT',
+  allowedChannels: 'SLACK_CHANNELS',
+  allowedUsers: 'SLACK_USERS',
+  editIntervalMs: 'SLACK_EDIT_INTERVAL_MS',
+  maxUploadBytes: 'SLACK_MAX_UPLOAD_BYTES',
+};
+
+/** Settings are configuration: a bad one is GasError 'bad_input' (exit 2), named by `nameOf` (a field path by default). */
+export function parseSlackConfig(input: SlackConfigInput, nameOf: (path: PropertyKey[]) => string = (path) => path.join('.') || 'config'): SlackConfig {
   const parsed = slackConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue.message.includes('SLACK_') ? '' : `${issue.path.join('.') || 'config'} `;
-    throw new Error(`Slack settings: ${where}${issue.message}`);
+    const where = issue.message.includes('SLACK_') ? '' : `${nameOf(issue.path)} `;
+    throw new GasError('bad_input', `Slack settings: ${where}${issue.message}`);
   }
   return parsed.data;
 }
@@ -65,7 +81,11 @@ const text = (value: string | undefined) => (value === undefined || value === ''
  */
 export function slackConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SlackConfig {
   const mode = text(env.SLACK_MODE);
-  if (mode !== undefined && mode !== 'socket' && mode !== 'http') throw new Error(`Slack settings: SLACK_MODE must be socket or http (got ${mode})`);
+  if (mode !== undefined && mode !== 'socket' && mode !== 'http') throw new GasError('bad_input', `Slack settings: SLACK_MODE must be socket or http (got ${mode})`);
+  const nameOf = (path: PropertyKey[]) => {
+    const field = SLACK_ENV_NAMES[path[0] as keyof SlackConfigInput];
+    return field ? `${field}${path.length > 1 ? ` (item ${Number(path[1]) + 1})` : ''}` : path.join('.');
+  };
   return parseSlackConfig({
     botToken: env.SLACK_BOT_TOKEN ?? '',
     appToken: text(env.SLACK_APP_TOKEN),
@@ -77,5 +97,5 @@ export function slackConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SlackC
     allowedUsers: list(env.SLACK_USERS),
     editIntervalMs: number(env.SLACK_EDIT_INTERVAL_MS),
     maxUploadBytes: number(env.SLACK_MAX_UPLOAD_BYTES),
-  });
+  }, nameOf);
 }

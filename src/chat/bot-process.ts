@@ -115,7 +115,9 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
     if (options.opsPort !== undefined) ops = await startOps(options.opsPort, options.opsHost, metrics, health, logger);
     for (const start of options.parts ?? []) parts.push(await start(shared));
     for (const transport of options.transports) {
-      const flow = new ChatFlow({ redis, keys, queue, blobs, threads, transport, logger: logger.child({ platform: transport.platform }), config: options.flow });
+      // GAS_ADMINS may press any job's buttons on every platform (Slack marks no one as an admin itself).
+      const config = { ...(queueConfig.admins ? { admins: queueConfig.admins } : {}), ...options.flow };
+      const flow = new ChatFlow({ redis, keys, queue, blobs, threads, transport, logger: logger.child({ platform: transport.platform }), config });
       flows.push(flow);
       await flow.start();
       logger.info({ platform: transport.platform }, 'connected; serving edits');

@@ -1,46 +1,17 @@
 /** `gas discord` (the bot) and `gas discord register` (its commands), configured from DISCORD_* variables. */
 import { discordConfigFromEnv, type DiscordConfig } from '../../adapters/discord/config.js';
 import { registerCommands } from '../../adapters/discord/commands.js';
-import { DiscordTransport } from '../../adapters/discord/transport.js';
-import { shutdownTimeoutFromEnv } from '../../gpu-worker/main.js';
 import { GasError } from '../errors.js';
-import { runBotProcess, type BotProcessOptions } from '../chat/bot-process.js';
-import { redisUrl } from '../jobs/redis.js';
-import { createLogger, type Logger } from '../log.js';
-import { nonEmpty, wholeNumber, type NameOf } from './flag-values.js';
-import { MAX_PORT } from './worker-command.js';
+import { runBotProcess } from '../chat/bot-process.js';
+import { createLogger } from '../log.js';
+import { botOptions, type BotFlags } from './bot-options.js';
+import { nonEmpty, type NameOf } from './flag-values.js';
 
-/** What commander gives a bot command (strings until checked). */
-export interface BotFlags {
-  redisUrl?: string;
-  prefix: string;
-  opsPort?: string;
-  opsHost: string;
-}
-
-/** The platforms one bot process can serve; each adds its transport (Slack is next). */
-export interface PlatformFlags {
-  discord?: boolean;
-}
-
-/** A process's bot settings from its flags; every value is checked before anything connects. */
-export function botOptions(flags: BotFlags & PlatformFlags, name: NameOf, logger: Logger): Omit<BotProcessOptions, 'parts'> {
-  const transports = [];
-  if (flags.discord) transports.push(new DiscordTransport(discordConfigFromEnv(), logger.child({ platform: 'discord' })));
-  return {
-    redisUrl: flags.redisUrl ?? redisUrl(),
-    prefix: flags.prefix,
-    transports,
-    logger,
-    opsPort: wholeNumber(flags.opsPort, name('opsPort'), 0, MAX_PORT),
-    opsHost: flags.opsHost,
-    shutdownTimeoutMs: shutdownTimeoutFromEnv(),
-  };
-}
+export type { BotFlags, PlatformFlags } from './bot-options.js';
 
 /** Runs the Discord bot until SIGTERM or SIGINT. */
 export async function runDiscordCommand(flags: BotFlags, name: NameOf): Promise<void> {
-  await runBotProcess(botOptions({ ...flags, discord: true }, name, createLogger('gas-bot')));
+  await runBotProcess(await botOptions({ ...flags, discord: true }, name, createLogger('gas-bot')));
 }
 
 /** Registers /edit and "Edit image", in one guild (instant) or globally; returns what to tell the person. */

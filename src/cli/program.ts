@@ -20,6 +20,7 @@ import type { WorkerFlags } from './worker-command.js';
 import type { BotFlags } from './discord-command.js';
 import type { ServeFlags } from './serve-command.js';
 import type { ModelsFlags, PullFlags } from './models-command.js';
+import type { ManifestFlags } from './slack-command.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const oneOfText = (values: readonly string[]) => values.join(' | ');
@@ -160,9 +161,28 @@ export function buildProgram(io: CliIo = processIo): Command {
       print(await runRegisterCommand(flags, namesFor(command)));
     });
 
+  const slack = botOptions(program.command('slack'))
+    .description('run the Slack bot until SIGTERM (settings: SLACK_BOT_TOKEN, SLACK_APP_TOKEN or SLACK_SIGNING_SECRET, …; see the README)')
+    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
+    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
+    .action(async (flags: BotFlags, command: Command) => {
+      const { runSlackCommand } = await import('./slack-command.js');
+      await runSlackCommand(flags, namesFor(command));
+    });
+  slack
+    .command('manifest')
+    .description('print the Slack app manifest (YAML) with the scopes and events the bot uses: Socket Mode, or HTTP mode with --request-url')
+    .option('--request-url <url>', 'HTTP mode: the public https URL Slack sends events and button presses to (…/slack/events)')
+    .option('--name <name>', 'the app and bot user name', 'Ground-A-Score')
+    .action(async (flags: ManifestFlags, command: Command) => {
+      const { runManifestCommand } = await import('./slack-command.js');
+      io.stdout.write(runManifestCommand(flags, namesFor(command)));
+    });
+
   workerOptions(botOptions(program.command('serve')))
-    .description('run the bot and a GPU worker in one process (one machine): gas serve --discord')
+    .description('run the bots and a GPU worker in one process (one machine): gas serve --discord, --slack, or both')
     .option('--discord', 'serve Discord (DISCORD_TOKEN, DISCORD_APP_ID, …)', false)
+    .option('--slack', 'serve Slack (SLACK_BOT_TOKEN, SLACK_APP_TOKEN or SLACK_SIGNING_SECRET, …)', false)
     .action(async (flags: ServeFlags, command: Command) => {
       const { runServeCommand } = await import('./serve-command.js');
       await runServeCommand(flags, namesFor(command));

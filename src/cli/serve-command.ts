@@ -1,9 +1,9 @@
-/** `gas serve`: the bot and a GPU worker in one process, for a one-machine setup. */
+/** `gas serve`: the bots (Discord, Slack or both) and a GPU worker in one process, for a one-machine setup. */
 import { startModelWorker } from '../../gpu-worker/main.js';
 import { runBotProcess, type BotPart } from '../chat/bot-process.js';
 import { GasError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { botOptions, type BotFlags, type PlatformFlags } from './discord-command.js';
+import { botOptions, type BotFlags, type PlatformFlags } from './bot-options.js';
 import type { NameOf } from './flag-values.js';
 import { workerModelOptions, type WorkerFlags } from './worker-command.js';
 
@@ -11,10 +11,10 @@ export type ServeFlags = WorkerFlags & BotFlags & PlatformFlags;
 
 /** Runs until SIGTERM or SIGINT; the running edit is handed back to the queue as `gas worker` does. */
 export async function runServeCommand(flags: ServeFlags, name: NameOf): Promise<void> {
-  if (!flags.discord) throw new GasError('bad_input', 'Choose what to serve: gas serve --discord.');
+  if (!flags.discord && !flags.slack) throw new GasError('bad_input', 'Choose what to serve: gas serve --discord, gas serve --slack, or both.');
   const logger = createLogger('gas-serve');
   const models = workerModelOptions(flags, name);
-  const options = botOptions(flags, name, logger);
+  const options = await botOptions(flags, name, logger);
   const worker = async (shared: Parameters<typeof startModelWorker>[1]): Promise<BotPart> => {
     const running = await startModelWorker(models, shared);
     return {

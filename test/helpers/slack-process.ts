@@ -1,0 +1,85 @@
+/**
+ * The Slack bot as a process (`gas slack`, `gas serve --slack`) against the fake Slack in the test
+ * process, and what a person saw of a status message, read back from the fake's recorded requests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import type { FakeSlack, RecordedRequest } from '../fakes/slack/index.js';
+
+/** The fastest cadence the Slack settings allow: tests see several updates per job. */
+export const EDIT_INTERVAL_MS = 1000;
+
+export interface BotChild {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** One successful write of a status message (its post, then each chat.update), as the fake received it. */
+export interface StatusWrite {
+  at: number;
+  method: string;
+  text: string;
+  /** File ids of its image blocks. */
+  images: string[];
+  /** Its buttons' action ids. */
+  actions: string[];
+}
+
+/** `node dist/src/cli.js <args>` in Socket Mode against the fake, on `prefix`, its output kept for assertion messages. */
+export function spawnSlackBot(fake: FakeSlack, prefix: string, args: string[] = ['slack'], env: Record<string, string> = {}): BotChild {
+  let output = '';
+  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], {
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_|DISCORD_|SLACK_)/.test(k))),
+      SLACK_BOT_TOKEN: fake.botToken,
+      SLACK_APP_TOKEN: fake.appToken,
+      SLACK_API_URL: fake.apiUrl,
+      SLACK_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+      GAS_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return { child, output: () => output, exited };
+}
+
+/**
+ * Every successful write of the first status message in the thread `thread`: its post (the first
+ * chat.postMessage into the thread), then its chat.updates, oldest first.
+ */
+export function statusWrites(fake: FakeSlack, channel: string, thread: string): StatusWrite[] {
+  const ok = (r: RecordedRequest) => r.error === undefined && r.status === 200 && r.params.channel === channel;
+  const status = fake.messages(channel).find((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined);
+  const post = fake.requests.find((r) => r.method === 'chat.postMessage' && ok(r) && r.params.thread_ts === thread);
+  if (!status || !post) return [];
+  const updates = fake.requests.filter((r) => r.method === 'chat.update' && ok(r) && r.params.ts === status.ts);
+  return [post, ...updates].map((r) => ({
+    at: r.at,
+    method: r.method,
+    text: String(r.params.text ?? ''),
+    images: ((r.params.blocks ?? []) as Array<{ type: string; slack_file?: { id: string } }>).filter((b) => b.type === 'image').map((b) => b.slack_file!.id),
+    actions: ((r.params.blocks ?? []) as Array<{ type: string; elements?: Array<{ action_id?: string }> }>).flatMap((b) => (b.type === 'actions' ? (b.elements ?? []).map((e) => e.action_id ?? '') : [])),
+  }));
+}
+
+/** The second line of a status ("Editing · 40/800 · …", "Done in …"): where the job stands. */
+export const stateLine = (text: string) => text.split('\n')[1] ?? '';
+export const isDone = (text: string) => /^Done in /.test(stateLine(text));
+export const iterationOf = (text: string) => Number(/^Editing · (\d+)\//.exec(stateLine(text))?.[1] ?? NaN);
+/** A status that can change no more: it has buttons, and none of them cancels. */
+export const isFinalWrite = (write: StatusWrite) => write.actions.length > 0 && !write.actions.some((a) => a.startsWith('gas:cancel:'));
+
+/** The port a process logged it serves /healthz on (`--ops-port 0` picks a free one). */
+export function opsPortIn(output: string): number | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.includes('serving /healthz and /metrics')) continue;
+    const port = (JSON.parse(line) as { port?: number }).port;
+    if (port) return port;
+  }
+  return undefined;
+}
