@@ -17,6 +17,7 @@ import { connectRedis, isAuthError, parseRedisUrl, redisErrorReporter, redisFail
 import { redisKeys } from '../src/jobs/keys.js';
 import { EditQueue, queueConfigFromEnv, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ServiceMetrics } from '../src/jobs/metrics.js';
+import { shutdownTimeoutFromEnv } from '../src/ops/shutdown.js';
 import { startOpsServer, type OpsServer } from '../src/ops/ops-server.js';
 import { withTimeout } from '../src/ops/timeout.js';
 import { createLogger, type Logger } from '../src/log.js';
@@ -41,16 +42,6 @@ export interface WorkerProcessOptions extends WorkerModelOptions {
   opsHost?: string;
   /** A stop that takes longer (Redis down, a stuck iteration) is cut short (default: GAS_SHUTDOWN_MS, else 20 s). */
   shutdownTimeoutMs?: number;
-}
-
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
-
-export function shutdownTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const value = env.GAS_SHUTDOWN_MS?.trim();
-  if (!value) return DEFAULT_SHUTDOWN_TIMEOUT_MS;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 100) throw new GasError('bad_input', `GAS_SHUTDOWN_MS must be a whole number of milliseconds, at least 100 (got "${value}").`);
-  return n;
 }
 
 /** What a worker shares with the rest of its process: the connection, the keys, logs and metrics. */

@@ -1,5 +1,5 @@
 /** The settings of a bot process (`gas discord`, `gas slack`, `gas serve`): its flags and the transports of the platforms it serves. */
-import { shutdownTimeoutFromEnv } from '../../gpu-worker/main.js';
+import { shutdownTimeoutFromEnv } from '../ops/shutdown.js';
 import type { BotProcessOptions, BotTransport } from '../chat/bot-process.js';
 import { redisUrl } from '../jobs/redis.js';
 import type { Logger } from '../log.js';
