@@ -2,7 +2,6 @@
  * The chat flow end to end, once for every platform: a RecordingTransport plays the people, real
  * Redis (a prefix per test) holds the queue and the flow's state, a colour-world worker edits.
  */
-import { crc32, deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chatKeys } from '../src/chat/keys.js';
 import type { ChatMessage } from '../src/chat/transport.js';
@@ -12,6 +11,7 @@ import { chatHarness, type ChatHarness } from './helpers/chat-flow.js';
 import { imageFile, RecordingTransport } from './helpers/chat-transport.js';
 import { PALETTE, fractionOfWay, maxDifference, meanColour, sceneImage } from './helpers/colour-world.js';
 import { REQUEST, eventually } from './helpers/queue.js';
+import { hugePngHeader } from './helpers/refused-images.js';
 
 const lines = (m: ChatMessage | undefined) => m?.text.split('\n') ?? [];
 const isFinal = (m: ChatMessage) => m.final;
@@ -23,24 +23,6 @@ async function resultOf(message: ChatMessage) {
   const result = message.images.find((i) => i.placement === 'result');
   expect(result, message.text).toBeDefined();
   return decodeImage(result!.data);
-}
-
-/** A PNG whose header says 20000×20000: refused from its header, before any pixel is decoded. */
-function hugePngHeader(): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(20000, 0);
-  ihdr.writeUInt32BE(20000, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const row = Buffer.alloc(1 + 20000 * 3);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat([row, row]))), chunk('IEND', Buffer.alloc(0))]);
 }
 
 // Several edits per test on a shared 2-core machine: each wait has its own deadline and transcript.

@@ -6,7 +6,6 @@
  * the renderer, so failures are matched loosely.
  */
 import { execFile } from 'node:child_process';
-import { crc32, deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { discordConfigFromEnv } from '../adapters/discord/config.js';
 import { GasError } from '../src/errors.js';
@@ -30,6 +29,7 @@ import {
   type DiscordBotHarness,
 } from './helpers/discord-bot.js';
 import { REQUEST, eventually } from './helpers/queue.js';
+import { hugePngHeader } from './helpers/refused-images.js';
 
 const STEPS = 80;
 /** The first test wants a preview on screen: enough steps to outlast one edit interval on a fast machine. */
@@ -37,24 +37,6 @@ const PREVIEW_STEPS = 300;
 const scenePng = async () => encodePng(await sceneImage());
 const photo = async () => ({ name: 'scene.png', data: await scenePng(), contentType: 'image/png' });
 const callbacks = (f: FakeDiscord) => f.requests.filter((r) => r.path.endsWith('/callback'));
-
-/** A PNG whose header says 20000×20000: refused from its header, before any pixel is decoded. */
-function hugePngHeader(): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(20000, 0);
-  ihdr.writeUInt32BE(20000, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const row = Buffer.alloc(1 + 20000 * 3);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat([row, row]))), chunk('IEND', Buffer.alloc(0))]);
-}
 
 /** `node dist/src/cli.js …args`, its exit status and output. */
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {

@@ -4,13 +4,13 @@
  * recorded: the bodies of chat.postMessage and chat.update, their blocks, ephemeral messages, and
  * the bytes of the files the bot uploaded, decoded with sharp.
  */
-import { crc32, deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodePng } from '../src/image/decode.js';
 import type { WireMessage } from './fakes/slack/index.js';
 import { PALETTE, fractionOfWay, maxDifference, meanColour, pngToRgb, sceneImage } from './helpers/colour-world.js';
 import { REQUEST } from './helpers/queue.js';
 import { botButtons, jobIdOf, shownFileIds, startSlackBot, textLines, type SlackBot, type SlackBotOptions } from './helpers/slack-bot.js';
+import { hugePngHeader } from './helpers/refused-images.js';
 
 /** Fastest cadence the transport accepts (SLACK_EDIT_INTERVAL_MS ≥ 1000), so a test sees several updates quickly. */
 const EDIT_INTERVAL_MS = 1_000;
@@ -18,24 +18,6 @@ const isDone = (m: WireMessage) => /^Done in /.test(textLines(m)[1] ?? '');
 const isEditing = (m: WireMessage) => (textLines(m)[1] ?? '').startsWith('Editing · ');
 const scenePng = async () => encodePng(await sceneImage());
 const sceneFile = async () => ({ name: 'scene.png', data: await scenePng() });
-
-/** A PNG whose header says 20000×20000 (a decompression bomb): a few hundred bytes on the wire. */
-function hugePngHeader(): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(20000, 0);
-  ihdr.writeUInt32BE(20000, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const row = Buffer.alloc(1 + 20000 * 3);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat([row, row]))), chunk('IEND', Buffer.alloc(0))]);
-}
 
 let bot: SlackBot | undefined;
 afterEach(async () => {

@@ -4,6 +4,7 @@
  * `maxBytes` in memory.
  */
 import { GasError } from '../../src/errors.js';
+import { readCapped } from '../../src/chat/download.js';
 import type { IncomingFile } from '../../src/chat/transport.js';
 import { DEFAULT_DISCORD_API_URL } from './config.js';
 
@@ -36,25 +37,7 @@ export async function downloadAttachment(url: string, maxBytes: number, hosts: r
   if (!response.ok || !response.body) {
     throw new GasError('bad_image', 'The image could not be downloaded from Discord; try again.', { status: response.status });
   }
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) {
-    await response.body.cancel();
-    throw tooLarge(maxBytes);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(Buffer.from(value));
-  }
-  return Buffer.concat(chunks);
+  return readCapped(response.body, response.headers, maxBytes, () => tooLarge(maxBytes));
 }
 
 /** An attachment as the flow sees it. */

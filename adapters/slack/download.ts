@@ -5,6 +5,7 @@
  * page and status 200, so the bytes are checked to be an image.
  */
 import { GasError } from '../../src/errors.js';
+import { readCapped } from '../../src/chat/download.js';
 import type { IncomingFile } from '../../src/chat/transport.js';
 import { DEFAULT_SLACK_API_URL } from './config.js';
 
@@ -67,25 +68,7 @@ export async function downloadSlackFile(url: string, token: string, maxBytes: nu
     await response.body.cancel();
     throw notAnImage();
   }
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) {
-    await response.body.cancel();
-    throw tooLarge(maxBytes);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(Buffer.from(value));
-  }
-  const bytes = Buffer.concat(chunks);
+  const bytes = await readCapped(response.body, response.headers, maxBytes, () => tooLarge(maxBytes));
   if (!looksLikeImage(bytes)) {
     if (/^\s*</.test(bytes.subarray(0, 64).toString('latin1'))) throw notAnImage();
     throw new GasError('bad_image', 'That file is not an image. Share a JPEG, PNG, WebP, GIF or AVIF/HEIF photo.');
