@@ -282,8 +282,12 @@ export class GpuWorker {
       );
       await published;
       const [resultRef, overlayRef] = await Promise.all([this.blobs.put(result.image), this.blobs.put(result.overlay)]);
-      // After a crash between this push and the terminal event, the rerun must not push twice.
-      if (thread && (await this.threads.latest(thread))?.jobId !== data.id) await this.threads.push(thread, { jobId: data.id, result: resultRef });
+      // After a crash between this push and the terminal event, the rerun must not push twice; and a
+      // run that lost its lock must not put its result in the thread the current run's reply shows.
+      if (thread && (await this.threads.latest(thread))?.jobId !== data.id) {
+        if ((await redis.get(fence.key)) !== fence.token) throw new RunSupersededError(`job ${data.id} is run by another worker`);
+        await this.threads.push(thread, { jobId: data.id, result: resultRef });
+      }
       ending = { kind: 'done', result: resultRef, overlay: overlayRef, plan: result.plan, seed: result.seed, timings: result.timings };
     } catch (error) {
       // The events already under way (the overlay of a phrase not found, say) go out before the ending.

@@ -179,6 +179,16 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     expect(maxDifference(await decodeImage(await chat.queue.blobs.get(tiger.result)), fromTiger, 'grass')).toBeLessThanOrEqual(2);
     expect(fractionOfWay(meanColour(fromTiger, 'sky'), PALETTE.blue, PALETTE.pink)).toBeGreaterThanOrEqual(0.3);
     expect((await chat.threads.chain(thread)).map((e) => e.jobId)).toEqual([first.jobId, third.jobId]);
+
+    // Someone else may add an edit to the thread, but only its owner may rewind it.
+    await chat.transport.reply({ user: 'u2', text: 'turn the grass into sand', thread: first.ref.thread });
+    const fourth = chat.lastPost();
+    await chat.until(fourth.ref.message, isFinal, 'the edit of another person');
+    await chat.transport.press({ user: 'u2' }, 'undo', fourth.jobId, fourth.ref);
+    expect(chat.transport.privateReplies.map((r) => `${r.user}: ${r.text}`)).toEqual([
+      'u2: Only <@u1> (who started this thread) or an admin can undo edits in this thread.',
+    ]);
+    expect((await chat.threads.chain(thread)).map((e) => e.jobId)).toEqual([first.jobId, third.jobId, fourth.jobId]);
   });
 
   it('starts over from an image attached to a reply, and fits a result over the upload limit', async () => {

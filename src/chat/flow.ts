@@ -436,7 +436,7 @@ export class ChatFlow implements ChatFlowHandlers {
   /** Tells the person what went wrong, in words for people; details go to the log only. */
   private async tellPrivately(incoming: IncomingBase, error: unknown): Promise<void> {
     // A GasError's message is written for people; anything else is ours to read in the log.
-    const text = isGasError(error) ? error.message : SOMETHING_WENT_WRONG;
+    const text = isGasError(error) ? wordedForChat(error) : SOMETHING_WENT_WRONG;
     if (!isGasError(error)) this.deps.logger.error({ err: error, user: incoming.user }, 'a chat event failed');
     try {
       await incoming.replyPrivately(text);
@@ -444,6 +444,13 @@ export class ChatFlow implements ChatFlowHandlers {
       this.deps.logger.warn({ err: replyError }, 'could not reply privately');
     }
   }
+}
+
+/** A GasError's message as chat shows it: the queue names a thread's owner by id, a mention shows the person. */
+function wordedForChat(error: GasError): string {
+  const owner = error.details?.owner;
+  if (error.code === 'not_allowed' && typeof owner === 'string') return error.message.replace(owner, `<@${owner}>`);
+  return error.message;
 }
 
 function foldEvents(view: JobView, events: readonly JobEvent[], uptoSeq = Infinity): JobView {

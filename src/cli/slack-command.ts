@@ -37,6 +37,6 @@ function checkedRequestUrl(value: string, flag: string): string {
     throw new GasError('bad_input', `${flag} must be a URL, e.g. ${example} (got "${value}").`);
   }
   if (url.protocol !== 'https:') throw new GasError('bad_input', `${flag} must be an https URL (Slack sends events only over HTTPS), e.g. ${example} (got "${value}").`);
-  if (url.pathname === '/') throw new GasError('bad_input', `${flag} needs the path the bot listens on: ${url.origin}${EVENTS_PATH}.`);
+  if (!url.pathname.endsWith(EVENTS_PATH)) throw new GasError('bad_input', `${flag} must end in the path the bot listens on: ${url.origin}${EVENTS_PATH}.`);
   return url.href;
 }
