@@ -113,13 +113,16 @@ const callbacks = (f: FakeDiscord) => f.requests.filter((r) => r.path.endsWith('
 const rules = (f: FakeDiscord) => f.violations.map((v) => v.rule);
 
 /** Runs /edit and resolves with the status ref the transport returned for the first status. */
-async function editWithStatus(f: FakeDiscord, flow: RecordingHandlers, photo: Buffer): Promise<DiscordStatusRef> {
+/** The status of an /edit, with the interaction's token and when the interaction was sent (its token's clock starts then). */
+async function editWithStatus(f: FakeDiscord, flow: RecordingHandlers, photo: Buffer): Promise<DiscordStatusRef & { token: string; sentAt: number }> {
   let ref: DiscordStatusRef | undefined;
   flow.onEdit = async (request) => {
     ref = (await request.postStatus(await runningStatus())) as DiscordStatusRef;
   };
-  f.slashCommand({ user: f.users.alice, options: { image: { name: 'photo.png', data: photo, contentType: 'image/png' }, request: 'turn the dog into a tiger' } });
-  return f.waitFor(() => ref, { describe: 'postStatus from the /edit request' });
+  const sentAt = Date.now();
+  const { token } = f.slashCommand({ user: f.users.alice, options: { image: { name: 'photo.png', data: photo, contentType: 'image/png' }, request: 'turn the dog into a tiger' } });
+  const posted = await f.waitFor(() => ref, { describe: 'postStatus from the /edit request' });
+  return { ...posted, token, sentAt };
 }
 
 describe('DiscordTransport', () => {
@@ -151,10 +154,13 @@ describe('DiscordTransport', () => {
     const { fake, flow, transport } = await setup();
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
     const status = fake.message(ref.message)!;
-    expect(ref).toMatchObject({ platform: 'discord', channel: fake.channelId, thread: status.id, interaction: { applicationId: fake.applicationId } });
+    expect(ref).toMatchObject({ platform: 'discord', channel: fake.channelId, thread: status.id });
+    // The ref is stored with the job in Redis: no credential in it.
+    const { token, sentAt: _sentAt, ...stored } = ref;
+    expect(JSON.stringify(stored)).not.toContain(token);
 
     const [post] = webhookPatches(fake);
-    expect(post.path).toBe(`/webhooks/${fake.applicationId}/${ref.interaction!.token}/messages/${status.id}`);
+    expect(post.path).toBe(`/webhooks/${fake.applicationId}/${ref.token}/messages/${status.id}`);
     expect(post.files.map((f) => [f.field, f.name, f.contentType])).toEqual([['files[0]', 'masks.png', 'image/png']]);
     expect(post.json).toMatchObject({
       content: '**Editing**: 2 changes, done <t:1893456000:R>',
@@ -184,7 +190,7 @@ describe('DiscordTransport', () => {
     // Generous: the first status must still go through the webhook on a busy machine (2 s left before the margin).
     const { fake, flow, transport } = await setup({ tokenLifetimeMs: 3_000 }, { tokenLifetimeMs: 3_000, tokenMarginMs: 1_000 });
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.interaction!.expiresAt - 1_000 - Date.now()) + 50));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.sentAt + 3_000 - 1_000 - Date.now()) + 50));
     await transport.editStatus(ref, await finalStatus(await solidPng(16, 16)));
     const [edit] = channelPatches(fake);
     expect(edit.path).toBe(`/channels/${fake.channelId}/messages/${ref.message}`);
@@ -198,7 +204,7 @@ describe('DiscordTransport', () => {
     // The transport believes the token lives 15 minutes; the fake ends it after 2.5 s.
     const { fake, flow, transport } = await setup({ tokenLifetimeMs: 2_500 });
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.interaction!.expiresAt - 15 * 60_000 + 2_500 - Date.now()) + 100));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.sentAt + 2_500 - Date.now()) + 100));
     await transport.editStatus(ref, await finalStatus(await solidPng(16, 16)));
     expect(webhookPatches(fake).map((r) => [r.status, r.code])).toEqual([[200, undefined], [401, 50027]]);
     expect(channelPatches(fake).map((r) => r.status)).toEqual([200]);
@@ -478,7 +484,7 @@ describe('DiscordTransport in direct messages', () => {
     await fake.waitFor(() => refs.length === 2, { describe: 'two statuses posted from the DM request' });
     const [first, second] = refs;
     const [loading] = fake.messages(dm);
-    expect(first).toMatchObject({ platform: 'discord', channel: dm, message: loading.id, thread: dm, interaction: { applicationId: fake.applicationId } });
+    expect(first).toMatchObject({ platform: 'discord', channel: dm, message: loading.id, thread: dm });
     expect(fake.message(first.message)).toMatchObject({ channel_id: dm, content: '**Editing**: 2 changes, done <t:1893456000:R>' });
     expect(fake.message(first.message)!.attachments.map((a) => a.filename)).toEqual(['masks.png']);
     expect(second).toMatchObject({ channel: dm, thread: dm });

@@ -52,10 +52,19 @@ import { fitImages, totalImageBytes } from './fit-upload.js';
 import { discordFormat } from './format.js';
 import { discordPayload, truncateContent, type DiscordPayload } from './payload.js';
 
-/** A Discord status message; `interaction` lets edits use the interaction webhook while its token lives. */
+/**
+ * A Discord status message. It is stored in Redis with the job, so it holds no credential: the
+ * interaction token that may edit it for 15 minutes stays in this process's memory.
+ */
 export interface DiscordStatusRef extends StatusRef {
   platform: 'discord';
-  interaction?: { applicationId: string; token: string; expiresAt: number };
+}
+
+/** The interaction webhook of a status message, while its token lives. */
+interface InteractionWebhook {
+  applicationId: string;
+  token: string;
+  expiresAt: number;
 }
 
 /** The modal the "Edit image" context menu opens; its custom id carries the target message id. */
@@ -106,8 +115,8 @@ export class DiscordTransport implements ChatTransport {
   private client?: Client;
   /** Images of context-menu targets, between the modal and its submission (15 minutes at most). */
   private readonly modalTargets = new Map<string, { file?: IncomingFile; expiresAt: number }>();
-  /** Status messages whose interaction token Discord refused, until the token would have expired anyway. */
-  private readonly refusedTokens = new Map<string, number>();
+  /** Interaction webhooks of status messages, by message id, until their tokens expire or are refused. */
+  private readonly webhooks = new Map<string, InteractionWebhook>();
 
   constructor(config: DiscordConfigInput, log: Logger = createLogger('discord')) {
     this.config = parseDiscordConfig(config);
@@ -183,16 +192,21 @@ export class DiscordTransport implements ChatTransport {
     }
   }
 
+  private rememberWebhook(message: string, webhook: InteractionWebhook): void {
+    const now = Date.now();
+    for (const [id, known] of this.webhooks) if (known.expiresAt < now) this.webhooks.delete(id);
+    this.webhooks.set(message, webhook);
+  }
+
   private async patchStatus(ref: DiscordStatusRef, { body, files }: DiscordPayload): Promise<APIMessage> {
-    const webhook = ref.interaction;
-    if (webhook && Date.now() < webhook.expiresAt - this.config.tokenMarginMs && !this.refusedTokens.has(ref.message)) {
+    const webhook = this.webhooks.get(ref.message);
+    if (webhook && Date.now() < webhook.expiresAt - this.config.tokenMarginMs) {
       try {
         return (await this.rest.patch(Routes.webhookMessage(webhook.applicationId, webhook.token, ref.message), { body, files, auth: false })) as APIMessage;
       } catch (error) {
         if (!isApiError(error, ...REFUSED_WEBHOOK_CODES)) throw error;
         // A refused token stays refused: later edits of this message go straight to the channel route.
-        this.refusedTokens.set(ref.message, webhook.expiresAt);
-        for (const [message, expiresAt] of this.refusedTokens) if (expiresAt < Date.now()) this.refusedTokens.delete(message);
+        this.webhooks.delete(ref.message);
         this.log.info({ code: error.code }, 'interaction token refused; editing with the bot token');
       }
     }
@@ -397,13 +411,8 @@ export class DiscordTransport implements ChatTransport {
       postStatus: async (message: ChatMessage): Promise<DiscordStatusRef> => {
         if (original !== 'loading') return this.postInChannel(original === 'posted' ? thread : who.channelId, thread, message);
         original = 'posted';
-        const ref: DiscordStatusRef = {
-          platform: 'discord',
-          channel: who.channelId,
-          message: statusId,
-          thread,
-          interaction: { applicationId: this.config.applicationId, token: interaction.token, expiresAt },
-        };
+        const ref: DiscordStatusRef = { platform: 'discord', channel: who.channelId, message: statusId, thread };
+        this.rememberWebhook(statusId, { applicationId: this.config.applicationId, token: interaction.token, expiresAt });
         await this.editStatus(ref, message);
         if (!inThread) await this.startThread(who.channelId, statusId, request);
         return ref;
