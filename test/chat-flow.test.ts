@@ -163,8 +163,10 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     expect(fractionOfWay(meanColour(both, 'dog'), PALETTE.brown, PALETTE.orange)).toBeGreaterThanOrEqual(0.8);
     expect(fractionOfWay(meanColour(both, 'grass'), PALETTE.green, PALETTE.white)).toBeGreaterThanOrEqual(0.8);
 
-    // Undo: the thread goes back to the tiger on green grass, and says so with that image.
-    await chat.transport.press({ user: 'u1' }, 'undo', second.jobId, second.ref);
+    // Undo, double-clicked: the thread goes back one edit only, to the tiger on green grass, and says so with that image.
+    const postsBefore = chat.transport.posts().length;
+    await Promise.all([chat.transport.press({ user: 'u1' }, 'undo', second.jobId, second.ref), chat.transport.press({ user: 'u1' }, 'undo', second.jobId, second.ref)]);
+    expect(chat.transport.posts()).toHaveLength(postsBefore + 1);
     const undone = chat.transport.posts().at(-1)!;
     expect(undone.content.text).toBe('Went back one edit. A reply in this thread now edits this image.');
     const tiger = (await chat.threads.chain(thread))[0];
@@ -346,10 +348,13 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     await eventually(() => chat!.queue.queue.events.ended(jobId), 45_000, 'the job to end');
 
     const restarted = new RecordingTransport();
-    await chat.newFlow(restarted).start();
+    const restartedFlow = chat.newFlow(restarted);
+    await restartedFlow.start();
     const final = await chat.until(ref.message, isFinal, 'the final state after the restart', 20_000, restarted);
     expect(lines(final)[1]).toMatch(/^Done in .* s · seed \d+$/);
     expect(restarted.writes.map((w) => [w.kind, w.message]), restarted.transcript()).toEqual([['edit', ref.message]]);
+    // And it lets go of the job: no reader left waiting on a stream that has ended.
+    await eventually(() => restartedFlow.followedJobs().length === 0, 10_000, 'the restarted flow to stop following the ended job');
   });
 
   it('delivers the final state although the platform refused edits for a while', async () => {

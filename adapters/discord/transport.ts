@@ -142,8 +142,8 @@ export class DiscordTransport implements ChatTransport {
       client.once(Events.ClientReady, () => resolve());
     });
     try {
-      await client.login(this.config.token);
-      await ready;
+      // Whichever ends first: a login still pending when the ready deadline passes must not leave that rejection unheard.
+      await Promise.race([client.login(this.config.token).then(() => ready), ready]);
     } catch (error) {
       await this.stop();
       if (error instanceof GasError) throw error;

@@ -208,10 +208,10 @@ export class ChatFlow implements ChatFlowHandlers {
           await this.deps.queue.cancel(press.jobId, press.user, isAdmin);
           return;
         case 'retry':
-          await this.retry(press, record, isAdmin);
+          if (await this.records.claimPress(press.action, press.jobId)) await this.retry(press, record, isAdmin);
           return;
         case 'undo':
-          await this.undo(press, record, isAdmin);
+          if (await this.records.claimPress(press.action, press.jobId)) await this.undo(press, record, isAdmin);
           return;
         case 'masks':
           await this.showMasks(press, record);
@@ -283,7 +283,8 @@ export class ChatFlow implements ChatFlowHandlers {
       let current = view;
       let failures = 0;
       try {
-        while (!controller.signal.aborted) {
+        // A view that is already final (a job that ended while no bot ran) has nothing left to read.
+        while (!controller.signal.aborted && !isFinal(current)) {
           try {
             for await (const event of queue.events.follow(jobId, { afterSeq: current.lastSeq, signal: controller.signal, blockMs: FOLLOW_BLOCK_MS })) {
               current = applyEvent(current, event);

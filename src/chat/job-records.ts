@@ -11,6 +11,9 @@ import type { ThreadId } from '../jobs/thread-history.js';
 import { chatKeys, type ChatKeys } from './keys.js';
 import type { StatusRef } from './transport.js';
 
+/** How long a press of Retry or Undo holds back further presses of the same button. */
+const PRESS_HOLD_SECONDS = 5;
+
 const statusRefSchema = z
   .object({ platform: requesterSchema.shape.platform, channel: z.string(), message: z.string(), thread: z.string() })
   .passthrough();
@@ -89,6 +92,14 @@ export class JobRecords {
    * Marks a thread as one of the bot's edit threads, under the channel its history is kept in, with
    * the steps its person chose: replies in the conversation keep them.
    */
+  /**
+   * True for the first press of a rewinding button (Retry, Undo) of a job within a few seconds:
+   * a double click must not rewind the thread twice.
+   */
+  async claimPress(action: string, jobId: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.press(action, jobId), '1', 'EX', PRESS_HOLD_SECONDS, 'NX')) === 'OK';
+  }
+
   async addEditThread(thread: ThreadId, steps?: number): Promise<void> {
     const value: EditThreadRecord = { channel: thread.channel, ...(steps !== undefined ? { steps } : {}) };
     await this.redis.set(this.keys.editThread(thread.platform, thread.thread), JSON.stringify(value), 'EX', this.ttlSeconds);

@@ -8,6 +8,8 @@ export interface ChatKeys {
   unfinished(platform: string): string;
   /** Marks a conversation thread as one of the bot's edit threads; holds the channel it was recorded under. */
   editThread(platform: string, thread: string): string;
+  /** Held for a moment by the first press of a button that rewinds a thread, so a double click acts once. */
+  press(action: string, jobId: string): string;
 }
 
 export function chatKeys(keys: Keys): ChatKeys {
@@ -16,5 +18,6 @@ export function chatKeys(keys: Keys): ChatKeys {
     job: (jobId) => `${prefix}:job:${jobId}`,
     unfinished: (platform) => `${prefix}:unfinished:${platform}`,
     editThread: (platform, thread) => `${prefix}:edit-thread:${platform}:${thread}`,
+    press: (action, jobId) => `${prefix}:press:${action}:${jobId}`,
   };
 }
