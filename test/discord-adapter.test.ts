@@ -238,6 +238,17 @@ describe('DiscordTransport', () => {
     expect(flow.messages).toHaveLength(1);
   });
 
+  it('asks for a mention when a reply to the bot does not ping it, since Discord hides what it says', async () => {
+    const { fake, flow } = await setup();
+    const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
+    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    const status = fake.postMessage({ user: fake.users.bot, channelId: ref.thread, content: 'Done.' });
+    const reply = fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: 'now make the sky cloudy', replyTo: status, replyPings: false });
+    const answer = await fake.waitFor(() => fake.messages(ref.thread).find((m) => m.message_reference?.message_id === reply), { describe: 'the answer to the silent reply' });
+    expect(answer.content).toBe(`I can't read replies that don't mention me: start yours with <@${fake.users.bot.id}>, or keep the reply's @ mention on.`);
+    expect(flow.messages).toEqual([]);
+  });
+
   it('posts a thread reply status as a new message in the thread', async () => {
     const { fake, flow } = await setup();
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));

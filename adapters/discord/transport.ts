@@ -433,6 +433,17 @@ export class DiscordTransport implements ChatTransport {
 
   // ---- thread messages ---------------------------------------------------------------------------
 
+  /** Answers a person's message in its channel, pinging only them. */
+  private async replyTo(message: Message, text: string): Promise<void> {
+    await this.rest
+      .post(Routes.channelMessages(message.channelId), {
+        body: { content: truncateContent(text), message_reference: { message_id: message.id, fail_if_not_exists: false }, allowed_mentions: { parse: [], replied_user: true } },
+      })
+      .catch((error: unknown) => {
+        throw deliveryError(error, 'send the reply');
+      });
+  }
+
   private async onMessage(message: Message, handlers: ChatFlowHandlers): Promise<void> {
     try {
       const bot = this.client?.user;
@@ -445,6 +456,11 @@ export class DiscordTransport implements ChatTransport {
       const inOwnThread = this.config.messageContent && channel.isThread() && channel.ownerId === bot.id;
       // Every message in a DM is to the bot.
       if (!inDm && !mentioned && !repliesToBot && !inOwnThread) return;
+      // Without the message-content intent Discord hides what a reply says unless it pings the bot.
+      if (!inDm && !mentioned && !this.config.messageContent) {
+        await this.replyTo(message, `I can't read replies that don't mention me: start yours with <@${bot.id}>, or keep the reply's @ mention on.`);
+        return;
+      }
       const roles = message.member ? [...message.member.roles.cache.keys()] : [];
       const who: Requester = {
         user: message.author.id,
@@ -468,15 +484,7 @@ export class DiscordTransport implements ChatTransport {
         ...(image ? { image: this.file(image) } : {}),
         postStatus: (status) => this.postInChannel(channel.id, channel.id, status),
         // Outside an interaction Discord has no private replies: answer the person's message, pinging only them.
-        replyPrivately: async (text) => {
-          await this.rest
-            .post(Routes.channelMessages(channel.id), {
-              body: { content: truncateContent(text), message_reference: { message_id: message.id, fail_if_not_exists: false }, allowed_mentions: { parse: [], replied_user: true } },
-            })
-            .catch((error: unknown) => {
-              throw deliveryError(error, 'send the reply');
-            });
-        },
+        replyPrivately: (text) => this.replyTo(message, text),
       });
     } catch (error) {
       this.log.error({ err: error instanceof GasError ? error : String(error), message: message.id }, 'message handling failed');

@@ -134,6 +134,8 @@ export interface FakeDiscord {
     /** Users the message mentions (`<@id>` in the text is up to the caller). */
     mentions?: WireUser[];
     replyTo?: string;
+    /** A reply pings its author unless the person turned that off (default: it pings). */
+    replyPings?: boolean;
     attachments?: FileInput[];
   }): string;
   /** The id of the DM channel between a person and the bot (opened on first use); pass it as `channelId` to act in the DM. */
@@ -733,11 +735,12 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       return dispatchInteraction('component', { custom_id: customId, component_type: 2 }, user.id, message.channel_id, message);
     },
 
-    postMessage({ user, content, channelId = world.channelId, mentions = [], replyTo, attachments = [] }) {
+    postMessage({ user, content, channelId = world.channelId, mentions = [], replyTo, replyPings = true, attachments = [] }) {
       if (!world.channels.has(channelId)) throw new Error(`the fake Discord has no channel ${channelId}`);
       const reference = replyTo ? world.messages.get(replyTo) : undefined;
       if (replyTo && !reference) throw new Error(`the fake Discord has no message ${replyTo}`);
-      const mentioned = [...mentions, ...(reference && !mentions.some((m) => m.id === reference.author.id) ? [reference.author] : [])];
+      const pinged = reference && replyPings && !mentions.some((m) => m.id === reference.author.id);
+      const mentioned = [...mentions, ...(pinged ? [reference.author] : [])];
       const message = world.newMessage({
         channel_id: channelId,
         author: user,
