@@ -180,7 +180,7 @@ describe('diffusion bundles from other exporters', async () => {
     buildDirectMlDecoderBundle(dir);
     const error = await rejection(loadDiffusionBundle(dir));
     expect(error.code).toBe('bundle_invalid');
-    expect(error.message).toBe(`${join(dir, 'vae_decoder', 'model.onnx')} is optimised for DirectML/CUDA: it uses operators the cpu provider has no kernel for. Use a plain export, or --provider cuda.`);
+    expect(error.message).toBe(`${join(dir, 'vae_decoder', 'model.onnx')} uses operators the cpu provider has no kernel for (exports optimised for DirectML/CUDA, with fused com.microsoft operators, do). Use a plain export, or --provider cuda.`);
   });
 
   it("reads the VAE's downsampling factor from block_out_channels (3 blocks: 4×) and round-trips the colours", async () => {

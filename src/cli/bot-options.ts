@@ -3,8 +3,7 @@ import { shutdownTimeoutFromEnv } from '../ops/shutdown.js';
 import type { BotProcessOptions, BotTransport } from '../chat/bot-process.js';
 import { redisUrl } from '../jobs/redis.js';
 import type { Logger } from '../log.js';
-import { wholeNumber, type NameOf } from './flag-values.js';
-import { MAX_PORT } from './worker-command.js';
+import { MAX_PORT, wholeNumber, type NameOf } from './flag-values.js';
 
 /** What commander gives a bot command (strings until checked). */
 export interface BotFlags {

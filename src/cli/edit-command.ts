@@ -1,5 +1,5 @@
 /** `gas edit` and `gas plan`: run the pipeline in-process and write the files. */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { GasError, isGasError } from '../errors.js';
 import { ABLATIONS, SCHEDULES, type Ablation, type Schedule } from '../distill/engine.js';
@@ -16,7 +16,9 @@ import { checkPlanRequest, type Planner } from '../plan/planner.js';
 import { PLANNERS, type PlannerName } from '../plan/planner-names.js';
 import { offlinePlanner } from '../plan/offline.js';
 import { openAIPlanner, openAIPlannerConfigFromEnv } from '../plan/openai.js';
-import { parsePlan, type Plan } from '../plan/schema.js';
+import type { Plan } from '../plan/schema.js';
+import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
+import { readPhotoFile, readPlanFile } from './files.js';
 import { flagName, oneOf, probability, wholeNumber, type NameOf } from './flag-values.js';
 import type { CliIo } from './io.js';
 import { progressReporter } from './progress.js';
@@ -43,10 +45,6 @@ export interface EditFlags {
   box: string[];
 }
 
-import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
-
-/** Limits shared by `gas edit` and `gas submit`. */
-export { MAX_SEED, MAX_STEPS };
 
 export interface CommandResult {
   outDir: string;
@@ -55,33 +53,9 @@ export interface CommandResult {
   plan: Plan;
 }
 
-const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
-
-export function readPlanFile(path: string): Plan {
-  if (!isFile(path)) throw new GasError('bad_input', `No plan file at ${path}.`);
-  let json: unknown;
-  try {
-    // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse refuses.
-    json = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
-  } catch (error) {
-    throw new GasError('bad_plan', `${path} is not valid JSON: ${(error as Error).message}`);
-  }
-  return parsePlan(json);
-}
-
 /** The image file's pixels, under the same limits as `gas submit` and the chat bots (`decodePhoto`). */
 export async function readImageFile(path: string): Promise<RgbImage> {
   return decodePhoto(readPhotoFile(path));
-}
-
-/** The image file's bytes as they are, unchecked; a missing or unreadable file is bad input. */
-export function readPhotoFile(path: string): Buffer {
-  if (!isFile(path)) throw new GasError('bad_input', `No image at ${path}.`);
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new GasError('bad_input', `Could not read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
-  }
 }
 
 /** The planner to use: --planner, else openai when OPENAI_API_KEY is set, else offline. */

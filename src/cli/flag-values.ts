@@ -40,3 +40,6 @@ export function nonEmpty(value: string | undefined, name: string, example: strin
 export type NameOf = (key: string) => string;
 
 export const flagName: NameOf = (key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The highest TCP port, for --ops-port. */
+export const MAX_PORT = 65_535;

@@ -9,7 +9,8 @@ import { asRedisFailure, connectRedisOnce } from '../jobs/redis.js';
 import { submitEdit, undoThread } from '../jobs/submit.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { JobEvent } from '../jobs/contracts.js';
-import { MAX_SEED, MAX_STEPS, readPhotoFile, readPlanFile } from './edit-command.js';
+import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
+import { readPhotoFile, readPlanFile } from './files.js';
 import { flagName, wholeNumber, type NameOf } from './flag-values.js';
 
 export interface QueueFlags {

@@ -5,8 +5,9 @@ import { EXECUTION_PROVIDERS } from '../models/providers.js';
 import { PLANNERS } from '../plan/planner-names.js';
 import { DETECTOR_VARIANTS } from '../ground/detector.js';
 import { withColourWorldDefaults } from './colour-world.js';
-import { choosePlanner, MAX_STEPS } from './edit-command.js';
-import { oneOf, wholeNumber, type NameOf } from './flag-values.js';
+import { MAX_STEPS } from '../distill/modes.js';
+import { choosePlanner } from './edit-command.js';
+import { MAX_PORT, oneOf, wholeNumber, type NameOf } from './flag-values.js';
 
 /** What commander gives for `gas worker` (strings until checked). */
 export interface WorkerFlags {
@@ -27,7 +28,6 @@ export interface WorkerFlags {
   timeoutMs: string;
 }
 
-export const MAX_PORT = 65_535;
 
 /** The worker's models and settings from its flags (shared with `gas serve`). */
 export function workerModelOptions(flags: Omit<WorkerFlags, 'redisUrl' | 'prefix' | 'opsPort' | 'opsHost'>, name: NameOf): WorkerModelOptions {

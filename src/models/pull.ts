@@ -65,12 +65,13 @@ export async function pullModel(entry: ManifestEntry, options: PullOptions): Pro
     const listed = checkAgainstListing(entry, file, listing, commit);
     files.push(await pullFile(entry, file, listed, commit, dir, options));
   }
+  say(`checking that ${dir} opens as a ${entry.kind === 'diffusion' ? 'diffusion bundle' : 'GroundingDINO detector'} (${options.provider})…`);
+  await checkPulledModel(entry, dir, options.provider);
+  // Written only once the folder opens, so `gas models list` never calls a broken pull "pulled".
   writeFileSync(
     join(dir, PULL_RECORD),
     `${JSON.stringify({ name: entry.name, repo: entry.repo, commit, pinned: entry.commit !== undefined, files: files.map(({ path, bytes, sha256, check }) => ({ path, bytes, sha256, check })) }, null, 2)}\n`,
   );
-  say(`checking that ${dir} opens as a ${entry.kind === 'diffusion' ? 'diffusion bundle' : 'GroundingDINO detector'} (${options.provider})…`);
-  await checkPulledModel(entry, dir, options.provider);
   return { dir, commit, pinned: entry.commit !== undefined, files };
 }
 

@@ -70,7 +70,7 @@ export async function openSession(file: string, provider: ExecutionProvider, opt
     if (MISSING_KERNEL.test(message)) {
       throw new GasError(
         'bundle_invalid',
-        `${file} is optimised for DirectML/CUDA: it uses operators the ${provider} provider has no kernel for. Use a plain export${provider === 'cpu' ? ', or --provider cuda' : ''}.`,
+        `${file} uses operators the ${provider} provider has no kernel for (exports optimised for DirectML/CUDA, with fused com.microsoft operators, do). Use a plain export${provider === 'cpu' ? ', or --provider cuda' : ''}.`,
         { file, cause: message },
       );
     }
