@@ -229,6 +229,7 @@ export class SlackTransport implements ChatTransport {
     const key = `${ref.channel}:${ref.message}:${createHash('sha256').update(result.data).digest('hex')}`;
     if (this.resultsPosted.has(key)) return;
     await this.client.filesUploadV2({ channel_id: ref.channel, thread_ts: ref.thread, file: result.data, filename: result.name, title: result.name, alt_text: result.alt });
+    if (this.resultsPosted.size >= MAX_CACHED_FILES) this.resultsPosted.delete(this.resultsPosted.values().next().value!);
     this.resultsPosted.add(key);
   }
 

@@ -2,7 +2,6 @@
 import { discordConfigFromEnv, type DiscordConfig } from '../../adapters/discord/config.js';
 import { registerCommands } from '../../adapters/discord/commands.js';
 import { GasError } from '../errors.js';
-import { runBotProcess } from '../chat/bot-process.js';
 import { createLogger } from '../log.js';
 import { botOptions, type BotFlags } from './bot-options.js';
 import { nonEmpty, type NameOf } from './flag-values.js';
@@ -11,6 +10,8 @@ export type { BotFlags, PlatformFlags } from './bot-options.js';
 
 /** Runs the Discord bot until SIGTERM or SIGINT. */
 export async function runDiscordCommand(flags: BotFlags, name: NameOf): Promise<void> {
+  // Loaded here, not at the top: `gas discord register` needs neither Redis nor the queue.
+  const { runBotProcess } = await import('../chat/bot-process.js');
   await runBotProcess(await botOptions({ ...flags, discord: true }, name, createLogger('gas-bot')));
 }
 

@@ -43,8 +43,9 @@ export function workerModelOptions(flags: Omit<WorkerFlags, 'redisUrl' | 'prefix
     jobTimeoutMs: wholeNumber(flags.timeoutMs, name('timeoutMs'), 1000),
     ...(steps !== undefined ? { defaultSteps: steps } : {}),
   };
-  const models = withColourWorldDefaults({ bundle: flags.bundle, detector: flags.detector });
+  // Checked before the colour world is built on disk: bad input writes nothing.
   const detectorVariant = oneOf(flags.detectorVariant, name('detectorVariant'), DETECTOR_VARIANTS);
+  const models = withColourWorldDefaults({ bundle: flags.bundle, detector: flags.detector });
   return { bundle: models.bundle, provider, detector: models.detector, detectorVariant, planner, worker };
 }
 
