@@ -25,6 +25,7 @@ import { EditQueue, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import type { Keys } from '../src/jobs/keys.js';
 import type { ServiceMetrics } from '../src/jobs/metrics.js';
+import { isAuthError, isConnectionLost } from '../src/jobs/redis.js';
 import type { Logger } from '../src/log.js';
 
 export interface GpuWorkerConfig {
@@ -450,9 +451,8 @@ function requesterUser(data: unknown): string | undefined {
 }
 
 /** Errors that mean Redis is away (refused, reset, closed, a wrong password): reported at a bounded rate, not one line each. */
-function isConnectionError(error: Error): boolean {
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message);
-}
+/** Errors about reaching Redis, which the process reports at a bounded rate rather than one line each. */
+const isConnectionError = (error: Error) => isConnectionLost(error) || isAuthError(error);
 
 interface ProgressThrottle {
   previewDue(iteration: number, total: number): boolean;

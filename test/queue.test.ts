@@ -218,6 +218,16 @@ describe('the edit queue with GPU workers', () => {
     await expect(harness.queue.submit({ id: 'job-1', requester: requester('u1'), source: harness.scene, request: REQUEST })).rejects.toThrow('Edit job-1 was already submitted.');
   });
 
+  it('stops following a job with the error when reading its events fails for a reason waiting cannot mend', async () => {
+    harness = await queueHarness();
+    // A key of the wrong type: every read fails the same way, so a follower must not wait on it forever.
+    await harness.redis.set(harness.keys.events('broken'), 'not a stream');
+    const follow = async () => {
+      for await (const _event of harness!.queue.events.follow('broken', { blockMs: 100 })) void _event;
+    };
+    await expect(follow()).rejects.toThrow(/WRONGTYPE/);
+  });
+
   it('publishes the terminal event of a job once, and nothing after it', async () => {
     harness = await queueHarness();
     const { jobId } = await harness.queue.submit({ requester: requester('u1'), source: harness.scene, request: REQUEST });

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { isTerminal, jobEventSchema, type JobEvent, type JobEventBody } from './contracts.js';
 import type { Keys } from './keys.js';
 import { PUBLISH_SCRIPT } from './scripts/publish.js';
+import { isConnectionLost } from './redis.js';
 
 /** A run of a job, as it publishes: the key that names the job's current run, and this run's token. */
 export interface RunFence {
@@ -92,8 +93,10 @@ export class JobEvents {
         let reply: [string, [string, string[]][]][] | null;
         try {
           reply = (await reader.xread('COUNT', 100, 'BLOCK', options.blockMs ?? 1000, 'STREAMS', this.keys.events(jobId), lastId)) as typeof reply;
-        } catch {
-          // Redis went away mid-read: wait and read again from the last entry seen.
+        } catch (error) {
+          // Redis went away mid-read: wait and read again from the last entry seen. Anything else
+          // (a refused password, a key of the wrong type) will not mend by waiting.
+          if (!isConnectionLost(error)) throw error;
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }

@@ -41,6 +41,12 @@ export function parseRedisUrl(url: string): RedisAddress {
 }
 
 /** Redis's answers to a missing or wrong password (`NOAUTH`, `WRONGPASS`, `ERR invalid password`, AUTH without a configured password). */
+/** Redis went away (or is still coming back): the command may succeed once the connection is back. */
+export function isConnectionLost(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|Command timed out|max retries per request|^LOADING\b/i.test(message);
+}
+
 export function isAuthError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
   return /\b(NOAUTH|WRONGPASS)\b|invalid password|invalid username-password|AUTH <password> called without any password/i.test(message);
@@ -66,8 +72,7 @@ export function redisFailure(error: unknown, address: RedisAddress): GasError {
  */
 export function asRedisFailure(error: unknown, url: string): unknown {
   if (isGasError(error) || !(error instanceof Error)) return error;
-  const lost = /Command timed out|Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Stream isn't writeable/i.test(error.message);
-  if (!lost && !isAuthError(error)) return error;
+  if (!isConnectionLost(error) && !isAuthError(error)) return error;
   return redisFailure(error, parseRedisUrl(url));
 }
 
