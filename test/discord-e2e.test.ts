@@ -298,6 +298,11 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     expect(registered.stdout).toContain(fake.guildId);
     expect(fake.commands.get(fake.guildId)?.map((c) => c.name)).toEqual(['edit', 'Edit image']);
 
+    // A server name instead of its id is refused before Discord is asked.
+    const named = await run(['discord', 'register', '--guild', 'my server'], { ...env, DISCORD_TOKEN: fake.token });
+    expect(named.status, named.stderr).toBe(2);
+    expect(named.stderr).toContain('--guild must be a server id');
+
     const missing = await run(['discord'], env);
     expect(missing.status, missing.stderr).toBe(2);
     expect(missing.stderr).toContain('DISCORD_TOKEN');

@@ -19,10 +19,17 @@ export async function runDiscordCommand(flags: BotFlags, name: NameOf): Promise<
 export async function runRegisterCommand(flags: { guild?: string }, name: NameOf): Promise<string> {
   const config: DiscordConfig = discordConfigFromEnv();
   const guildId = nonEmpty(flags.guild, name('guild'), '123456789012345678');
+  if (guildId !== undefined && !/^\d{1,20}$/.test(guildId)) {
+    throw new GasError('bad_input', `${name('guild')} must be a server id (digits; Developer Mode → right-click the server → Copy Server ID), got "${guildId}".`);
+  }
   const registered = await registerCommands({ token: config.token, applicationId: config.applicationId, apiUrl: config.apiUrl, ...(guildId ? { guildId } : {}) }).catch((error: unknown) => {
     // Discord's errors carry the request URL; the person gets the status and what to check.
     const status = (error as { status?: number })?.status;
-    const why = status === 401 ? 'refused the token; check DISCORD_TOKEN' : status === 403 || status === 404 ? 'refused; check DISCORD_APP_ID and that the bot is in that server' : 'could not be reached; check DISCORD_API_URL and the network';
+    const why =
+      status === 401 ? 'refused the token; check DISCORD_TOKEN'
+      : status === 403 || status === 404 ? 'refused; check DISCORD_APP_ID and that the bot is in that server'
+      : status !== undefined ? `refused the request (HTTP ${status})`
+      : 'could not be reached; check DISCORD_API_URL and the network';
     throw new GasError('service_unavailable', `Registering the commands failed: Discord ${why}.`, { status });
   });
   const names = registered.map((command) => (command.type === 1 ? `/${command.name}` : `"${command.name}"`)).join(' and ');
