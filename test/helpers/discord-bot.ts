@@ -4,8 +4,7 @@
  * an in-process colour-world worker on the same prefix. Also what a person saw of a status
  * message, read back from the fake's recorded requests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawnGas, type GasChild } from './gas-process.js';
 import { DiscordTransport } from '../../adapters/discord/transport.js';
 import type { DiscordConfigInput } from '../../adapters/discord/config.js';
 import { startBot, type RunningBot } from '../../src/chat/bot-process.js';
@@ -130,22 +129,13 @@ export function opsPortIn(output: string): number | undefined {
 }
 
 /** `node dist/src/cli.js <args>` (default `discord`; `serve --discord` too) against the fake, with its output kept for assertion messages. */
-export function spawnDiscordBot(fake: FakeDiscord, prefix: string, args: string[] = ['discord']): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  let output = '';
-  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], {
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_|DISCORD_)/.test(k))),
-      DISCORD_TOKEN: fake.token,
-      DISCORD_APP_ID: fake.applicationId,
-      DISCORD_API_URL: fake.apiUrl,
-      DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
-      GAS_PREFIX: prefix,
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+export function spawnDiscordBot(fake: FakeDiscord, prefix: string, args: string[] = ['discord']): GasChild {
+  return spawnGas(args, {
+    DISCORD_TOKEN: fake.token,
+    DISCORD_APP_ID: fake.applicationId,
+    DISCORD_API_URL: fake.apiUrl,
+    DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+    GAS_PREFIX: prefix,
+    LOG_LEVEL: 'info',
   });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => output, exited };
 }

@@ -1,6 +1,5 @@
 /** Shared pieces of the queue tests: a unique Redis prefix per test, colour-world workers, waiting for events. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawnGas, type GasChild } from './gas-process.js';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { connectRedis, deleteKeysWithPrefix } from '../../src/jobs/redis.js';
@@ -93,23 +92,8 @@ export async function collectEvents(queue: EditQueue, jobId: string, until: (e: 
 }
 
 /** A `gas worker` child process on the colour world, with short locks so a killed worker's job is taken over fast. */
-export function spawnWorker(prefix: string, env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  let output = '';
-  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), 'worker', '--detector', colourWorldDetectorDir()], {
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_)/.test(k))),
-      GAS_PREFIX: prefix,
-      GAS_LOCK_MS: '1000',
-      GAS_STALLED_MS: '500',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => output, exited };
+export function spawnWorker(prefix: string, env: Record<string, string> = {}): GasChild {
+  return spawnGas(['worker', '--detector', colourWorldDetectorDir()], { GAS_PREFIX: prefix, GAS_LOCK_MS: '1000', GAS_STALLED_MS: '500', LOG_LEVEL: 'info', ...env });
 }
 
 /** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */

@@ -2,18 +2,13 @@
  * The Slack bot as a process (`gas slack`, `gas serve --slack`) against the fake Slack in the test
  * process, and what a person saw of a status message, read back from the fake's recorded requests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawnGas, type GasChild } from './gas-process.js';
 import type { FakeSlack, RecordedRequest } from '../fakes/slack/index.js';
 
 /** The fastest cadence the Slack settings allow: tests see several updates per job. */
 export const EDIT_INTERVAL_MS = 1000;
 
-export interface BotChild {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
+export type BotChild = GasChild;
 
 /** One successful write of a status message (its post, then each chat.update), as the fake received it. */
 export interface StatusWrite {
@@ -28,24 +23,15 @@ export interface StatusWrite {
 
 /** `node dist/src/cli.js <args>` in Socket Mode against the fake, on `prefix`, its output kept for assertion messages. */
 export function spawnSlackBot(fake: FakeSlack, prefix: string, args: string[] = ['slack'], env: Record<string, string> = {}): BotChild {
-  let output = '';
-  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], {
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_|DISCORD_|SLACK_)/.test(k))),
-      SLACK_BOT_TOKEN: fake.botToken,
-      SLACK_APP_TOKEN: fake.appToken,
-      SLACK_API_URL: fake.apiUrl,
-      SLACK_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
-      GAS_PREFIX: prefix,
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnGas(args, {
+    SLACK_BOT_TOKEN: fake.botToken,
+    SLACK_APP_TOKEN: fake.appToken,
+    SLACK_API_URL: fake.apiUrl,
+    SLACK_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+    GAS_PREFIX: prefix,
+    LOG_LEVEL: 'info',
+    ...env,
   });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => output, exited };
 }
 
 /**

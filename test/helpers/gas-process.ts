@@ -1,0 +1,21 @@
+/** `node dist/src/cli.js …` as a child process, its output kept for assertion messages. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export interface GasChild {
+  child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr interleaved. */
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `gas <args>` with this process's environment less any project setting, plus `env`. */
+export function spawnGas(args: string[], env: Record<string, string>): GasChild {
+  let output = '';
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI_|GAS_|DISCORD_|SLACK_)/.test(k)));
+  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return { child, output: () => output, exited };
+}
