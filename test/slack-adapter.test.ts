@@ -3,7 +3,6 @@
  * ChatFlowHandlers in place of the flow (or, for de-duplication, the real flow on Redis): what
  * reaches the flow, and what the flow's messages become on the wire.
  */
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from './fakes/s
 import { sceneImage } from './helpers/colour-world.js';
 import { rejection } from './helpers/errors.js';
 import { queueHarness, REQUEST, type QueueHarness } from './helpers/queue.js';
+import { freePort } from './helpers/private-redis.js';
 
 const MIB = 1024 * 1024;
 const silent = createLogger('slack-test', { level: 'silent' });
@@ -71,16 +71,6 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Settings for the transport against a fake; Socket Mode unless the fake delivers over HTTP. */
 async function transportConfig(f: FakeSlack, mode: 'socket' | 'http', extra: Partial<SlackConfigInput> = {}): Promise<SlackConfigInput> {

@@ -3,7 +3,6 @@
  * ChatFlow on real Redis (a prefix per test), against the fake Slack, with an in-process
  * colour-world worker. Tests play people through the fake and read back what it recorded.
  */
-import { createServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { SlackConfigInput } from '../../adapters/slack/config.js';
 import { SlackTransport } from '../../adapters/slack/transport.js';
@@ -13,6 +12,7 @@ import type { GpuWorkerConfig } from '../../gpu-worker/worker.js';
 import { ThreadHistory } from '../../src/jobs/thread-history.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions, type FileInput, type PostedByPerson, type RecordedRequest, type WireMessage } from '../fakes/slack/index.js';
 import { queueHarness, type QueueHarness } from './queue.js';
+import { freePort } from './private-redis.js';
 
 export interface SlackBotOptions {
   fake?: FakeSlackOptions;
@@ -60,16 +60,6 @@ export const textLines = (m: WireMessage | undefined): string[] => m?.text.split
 /** File ids of the image blocks of a chat.postMessage / chat.update call. */
 export const shownFileIds = (r: RecordedRequest): string[] => ((r.params.blocks ?? []) as any[]).filter((b) => b.type === 'image').map((b) => b.slack_file.id as string);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startSlackBot(options: SlackBotOptions = {}): Promise<SlackBot> {
   const queue = await queueHarness();
