@@ -7,13 +7,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/program.js';
-import type { CliIo } from '../src/cli/io.js';
 import { demoScenePng, DEMO_PLAN } from '../src/cli/demo-scene.js';
 import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
 import { STANDARD_BUNDLE, fractionOfWay, meanColour, pngToRgb, PALETTE } from './helpers/colour-world.js';
 import { queueHarness, uniquePrefix } from './helpers/queue.js';
 import { colourWorldDetectorDir } from '../models/colour-world/paths.js';
+import { gas, type Run } from './helpers/cli.js';
 
 const DETECTOR = colourWorldDetectorDir();
 const CLI = resolve('dist/src/cli.js');
@@ -23,22 +22,6 @@ const CHOOSING_VARIABLES = /^(OPENAI_|GAS_)/;
 for (const key of Object.keys(process.env)) if (CHOOSING_VARIABLES.test(key)) delete process.env[key];
 const env = { ...process.env };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `gas <args>` in this process, with its output captured. */
-async function gas(args: string[]): Promise<Run> {
-  const run = { stdout: '', stderr: '' };
-  const io: CliIo = {
-    stdout: { write: (text: string) => (run.stdout += text) },
-    stderr: { write: (text: string) => (run.stderr += text) },
-  };
-  const code = await main(args, io);
-  return { code, ...run };
-}
 
 /** `gas <args>` as a child process of the built command. */
 function gasProcess(args: string[], extraEnv: Record<string, string> = {}): Run {

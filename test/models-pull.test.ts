@@ -13,31 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildColourWorld } from '../models/colour-world/build.js';
 import { buildColourWorldDetector } from '../models/colour-world/detector.js';
 import { DEMO_PLAN, demoScenePng } from '../src/cli/demo-scene.js';
-import type { CliIo } from '../src/cli/io.js';
-import { main } from '../src/cli/program.js';
 import { downloadResumable } from '../src/models/pull-download.js';
 import { byteProgress, formatBytes } from '../src/models/pull-progress.js';
 import { readTree, startFakeHub, type FakeHub } from './fakes/hf-hub/index.js';
+import { gas } from './helpers/cli.js';
 
 const BUNDLE_REPO = 'test-org/colour-world-ONNX';
 const DETECTOR_REPO = 'test-org/colour-world-detector-ONNX';
 const TOKEN = 'hf_fakeTokenThatMustNeverBePrinted';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function gas(args: string[]): Promise<Run> {
-  const run = { stdout: '', stderr: '' };
-  const io: CliIo = {
-    stdout: { write: (text: string) => (run.stdout += text) },
-    stderr: { write: (text: string) => (run.stderr += text) },
-  };
-  const code = await main(args, io);
-  return { code, ...run };
-}
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
