@@ -31,6 +31,7 @@ import { parseBody, readBody, sendError, sendJson, type UploadedPart } from './h
 import { checkMessagePayload, checkModal, LIMITS, modalTextInputs } from './rules.js';
 import { snowflake } from './snowflake.js';
 import { CHANNEL_TYPE, MESSAGE_FLAGS, World, type WireAttachment, type WireMessage, type WireUser } from './world.js';
+import { waitForRecord } from '../wait.js';
 
 export interface RateLimit {
   limit: number;
@@ -775,14 +776,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       failures.push({ matcher, failure });
     },
 
-    async waitFor(predicate, { describe, timeoutMs = 15_000 }) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = predicate();
-        if (value) return value;
-        if (Date.now() > deadline) throw new Error(`${describe}: not seen within ${timeoutMs} ms.\n${fake.describe()}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+    waitFor(predicate, { describe, timeoutMs = 15_000 }) {
+      return waitForRecord(predicate, describe, timeoutMs, () => fake.describe());
     },
 
     describe() {

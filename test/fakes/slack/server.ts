@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { checkBlocks, type FileState } from './rules.js';
+import { waitForRecord } from '../wait.js';
 
 export interface RateLimit {
   limit: number;
@@ -855,14 +856,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     file: (fileId) => files.get(fileId),
     fileBytes: (fileId) => files.get(fileId)?.data,
 
-    async waitFor(predicate, { describe, timeoutMs = 15_000 }) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = predicate();
-        if (value) return value;
-        if (Date.now() > deadline) throw new Error(`${describe}: not seen within ${timeoutMs} ms.\n${fake.describe()}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+    waitFor(predicate, { describe, timeoutMs = 15_000 }) {
+      return waitForRecord(predicate, describe, timeoutMs, () => fake.describe());
     },
 
     describe() {
