@@ -21,13 +21,13 @@ import {
   isFinalWrite,
   iterationOf,
   jobIdOf,
-  opsPortIn,
   privateReplies,
   spawnDiscordBot,
   stateLine,
   statusWrites,
   type DiscordBotHarness,
 } from './helpers/discord-bot.js';
+import { opsPortIn } from './helpers/gas-process.js';
 import { REQUEST, eventually } from './helpers/queue.js';
 import { hugePngHeader } from './helpers/refused-images.js';
 

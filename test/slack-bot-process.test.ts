@@ -13,7 +13,8 @@ import { startFakeSlack, type FakeSlack } from './fakes/slack/index.js';
 import { isDone as discordIsDone, jobIdOf as discordJobIdOf } from './helpers/discord-bot.js';
 import { sceneImage } from './helpers/colour-world.js';
 import { REQUEST, queueHarness, type QueueHarness } from './helpers/queue.js';
-import { EDIT_INTERVAL_MS, isDone, isFinalWrite, iterationOf, opsPortIn, spawnSlackBot, stateLine, statusWrites, type BotChild } from './helpers/slack-process.js';
+import { EDIT_INTERVAL_MS, isDone, isFinalWrite, iterationOf, spawnSlackBot, stateLine, statusWrites, type BotChild } from './helpers/slack-process.js';
+import { opsPortIn } from './helpers/gas-process.js';
 
 /** `node dist/src/cli.js …args`, its exit status and output (asynchronous: the fake answers from this process). */
 function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {

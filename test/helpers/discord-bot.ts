@@ -118,15 +118,6 @@ export async function attachedImage(fake: FakeDiscord, message: WireMessage, nam
 export const privateReplies = (fake: FakeDiscord): string[] =>
   fake.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/webhooks/') && r.status === 200 && (r.json?.flags ?? 0) & 64).map((r) => String(r.json.content));
 
-/** The port a process logged it serves /healthz on (`--ops-port 0` picks a free one). */
-export function opsPortIn(output: string): number | undefined {
-  for (const line of output.split('\n')) {
-    if (!line.includes('serving /healthz and /metrics')) continue;
-    const port = (JSON.parse(line) as { port?: number }).port;
-    if (port) return port;
-  }
-  return undefined;
-}
 
 /** `node dist/src/cli.js <args>` (default `discord`; `serve --discord` too) against the fake, with its output kept for assertion messages. */
 export function spawnDiscordBot(fake: FakeDiscord, prefix: string, args: string[] = ['discord']): GasChild {

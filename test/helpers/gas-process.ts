@@ -19,3 +19,13 @@ export function spawnGas(args: string[], env: Record<string, string>): GasChild 
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   return { child, output: () => output, exited };
 }
+
+/** The port a process logged it serves /healthz on (`--ops-port 0` picks a free one). */
+export function opsPortIn(output: string): number | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.includes('serving /healthz and /metrics')) continue;
+    const port = (JSON.parse(line) as { port?: number }).port;
+    if (port) return port;
+  }
+  return undefined;
+}

@@ -60,12 +60,3 @@ export const iterationOf = (text: string) => Number(/^Editing · (\d+)\//.exec(s
 /** A status that can change no more: it has buttons, and none of them cancels. */
 export const isFinalWrite = (write: StatusWrite) => write.actions.length > 0 && !write.actions.some((a) => a.startsWith('gas:cancel:'));
 
-/** The port a process logged it serves /healthz on (`--ops-port 0` picks a free one). */
-export function opsPortIn(output: string): number | undefined {
-  for (const line of output.split('\n')) {
-    if (!line.includes('serving /healthz and /metrics')) continue;
-    const port = (JSON.parse(line) as { port?: number }).port;
-    if (port) return port;
-  }
-  return undefined;
-}
