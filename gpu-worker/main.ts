@@ -13,7 +13,7 @@ import type { Planner } from '../src/plan/planner.js';
 import type { Redis } from 'ioredis';
 import { GasError } from '../src/errors.js';
 import type { Keys } from '../src/jobs/keys.js';
-import { connectRedis, isAuthError, parseRedisUrl, redisErrorReporter, redisFailure } from '../src/jobs/redis.js';
+import { connectServiceRedis, isAuthError, redisFailure } from '../src/jobs/redis.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { EditQueue, queueConfigFromEnv, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ServiceMetrics } from '../src/jobs/metrics.js';
@@ -68,14 +68,9 @@ export async function startModelWorker(options: WorkerModelOptions, shared: Work
 /** Runs until a signal; resolves once the worker has stopped. */
 export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
   const logger = createLogger('gas-worker');
-  const address = parseRedisUrl(options.redisUrl);
+  const { redis, address, errors: redisErrors } = connectServiceRedis(options.redisUrl, logger);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? shutdownTimeoutFromEnv();
   const queueConfig = queueConfigFromEnv();
-
-  const redis = connectRedis(options.redisUrl);
-  const redisErrors = redisErrorReporter(logger, address);
-  redis.on('error', (error) => redisErrors.error(error));
-  redis.on('ready', () => redisErrors.ready());
   const keys = redisKeys(options.prefix);
   const depthQueue = new EditQueue(redis, keys, queueConfig);
   const metrics = new ServiceMetrics({

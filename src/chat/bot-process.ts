@@ -11,7 +11,7 @@ import { BlobStore } from '../jobs/blob-store.js';
 import { EditQueue, queueConfigFromEnv, type EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys, type Keys } from '../jobs/keys.js';
 import { ServiceMetrics } from '../jobs/metrics.js';
-import { connectRedis, isAuthError, parseRedisUrl, redisErrorReporter, redisFailure } from '../jobs/redis.js';
+import { connectServiceRedis, isAuthError, redisFailure } from '../jobs/redis.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { Logger } from '../log.js';
 import { startOpsServer, type OpsServer } from '../ops/ops-server.js';
@@ -67,12 +67,8 @@ export interface RunningBot {
 /** Starts everything; whatever fails at start is closed again before the error is thrown. */
 export async function startBot(options: BotProcessOptions): Promise<RunningBot> {
   const { logger } = options;
-  const address = parseRedisUrl(options.redisUrl);
+  const { redis, address, errors: redisErrors } = connectServiceRedis(options.redisUrl, logger);
   const queueConfig = queueConfigFromEnv();
-  const redis = connectRedis(options.redisUrl);
-  const redisErrors = redisErrorReporter(logger, address);
-  redis.on('error', (error) => redisErrors.error(error));
-  redis.on('ready', () => redisErrors.ready());
   const keys = redisKeys(options.prefix);
   const queue = new EditQueue(redis, keys, queueConfig);
   const blobs = new BlobStore(redis, keys);

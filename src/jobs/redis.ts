@@ -165,3 +165,16 @@ export function redisErrorReporter(logger: Logger, address: RedisAddress, interv
     },
   };
 }
+
+/**
+ * A service process's connection (worker, bot): it reconnects forever, and its errors are logged
+ * at a bounded rate by `errors`, which the process also hands what its other connections report.
+ */
+export function connectServiceRedis(url: string, logger: Logger): { redis: Redis; address: RedisAddress; errors: ReturnType<typeof redisErrorReporter> } {
+  const address = parseRedisUrl(url);
+  const redis = connectRedis(url);
+  const errors = redisErrorReporter(logger, address);
+  redis.on('error', (error) => errors.error(error));
+  redis.on('ready', () => errors.ready());
+  return { redis, address, errors };
+}
