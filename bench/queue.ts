@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { connectRedis, deleteKeysWithPrefix, redisUrl } from '../src/jobs/redis.js';
+import { connectRedis, deleteKeysWithPrefix, DEFAULT_REDIS_URL } from '../src/jobs/redis.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { EditQueue } from '../src/jobs/edit-queue.js';
 import { BlobStore } from '../src/jobs/blob-store.js';
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     for await (const event of queue.events.follow(jobId, { blockMs: 100 })) if (event.type === 'done' || event.type === 'failed') return jobId;
     return jobId;
   };
-  console.log(`Queue on ${redisUrl()}, colour world (${process.arch}, ${process.version}, 2 cores here)`);
+  console.log(`Queue on ${DEFAULT_REDIS_URL}, colour world (${process.arch}, ${process.version}, 2 cores here)`);
 
   // 1. Enqueue → start on an idle queue, an in-process worker: BullMQ's processedOn − timestamp.
   const worker = await GpuWorker.start({ redis, keys, bundle, detector, planner: offlinePlanner, logger: pino({ level: 'silent' }), queue: { perUserLimit: 1000 } });

@@ -16,6 +16,7 @@ import type { Detector } from '../src/ground/detector.js';
 import type { Planner } from '../src/plan/planner.js';
 import { decodeImage, encodePng } from '../src/image/decode.js';
 import { DEFAULT_EDIT_OPTIONS } from '../src/pipeline/edit.js';
+import { DEFAULT_WORKER_CONFIG, type GpuWorkerConfig } from './config.js';
 import { runPipeline, type PipelineEvent } from '../src/pipeline/run.js';
 import { editJobSchema, type BlobRef, type EditJob, type JobEventBody } from '../src/jobs/contracts.js';
 import { RunSupersededError, type RunFence } from '../src/jobs/job-events.js';
@@ -24,36 +25,11 @@ import { BlobStore } from '../src/jobs/blob-store.js';
 import { EditQueue, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import type { Keys } from '../src/jobs/keys.js';
-import type { ServiceMetrics } from '../src/jobs/metrics.js';
+import type { ServiceMetrics } from '../src/ops/metrics.js';
 import { isAuthError, isConnectionLost } from '../src/jobs/redis.js';
 import type { Logger } from '../src/log.js';
 
-export interface GpuWorkerConfig {
-  /** Jobs this process runs at once: 1 per GPU. */
-  concurrency: number;
-  /** A job's lock lasts this long and is renewed at half of it; a dead worker's job is taken over after it. */
-  lockDurationMs: number;
-  /** How often this worker looks for jobs whose worker died. */
-  stalledIntervalMs: number;
-  /** A preview image at most this often (and at 25, 50 and 75%). */
-  previewIntervalMs: number;
-  /** A progress event at most this often (and with every preview, and at the end). */
-  progressIntervalMs: number;
-  /** Iterations when a job does not say. */
-  defaultSteps: number;
-  /** A job running longer than this is stopped and fails with `timeout`. */
-  jobTimeoutMs: number;
-}
-
-export const DEFAULT_WORKER_CONFIG: GpuWorkerConfig = {
-  concurrency: 1,
-  lockDurationMs: 30_000,
-  stalledIntervalMs: 30_000,
-  previewIntervalMs: 2_000,
-  progressIntervalMs: 500,
-  defaultSteps: DEFAULT_EDIT_OPTIONS.steps,
-  jobTimeoutMs: 15 * 60_000,
-};
+export { DEFAULT_WORKER_CONFIG, type GpuWorkerConfig } from './config.js';
 
 export interface GpuWorkerDeps {
   /** Commands (events, blobs, the queue). */

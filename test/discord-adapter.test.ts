@@ -11,7 +11,8 @@ import { downloadAttachment } from '../adapters/discord/download.js';
 import { discordFormat } from '../adapters/discord/format.js';
 import { truncateContent } from '../adapters/discord/payload.js';
 import { DiscordTransport, type DiscordStatusRef } from '../adapters/discord/transport.js';
-import { discordConfigFromEnv, type DiscordConfigInput } from '../adapters/discord/config.js';
+import { discordSection, type DiscordConfigInput } from '../adapters/discord/config.js';
+import { readSection } from '../src/config/section.js';
 import type { ChatFlowHandlers, ChatImage, ChatMessage, IncomingButton, IncomingEdit, IncomingMessage } from '../src/chat/transport.js';
 import { GasError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
@@ -435,7 +436,7 @@ describe('DiscordTransport', () => {
   });
 
   it('reads its settings from DISCORD_* variables and names a missing or malformed one', () => {
-    const config = discordConfigFromEnv({
+    const config = readSection(discordSection, {
       DISCORD_TOKEN: 'secret',
       DISCORD_APPLICATION_ID: '42',
       DISCORD_API_URL: 'http://127.0.0.1:9/api',
@@ -445,9 +446,9 @@ describe('DiscordTransport', () => {
       DISCORD_EDIT_INTERVAL_MS: '3000',
     });
     expect(config).toMatchObject({ apiUrl: 'http://127.0.0.1:9/api', allowedChannels: ['1', '2'], allowedGuilds: [], adminRoles: ['7'], messageContent: true, dmsEnabled: false, editIntervalMs: 3000, maxUploadBytes: 10 * MIB });
-    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1' }).apiUrl).toBe('https://discord.com/api');
-    expect(() => discordConfigFromEnv({ DISCORD_APPLICATION_ID: '1' })).toThrow('Discord settings: DISCORD_TOKEN is required');
-    expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1', DISCORD_ROLES: 'editors' })).toThrow('Discord settings: DISCORD_ROLES (item 1) must be a Discord id (digits)');
+    expect(readSection(discordSection, { DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1' }).apiUrl).toBe('https://discord.com/api');
+    expect(() => readSection(discordSection, { DISCORD_APPLICATION_ID: '1' })).toThrow('Discord settings: DISCORD_TOKEN is required');
+    expect(() => readSection(discordSection, { DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1', DISCORD_ROLES: 'editors' })).toThrow('Discord settings: DISCORD_ROLES (item 1) must be a Discord id (digits)');
   });
 });
 

@@ -7,7 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { discordConfigFromEnv } from '../adapters/discord/config.js';
+import { discordSection } from '../adapters/discord/config.js';
+import { readSection } from '../src/config/section.js';
 import { GasError } from '../src/errors.js';
 import { decodeImage, encodePng } from '../src/image/decode.js';
 import type { FakeDiscord } from './fakes/discord/index.js';
@@ -336,18 +337,18 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
 
 describe('the Discord settings', () => {
   it('reads the application id from DISCORD_APP_ID, and from DISCORD_APPLICATION_ID as its older name', () => {
-    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '42' }).applicationId).toBe('42');
-    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '43' }).applicationId).toBe('43');
-    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '42', DISCORD_APPLICATION_ID: '43' }).applicationId).toBe('42');
+    expect(readSection(discordSection, { DISCORD_TOKEN: 't', DISCORD_APP_ID: '42' }).applicationId).toBe('42');
+    expect(readSection(discordSection, { DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '43' }).applicationId).toBe('43');
+    expect(readSection(discordSection, { DISCORD_TOKEN: 't', DISCORD_APP_ID: '42', DISCORD_APPLICATION_ID: '43' }).applicationId).toBe('42');
   });
 
   it('refuses a bad setting as bad input naming its variable', () => {
-    const missing = thrown(() => discordConfigFromEnv({ DISCORD_TOKEN: 't' }));
+    const missing = thrown(() => readSection(discordSection, { DISCORD_TOKEN: 't' }));
     expect([missing.code, missing.message]).toEqual(['bad_input', 'Discord settings: DISCORD_APP_ID must be a Discord id (digits)']);
-    expect(thrown(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '1', DISCORD_CHANNELS: '5, general' })).message).toBe(
+    expect(thrown(() => readSection(discordSection, { DISCORD_TOKEN: 't', DISCORD_APP_ID: '1', DISCORD_CHANNELS: '5, general' })).message).toBe(
       'Discord settings: DISCORD_CHANNELS (item 2) must be a Discord id (digits)',
     );
-    expect(thrown(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_APP_ID: '1', DISCORD_EDIT_INTERVAL_MS: '200' })).message).toMatch(/^Discord settings: DISCORD_EDIT_INTERVAL_MS /);
+    expect(thrown(() => readSection(discordSection, { DISCORD_TOKEN: 't', DISCORD_APP_ID: '1', DISCORD_EDIT_INTERVAL_MS: '200' })).message).toMatch(/^Discord settings: DISCORD_EDIT_INTERVAL_MS /);
   });
 });
 

@@ -3,13 +3,17 @@
  * chat-completions wire protocol (test/helpers/fake-openai.ts).
  */
 import sharp from 'sharp';
+import { readSection } from '../src/config/section.js';
+import { plannerSection } from '../src/config/sections.js';
+import { openAIPlannerSettings } from '../src/cli/planner-choice.js';
+
+const openAIPlannerConfigOf = (env: Record<string, string>) => openAIPlannerSettings(readSection(plannerSection, env));
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GasError, isGasError } from '../src/errors.js';
 import type { RgbImage } from '../src/image/decode.js';
 import {
   extractJson,
   openAIPlanner,
-  openAIPlannerConfigFromEnv,
   wirePlanJsonSchema,
   type OpenAIPlannerConfig,
 } from '../src/plan/openai.js';
@@ -366,17 +370,17 @@ describe('openAIPlanner', () => {
   });
 });
 
-describe('openAIPlannerConfigFromEnv', () => {
+describe('the planner section of the configuration', () => {
   it('is undefined without a key', () => {
-    expect(openAIPlannerConfigFromEnv({})).toBeUndefined();
-    expect(openAIPlannerConfigFromEnv({ OPENAI_API_KEY: '  ' })).toBeUndefined();
+    expect(openAIPlannerConfigOf({})).toBeUndefined();
+    expect(openAIPlannerConfigOf({ OPENAI_API_KEY: '  ' })).toBeUndefined();
   });
 
   it('reads the key, base URL and model', () => {
     expect(
-      openAIPlannerConfigFromEnv({ OPENAI_API_KEY: 'ollama', OPENAI_BASE_URL: 'http://localhost:11434/v1', GAS_PLANNER_MODEL: 'llava' }),
+      openAIPlannerConfigOf({ OPENAI_API_KEY: 'ollama', OPENAI_BASE_URL: 'http://localhost:11434/v1', GAS_PLANNER_MODEL: 'llava' }),
     ).toEqual({ apiKey: 'ollama', baseURL: 'http://localhost:11434/v1', model: 'llava' });
-    expect(openAIPlannerConfigFromEnv({ OPENAI_API_KEY: 'k' })).toEqual({ apiKey: 'k' });
+    expect(openAIPlannerConfigOf({ OPENAI_API_KEY: 'k' })).toEqual({ apiKey: 'k' });
   });
 });
 

@@ -1,6 +1,6 @@
 import { Gauge, register as globalRegistry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceMetrics } from '../src/jobs/metrics.js';
+import { ServiceMetrics } from '../src/ops/metrics.js';
 import { startOpsServer, type HealthReport, type OpsServer } from '../src/ops/ops-server.js';
 
 /** What the fake health callback does next: answer a report, throw, or never answer. */

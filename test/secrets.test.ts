@@ -10,10 +10,15 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoScenePng } from '../src/cli/demo-scene.js';
-import { createLogger, secretRedactor, secretsFromEnv } from '../src/log.js';
+import { createLogger, secretRedactor } from '../src/log.js';
+import { Configuration } from '../src/config/index.js';
+import { PLATFORMS } from '../adapters/registry.js';
+
+/** The secret values a process configured with `env` keeps out of its logs. */
+const secretsFromEnv = (env: Record<string, string>) => new Configuration(env, PLATFORMS.map((p) => p.config)).secrets();
 import { openAIPlanner } from '../src/plan/openai.js';
 import { GpuWorker } from '../gpu-worker/worker.js';
-import { ServiceMetrics } from '../src/jobs/metrics.js';
+import { ServiceMetrics } from '../src/ops/metrics.js';
 import { startOpsServer } from '../src/ops/ops-server.js';
 import { chatCompletion, startFakeOpenAI, type FakeOpenAI } from './helpers/fake-openai.js';
 import { freePort, silentServer, startPrivateRedis, type PrivateRedis } from './helpers/private-redis.js';

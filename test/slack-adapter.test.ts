@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slackMessage } from '../adapters/slack/blocks.js';
-import { slackConfigFromEnv, type SlackConfigInput } from '../adapters/slack/config.js';
+import { slackSection, type SlackConfigInput } from '../adapters/slack/config.js';
+import { readSection } from '../src/config/section.js';
 import { downloadSlackFile, fileHosts, incomingFile } from '../adapters/slack/download.js';
 import { slackFormat } from '../adapters/slack/format.js';
 import { BOT_EVENTS, BOT_SCOPES, slackManifest } from '../adapters/slack/manifest.js';
@@ -396,16 +397,16 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
 
 describe('Slack settings, payloads and manifest', () => {
   it('reads SLACK_* variables: Socket Mode with an app token, HTTP mode with a signing secret, and names what is missing', () => {
-    const socket = slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_CHANNELS: 'C1, C2', SLACK_EDIT_INTERVAL_MS: '2000' });
+    const socket = readSection(slackSection, { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_CHANNELS: 'C1, C2', SLACK_EDIT_INTERVAL_MS: '2000' });
     expect(socket).toMatchObject({ mode: 'socket', apiUrl: 'https://slack.com/api/', allowedChannels: ['C1', 'C2'], allowedUsers: [], editIntervalMs: 2000, port: 3000 });
-    const http = slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', SLACK_PORT: '8080', SLACK_API_URL: 'http://proxy:9/api/' });
+    const http = readSection(slackSection, { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', SLACK_PORT: '8080', SLACK_API_URL: 'http://proxy:9/api/' });
     expect(http).toMatchObject({ mode: 'http', port: 8080, apiUrl: 'http://proxy:9/api/', editIntervalMs: 1500 });
-    expect(slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_SIGNING_SECRET: 's', SLACK_MODE: 'http' }).mode).toBe('http');
-    expect(() => slackConfigFromEnv({})).toThrow('Slack settings: SLACK_BOT_TOKEN is required (a bot token, xoxb-…)');
-    expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow('SLACK_SIGNING_SECRET is required in HTTP mode');
-    expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_MODE: 'socket', SLACK_SIGNING_SECRET: 's' })).toThrow('SLACK_APP_TOKEN is required for Socket Mode');
-    expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_EDIT_INTERVAL_MS: '100' })).toThrow(/^Slack settings: SLACK_EDIT_INTERVAL_MS /);
-    expect(() => slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-secret-value', SLACK_APP_TOKEN: 'nope' })).toThrow(/^Slack settings: SLACK_APP_TOKEN must be an app-level token \(xapp-…\)$/);
+    expect(readSection(slackSection, { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_SIGNING_SECRET: 's', SLACK_MODE: 'http' }).mode).toBe('http');
+    expect(() => readSection(slackSection, {})).toThrow('Slack settings: SLACK_BOT_TOKEN is required (a bot token, xoxb-…)');
+    expect(() => readSection(slackSection, { SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow('SLACK_SIGNING_SECRET is required in HTTP mode');
+    expect(() => readSection(slackSection, { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_MODE: 'socket', SLACK_SIGNING_SECRET: 's' })).toThrow('SLACK_APP_TOKEN is required for Socket Mode');
+    expect(() => readSection(slackSection, { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_EDIT_INTERVAL_MS: '100' })).toThrow(/^Slack settings: SLACK_EDIT_INTERVAL_MS /);
+    expect(() => readSection(slackSection, { SLACK_BOT_TOKEN: 'xoxb-secret-value', SLACK_APP_TOKEN: 'nope' })).toThrow(/^Slack settings: SLACK_APP_TOKEN must be an app-level token \(xapp-…\)$/);
   });
 
   it('escapes what people wrote so it cannot mention, link or format, and keeps long text within Block Kit limits', () => {

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { demoScenePng } from '../src/cli/demo-scene.js';
 import type { JobEvent } from '../src/jobs/contracts.js';
 import { EDIT_JOB_NAME } from '../src/jobs/edit-queue.js';
-import { ServiceMetrics } from '../src/jobs/metrics.js';
+import { ServiceMetrics } from '../src/ops/metrics.js';
 import { GpuWorker } from '../gpu-worker/worker.js';
 import { offlinePlanner } from '../src/plan/offline.js';
 import { startPrivateRedis, type PrivateRedis } from './helpers/private-redis.js';

@@ -1,8 +1,9 @@
 /**
- * The Discord adapter's settings: validated once, defaults filled in. The caller builds the input
- * from the environment (`discordConfigFromEnv`) or from its own config file.
+ * The Discord adapter's settings: validated once, defaults filled in; `discordSection` says which
+ * variable each one is read from (src/config reads them), and the transport also takes them typed.
  */
 import { z } from 'zod';
+import { defineSection } from '../../src/config/section.js';
 import { GasError } from '../../src/errors.js';
 
 export const DEFAULT_DISCORD_API_URL = 'https://discord.com/api';
@@ -11,8 +12,8 @@ const MIB = 1024 * 1024;
 const ids = z.array(z.string().regex(/^\d{1,20}$/, 'must be a Discord id (digits)')).default([]);
 
 export const discordConfigSchema = z.object({
-  token: z.string().min(1, 'DISCORD_TOKEN is required'),
-  applicationId: z.string().regex(/^\d{1,20}$/, 'DISCORD_APP_ID must be a Discord id (digits)'),
+  token: z.string({ error: 'DISCORD_TOKEN is required' }).min(1, 'DISCORD_TOKEN is required'),
+  applicationId: z.string({ error: 'DISCORD_APP_ID must be a Discord id (digits)' }).regex(/^\d{1,20}$/, 'DISCORD_APP_ID must be a Discord id (digits)'),
   /** REST root without the version (DISCORD_API_URL), for proxies and compatible servers. */
   apiUrl: z.url().default(DEFAULT_DISCORD_API_URL),
   /** Allow-lists: empty = everywhere. A thread counts as its parent channel. */
@@ -34,60 +35,35 @@ export const discordConfigSchema = z.object({
 export type DiscordConfigInput = z.input<typeof discordConfigSchema>;
 export type DiscordConfig = z.output<typeof discordConfigSchema>;
 
-/** The environment variable each setting is read from, so that a bad value is named as the person wrote it. */
-export const DISCORD_ENV_NAMES: Record<keyof DiscordConfigInput, string> = {
-  token: 'DISCORD_TOKEN',
-  applicationId: 'DISCORD_APP_ID',
-  apiUrl: 'DISCORD_API_URL',
-  allowedGuilds: 'DISCORD_GUILDS',
-  allowedChannels: 'DISCORD_CHANNELS',
-  allowedRoles: 'DISCORD_ROLES',
-  adminRoles: 'DISCORD_ADMIN_ROLES',
-  dmsEnabled: 'DISCORD_DMS',
-  messageContent: 'DISCORD_MESSAGE_CONTENT',
-  editIntervalMs: 'DISCORD_EDIT_INTERVAL_MS',
-  maxUploadBytes: 'DISCORD_MAX_UPLOAD_BYTES',
-  tokenLifetimeMs: 'DISCORD_TOKEN_LIFETIME_MS',
-  tokenMarginMs: 'DISCORD_TOKEN_MARGIN_MS',
-};
-
-/** Settings are configuration: a bad one is GasError 'bad_input' (exit 2), named by `nameOf` (a field path by default). */
-export function parseDiscordConfig(input: DiscordConfigInput, nameOf: (path: PropertyKey[]) => string = (path) => path.join('.') || 'config'): DiscordConfig {
+/** Settings are configuration: a bad one is GasError 'bad_input' (exit 2), named by its field path. */
+export function parseDiscordConfig(input: DiscordConfigInput): DiscordConfig {
   const parsed = discordConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue.message.includes('DISCORD_') ? '' : `${nameOf(issue.path)} `;
+    const where = issue.message.includes('DISCORD_') ? '' : `${issue.path.join('.') || 'config'} `;
     throw new GasError('bad_input', `Discord settings: ${where}${issue.message}`);
   }
   return parsed.data;
 }
 
-const list = (value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
-const flag = (value: string | undefined) => value === '1' || value === 'true';
-const number = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
-
-/**
- * The settings from DISCORD_* variables (see DISCORD_ENV_NAMES). DISCORD_APP_ID is the documented
- * name of the application id; DISCORD_APPLICATION_ID, its earlier name, is still read.
- */
-export function discordConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DiscordConfig {
-  const nameOf = (path: PropertyKey[]) => {
-    const field = DISCORD_ENV_NAMES[path[0] as keyof DiscordConfigInput];
-    return field ? `${field}${path.length > 1 ? ` (item ${Number(path[1]) + 1})` : ''}` : path.join('.');
-  };
-  return parseDiscordConfig({
-    token: env.DISCORD_TOKEN ?? '',
-    applicationId: env.DISCORD_APP_ID || env.DISCORD_APPLICATION_ID || '',
-    apiUrl: env.DISCORD_API_URL || undefined,
-    allowedGuilds: list(env.DISCORD_GUILDS),
-    allowedChannels: list(env.DISCORD_CHANNELS),
-    allowedRoles: list(env.DISCORD_ROLES),
-    adminRoles: list(env.DISCORD_ADMIN_ROLES),
-    dmsEnabled: flag(env.DISCORD_DMS),
-    messageContent: flag(env.DISCORD_MESSAGE_CONTENT),
-    editIntervalMs: number(env.DISCORD_EDIT_INTERVAL_MS),
-    maxUploadBytes: number(env.DISCORD_MAX_UPLOAD_BYTES),
-    tokenLifetimeMs: number(env.DISCORD_TOKEN_LIFETIME_MS),
-    tokenMarginMs: number(env.DISCORD_TOKEN_MARGIN_MS),
-  }, nameOf);
-}
+/** Where each setting is read from. DISCORD_APPLICATION_ID, the application id's earlier name, is still read. */
+export const discordSection = defineSection({
+  name: 'discord',
+  title: 'Discord settings',
+  schema: discordConfigSchema,
+  variables: {
+    token: { env: 'DISCORD_TOKEN', secret: true, description: 'the bot token (required)' },
+    applicationId: { env: ['DISCORD_APP_ID', 'DISCORD_APPLICATION_ID'], description: 'the application id (required)' },
+    apiUrl: { env: 'DISCORD_API_URL', description: 'REST root without the version, for proxies and compatible servers' },
+    allowedGuilds: { env: 'DISCORD_GUILDS', kind: 'list', description: 'server ids allowed to use the bot', shownDefault: 'all' },
+    allowedChannels: { env: 'DISCORD_CHANNELS', kind: 'list', description: 'channel ids allowed (a thread counts as its channel)', shownDefault: 'all' },
+    allowedRoles: { env: 'DISCORD_ROLES', kind: 'list', description: 'role ids allowed to request edits', shownDefault: 'all' },
+    adminRoles: { env: 'DISCORD_ADMIN_ROLES', kind: 'list', description: "roles whose members may press any job's buttons (members with Administrator always may)", shownDefault: 'none' },
+    dmsEnabled: { env: 'DISCORD_DMS', kind: 'flag', description: '`1`: edits in direct messages too; the DM is the edit thread', shownDefault: 'off' },
+    messageContent: { env: 'DISCORD_MESSAGE_CONTENT', kind: 'flag', description: "`1`: the privileged intent; every message in the bot's edit threads counts", shownDefault: 'off' },
+    editIntervalMs: { env: 'DISCORD_EDIT_INTERVAL_MS', kind: 'number', description: 'least time between two edits of a status message (at least 1000)' },
+    maxUploadBytes: { env: 'DISCORD_MAX_UPLOAD_BYTES', kind: 'number', description: 'the upload limit; bigger images are sent smaller' },
+    tokenLifetimeMs: { env: 'DISCORD_TOKEN_LIFETIME_MS', kind: 'number', description: 'life of an interaction token' },
+    tokenMarginMs: { env: 'DISCORD_TOKEN_MARGIN_MS', kind: 'number', description: 'how long before its end edits switch to the bot token' },
+  },
+});

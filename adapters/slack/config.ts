@@ -4,6 +4,7 @@
  * requests) when there is none, or when asked for.
  */
 import { z } from 'zod';
+import { defineSection } from '../../src/config/section.js';
 import { GasError } from '../../src/errors.js';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
@@ -13,11 +14,11 @@ const ids = z.array(z.string().regex(/^[A-Z0-9]{2,30}$/, 'must be a Slack id (ca
 
 export const slackConfigSchema = z
   .object({
-    botToken: z.string().regex(/^xoxb-/, 'SLACK_BOT_TOKEN is required (a bot token, xoxb-…)'),
+    botToken: z.string({ error: 'SLACK_BOT_TOKEN is required (a bot token, xoxb-…)' }).regex(/^xoxb-/, 'SLACK_BOT_TOKEN is required (a bot token, xoxb-…)'),
     /** Set: Socket Mode. */
     appToken: z.string().regex(/^xapp-/, 'SLACK_APP_TOKEN must be an app-level token (xapp-…)').optional(),
     signingSecret: z.string().min(1).optional(),
-    mode: z.enum(['socket', 'http']).optional(),
+    mode: z.enum(['socket', 'http'], { error: 'must be socket or http' }).optional(),
     /** Web API base (SLACK_API_URL), for proxies and the test server; it reaches the Socket Mode client too. */
     apiUrl: z.url().default(DEFAULT_SLACK_API_URL),
     /** HTTP mode: the port the Events API and interactivity requests arrive on. */
@@ -46,56 +47,32 @@ export const slackConfigSchema = z
 export type SlackConfigInput = z.input<typeof slackConfigSchema>;
 export type SlackConfig = z.output<typeof slackConfigSchema>;
 
-/** The variable each setting is read from, so a refusal names what to fix. */
-export const SLACK_ENV_NAMES: Partial<Record<keyof SlackConfigInput, string>> = {
-  botToken: 'SLACK_BOT_TOKEN',
-  appToken: 'SLACK_APP_TOKEN',
-  signingSecret: 'SLACK_SIGNING_SECRET',
-  mode: 'SLACK_MODE',
-  apiUrl: 'SLACK_API_URL',
-  port: 'SLACK_PORT',
-  allowedChannels: 'SLACK_CHANNELS',
-  allowedUsers: 'SLACK_USERS',
-  editIntervalMs: 'SLACK_EDIT_INTERVAL_MS',
-  maxUploadBytes: 'SLACK_MAX_UPLOAD_BYTES',
-};
-
-/** Settings are configuration: a bad one is GasError 'bad_input' (exit 2), named by `nameOf` (a field path by default). */
-export function parseSlackConfig(input: SlackConfigInput, nameOf: (path: PropertyKey[]) => string = (path) => path.join('.') || 'config'): SlackConfig {
+/** Settings are configuration: a bad one is GasError 'bad_input' (exit 2), named by its field path. */
+export function parseSlackConfig(input: SlackConfigInput): SlackConfig {
   const parsed = slackConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue.message.includes('SLACK_') ? '' : `${nameOf(issue.path)} `;
+    const where = issue.message.includes('SLACK_') ? '' : `${issue.path.join('.') || 'config'} `;
     throw new GasError('bad_input', `Slack settings: ${where}${issue.message}`);
   }
   return parsed.data;
 }
 
-const list = (value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
-const number = (value: string | undefined) => (value === undefined || value === '' ? undefined : Number(value));
-const text = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
-
-/**
- * SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET, SLACK_MODE (socket|http), SLACK_API_URL,
- * SLACK_PORT, SLACK_CHANNELS, SLACK_USERS, SLACK_EDIT_INTERVAL_MS, SLACK_MAX_UPLOAD_BYTES.
- */
-export function slackConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SlackConfig {
-  const mode = text(env.SLACK_MODE);
-  if (mode !== undefined && mode !== 'socket' && mode !== 'http') throw new GasError('bad_input', `Slack settings: SLACK_MODE must be socket or http (got ${mode})`);
-  const nameOf = (path: PropertyKey[]) => {
-    const field = SLACK_ENV_NAMES[path[0] as keyof SlackConfigInput];
-    return field ? `${field}${path.length > 1 ? ` (item ${Number(path[1]) + 1})` : ''}` : path.join('.');
-  };
-  return parseSlackConfig({
-    botToken: env.SLACK_BOT_TOKEN ?? '',
-    appToken: text(env.SLACK_APP_TOKEN),
-    signingSecret: text(env.SLACK_SIGNING_SECRET),
-    mode,
-    apiUrl: text(env.SLACK_API_URL),
-    port: number(env.SLACK_PORT),
-    allowedChannels: list(env.SLACK_CHANNELS),
-    allowedUsers: list(env.SLACK_USERS),
-    editIntervalMs: number(env.SLACK_EDIT_INTERVAL_MS),
-    maxUploadBytes: number(env.SLACK_MAX_UPLOAD_BYTES),
-  }, nameOf);
-}
+/** Where each setting is read from. */
+export const slackSection = defineSection({
+  name: 'slack',
+  title: 'Slack settings',
+  schema: slackConfigSchema,
+  variables: {
+    botToken: { env: 'SLACK_BOT_TOKEN', secret: true, description: 'the Bot User OAuth Token, `xoxb-…` (required)' },
+    appToken: { env: 'SLACK_APP_TOKEN', secret: true, description: 'the app-level token, `xapp-…` with connections:write: Socket Mode', shownDefault: 'none' },
+    signingSecret: { env: 'SLACK_SIGNING_SECRET', secret: true, description: 'HTTP mode: the signing secret Slack signs requests with', shownDefault: 'none' },
+    mode: { env: 'SLACK_MODE', description: '`socket` or `http`', shownDefault: 'socket with an app token, else http' },
+    apiUrl: { env: 'SLACK_API_URL', description: 'Web API root, for proxies and compatible servers (it reaches Socket Mode too)' },
+    port: { env: 'SLACK_PORT', kind: 'number', description: 'HTTP mode: the port events and button presses arrive on (/slack/events)' },
+    allowedChannels: { env: 'SLACK_CHANNELS', kind: 'list', description: 'channel ids where edits are allowed', shownDefault: 'all the bot is in' },
+    allowedUsers: { env: 'SLACK_USERS', kind: 'list', description: 'user ids who may request edits', shownDefault: 'everyone' },
+    editIntervalMs: { env: 'SLACK_EDIT_INTERVAL_MS', kind: 'number', description: 'least time between two updates of a status message (at least 1000)' },
+    maxUploadBytes: { env: 'SLACK_MAX_UPLOAD_BYTES', kind: 'number', description: 'the upload limit; bigger images are sent smaller' },
+  },
+});

@@ -4,19 +4,18 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { GasError, isGasError } from '../errors.js';
 import { ABLATIONS, SCHEDULES, type Ablation, type Schedule } from '../distill/engine.js';
 import { loadDiffusionBundle } from '../models/bundle.js';
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
+import type { ExecutionProvider } from '../models/providers.js';
 import { openGroundingDino } from '../ground/grounding-dino.js';
-import { DEFAULT_THRESHOLDS, DETECTOR_VARIANTS, type DetectionThresholds, type Detector } from '../ground/detector.js';
+import { DEFAULT_THRESHOLDS, type DetectionThresholds, type Detector } from '../ground/detector.js';
 import { decodePhoto, encodePng, type RgbImage } from '../image/decode.js';
 import { DEFAULT_EDIT_OPTIONS, checkIntensity } from '../pipeline/edit.js';
 import { workingSize } from '../image/tensor.js';
 import { parseUserBox, type UserBox } from '../pipeline/ground.js';
 import { planAndGround, runPipeline, type PipelineEvent, type PipelineInput } from '../pipeline/run.js';
 import { checkPlanRequest, type Planner } from '../plan/planner.js';
-import { PLANNERS, type PlannerName } from '../plan/planner-names.js';
-import { offlinePlanner } from '../plan/offline.js';
-import { openAIPlanner, openAIPlannerConfigFromEnv } from '../plan/openai.js';
 import type { Plan } from '../plan/schema.js';
+import type { SectionValues } from '../config/section.js';
+import type { modelsSection } from '../config/sections.js';
 import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
 import { readPhotoFile, readPlanFile } from './files.js';
 import { flagName, oneOf, probability, wholeNumber, type NameOf } from './flag-values.js';
@@ -27,8 +26,6 @@ import { progressReporter } from './progress.js';
 export interface EditFlags {
   plan?: string;
   out?: string;
-  bundle: string;
-  provider: string;
   steps?: string;
   seed?: string;
   schedule: string;
@@ -37,14 +34,16 @@ export interface EditFlags {
   previews: boolean;
   maxSide?: string;
   intensity?: string;
-  planner?: string;
-  detector?: string;
-  detectorVariant?: string;
   boxThreshold?: string;
   textThreshold?: string;
   box: string[];
 }
 
+/** What the configuration decides for an edit: the models (with any flags that override them) and the planner. */
+export interface EditSettings {
+  models: SectionValues<typeof modelsSection>;
+  planner: Planner;
+}
 
 export interface CommandResult {
   outDir: string;
@@ -56,16 +55,6 @@ export interface CommandResult {
 /** The image file's pixels, under the same limits as `gas submit` and the chat bots (`decodePhoto`). */
 export async function readImageFile(path: string): Promise<RgbImage> {
   return decodePhoto(readPhotoFile(path));
-}
-
-/** The planner to use: --planner, else openai when OPENAI_API_KEY is set, else offline. */
-export function choosePlanner(name: PlannerName | undefined, env: NodeJS.ProcessEnv = process.env): Planner {
-  const config = openAIPlannerConfigFromEnv(env);
-  if (name === 'openai' || (name === undefined && config)) {
-    if (!config) throw new GasError('bad_input', 'The openai planner needs OPENAI_API_KEY (and OPENAI_BASE_URL for a local server such as Ollama or vLLM).');
-    return openAIPlanner(config);
-  }
-  return offlinePlanner;
 }
 
 interface Prepared {
@@ -91,14 +80,13 @@ export function checkOutDir(outDir: string, name = '--out'): void {
 }
 
 /** Everything that can be checked before a model is loaded or a byte is written. */
-async function prepare(imagePath: string, request: string | undefined, flags: EditFlags, name: NameOf): Promise<Prepared> {
+async function prepare(imagePath: string, request: string | undefined, flags: EditFlags, settings: EditSettings, name: NameOf): Promise<Prepared> {
   if (!flags.plan && request === undefined) {
     throw new GasError('bad_input', 'Say what to change after the image, e.g. "turn the dog into a tiger", or give --plan plan.json.');
   }
   const plan = flags.plan ? readPlanFile(flags.plan) : undefined;
-  const provider = oneOf<ExecutionProvider>(flags.provider, name('provider'), EXECUTION_PROVIDERS) ?? 'cpu';
-  const planner = choosePlanner(oneOf<PlannerName>(flags.planner, name('planner'), PLANNERS));
-  const detectorVariant = oneOf(flags.detectorVariant, name('detectorVariant'), DETECTOR_VARIANTS);
+  const { provider, detector: detectorDir, detectorVariant } = settings.models;
+  const { planner } = settings;
   const userBoxes = (flags.box ?? []).map(parseUserBox);
   const thresholds = {
     box: probability(flags.boxThreshold, name('boxThreshold')) ?? DEFAULT_THRESHOLDS.box,
@@ -108,7 +96,7 @@ async function prepare(imagePath: string, request: string | undefined, flags: Ed
   checkOutDir(outDir, name('out'));
   const image = await readImageFile(imagePath);
   if (!plan) checkPlanRequest({ text: request, image });
-  const detector = flags.detector ? await openGroundingDino(resolve(flags.detector), { provider, variant: detectorVariant }) : undefined;
+  const detector = detectorDir ? await openGroundingDino(resolve(detectorDir), { provider, variant: detectorVariant }) : undefined;
   return { input: { image, request, plan }, planner, detector, userBoxes, thresholds, provider, outDir };
 }
 
@@ -165,13 +153,14 @@ export async function runEditCommand(
   imagePath: string,
   request: string | undefined,
   flags: EditFlags,
+  settings: EditSettings,
   io: CliIo,
   name: NameOf = flagName,
 ): Promise<CommandResult> {
   const { steps, seed, schedule, ablation, maxSide, intensity } = parseEditFlags(flags, name);
-  const prepared = await prepare(imagePath, request, flags, name);
+  const prepared = await prepare(imagePath, request, flags, settings, name);
   if (prepared.input.plan) checkIntensity(intensity, prepared.input.plan.subtasks.length);
-  const bundle = await loadDiffusionBundle(flags.bundle, { provider: prepared.provider });
+  const bundle = await loadDiffusionBundle(settings.models.bundle, { provider: prepared.provider });
   for (const note of bundle.adaptations) io.stderr.write(`${note}\n`);
 
   const out = writer(prepared.outDir);
@@ -208,8 +197,8 @@ export async function runEditCommand(
 }
 
 /** `gas plan`: the plan as JSON and the mask overlay, so the masks can be checked before any GPU time. */
-export async function runPlanCommand(imagePath: string, request: string | undefined, flags: EditFlags, name: NameOf = flagName): Promise<CommandResult> {
-  const prepared = await prepare(imagePath, request, flags, name);
+export async function runPlanCommand(imagePath: string, request: string | undefined, flags: EditFlags, settings: EditSettings, name: NameOf = flagName): Promise<CommandResult> {
+  const prepared = await prepare(imagePath, request, flags, settings, name);
   const out = writer(prepared.outDir);
   const { plan } = await withOverlayOnFailure(out, (onEvent) =>
     planAndGround(prepared.input, prepared, { userBoxes: prepared.userBoxes, thresholds: prepared.thresholds }, (event) => {

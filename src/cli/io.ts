@@ -1,9 +1,7 @@
 /** Where the `gas` command writes: the process's streams, or buffers when a test runs it in-process. */
-export interface Output {
-  write(text: string): unknown;
-  /** A redrawn progress bar on a terminal, plain lines otherwise. */
-  readonly isTTY?: boolean;
-}
+import type { Output } from '../output.js';
+
+export type { Output };
 
 export interface CliIo {
   readonly stdout: Output;

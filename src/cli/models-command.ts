@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { GasError } from '../errors.js';
 import { describeEntrySize, findEntry, isVerified, loadManifest, localPath, type ManifestEntry } from '../models/manifest.js';
 import type { ExecutionProvider } from '../models/providers.js';
 import { pullModel, PULL_RECORD } from '../models/pull.js';
@@ -21,31 +20,21 @@ export interface PullFlags extends ModelsFlags {
   provider: ExecutionProvider;
 }
 
-const DEFAULT_HUB = 'https://huggingface.co';
-
 /** The folder a model is pulled to unless --dir says otherwise. */
 export const defaultModelDir = (name: string) => join('models', name);
 
-function hubSettings(env: NodeJS.ProcessEnv): { hubUrl: string; token?: string } {
-  const hubUrl = (env.HF_ENDPOINT?.trim() || DEFAULT_HUB).replace(/\/+$/, '');
-  try {
-    const url = new URL(hubUrl);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(url.protocol);
-  } catch {
-    throw new GasError('bad_input', 'HF_ENDPOINT must be an http(s) URL such as https://huggingface.co.');
-  }
-  const token = env.HF_TOKEN?.trim() || undefined;
-  if (token && !token.startsWith('hf_')) throw new GasError('bad_input', 'HF_TOKEN is not a Hugging Face token (they start with "hf_"); its value is not shown.');
-  return { hubUrl, token };
+/** Where `gas models pull` downloads from (HF_ENDPOINT) and the token it sends (HF_TOKEN), from the configuration. */
+export interface HubSettings {
+  endpoint: string;
+  token?: string;
 }
 
-export async function runModelsPull(name: string, flags: PullFlags, io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runModelsPull(name: string, flags: PullFlags, hub: HubSettings, io: CliIo): Promise<void> {
   const entry = findEntry(loadManifest(flags.manifest), name);
-  const hub = hubSettings(env);
   const dir = flags.dir ?? defaultModelDir(entry.name);
-  io.stderr.write(`pulling ${entry.name} (${entry.description}, ${describeEntrySize(entry, formatBytes)}) from ${hub.hubUrl} into ${dir}\n`);
+  io.stderr.write(`pulling ${entry.name} (${entry.description}, ${describeEntrySize(entry, formatBytes)}) from ${hub.endpoint} into ${dir}\n`);
   if (!isVerified(entry)) io.stderr.write(`note: this manifest entry is not verified: ${entry.provenance}\n`);
-  const report = await pullModel(entry, { dir, hubUrl: hub.hubUrl, token: hub.token, provider: flags.provider, out: io.stderr });
+  const report = await pullModel(entry, { dir, hubUrl: hub.endpoint, token: hub.token, provider: flags.provider, out: io.stderr });
   const sizeOnly = report.files.filter((f) => f.check === 'size only').map((f) => f.path);
   if (sizeOnly.length > 0) io.stderr.write(`note: no hash known for ${sizeOnly.join(', ')}: checked by size only\n`);
   const option = entry.kind === 'diffusion' ? '--bundle' : '--detector';

@@ -1,46 +1,50 @@
 /**
- * The `gas` command's parser and its top-level error handling. Each command imports what it
- * runs (ONNX Runtime, BullMQ, the planners) inside its action, so `gas --help` and a refused
- * option load none of it.
+ * The `gas` command's parser and its top-level error handling. Settings come from the
+ * configuration (src/config), read at this edge with the flags that override them; the chat
+ * platforms' commands come from the registry (adapters/registry.ts). Each command imports what it
+ * runs (ONNX Runtime, BullMQ, a platform's client) inside its action, so `gas --help` and a
+ * refused option load none of it.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { PLATFORMS } from '../../adapters/registry.js';
+import type { AnyPlatform } from '../chat/platform.js';
+import { Configuration, processEnvironment, type Environment } from '../config/index.js';
+import type { ConfigSection } from '../config/section.js';
+import { hubSection, logSection, modelsSection, opsSection, plannerSection, queueSection, redisSection, workerSection } from '../config/sections.js';
+import { ABLATIONS, SCHEDULES } from '../distill/modes.js';
 import { GasError, isGasError } from '../errors.js';
-import { ABLATIONS, SCHEDULES } from '../distill/engine.js';
-import { EXECUTION_PROVIDERS } from '../models/providers.js';
 import { DETECTOR_VARIANTS } from '../ground/detector.js';
+import { EXECUTION_PROVIDERS } from '../models/providers.js';
 import { PLANNERS } from '../plan/planner-names.js';
-import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
 import type { EditFlags } from './edit-command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { describeFailure } from './failure-words.js';
-import { flagName, nonEmpty, type NameOf } from './flag-values.js';
+import { flagName, nonEmpty } from './flag-values.js';
 import { processIo, type CliIo } from './io.js';
-import type { QueueFlags, SubmitFlags } from './queue-commands.js';
-import type { WorkerFlags } from './worker-command.js';
-import type { BotFlags } from './discord-command.js';
-import type { ServeFlags } from './serve-command.js';
-import type { ModelsFlags, PullFlags } from './models-command.js';
-import type { ManifestFlags } from './slack-command.js';
+import type { SubmitFlags } from './queue-commands.js';
+import { fromFlags, modelSettings, plannerSettings, queueSettings, shellUser, type Flags } from './settings.js';
+import { variablesHelp } from './variables-help.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const oneOfText = (values: readonly string[]) => values.join(' | ');
 
-/** How messages name an option: its environment variable when the value came from there, else the flag. */
-function namesFor(command: Command): NameOf {
-  return (key) => {
-    const option = command.options.find((o) => o.attributeName() === key);
-    return command.getOptionValueSource(key) === 'env' && option?.envVar ? option.envVar : flagName(key);
-  };
+/** What `main` runs with; tests give their own environment and platforms. */
+export interface ProgramOptions {
+  env?: Environment;
+  /** The chat platforms (default: the registry's). */
+  platforms?: readonly AnyPlatform[];
+  /** Service commands stop when this settles instead of at SIGTERM or SIGINT. */
+  until?: Promise<unknown>;
 }
 
 /** Options that decide the plan and its regions: shared by `edit`, `plan` and `demo`. */
 function planningOptions(command: Command): Command {
   return command
     .option('--out <dir>', 'folder for the output files (default: out/<image name>)')
-    .addOption(new Option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)}`).env('GAS_PROVIDER').default('cpu'))
-    .addOption(new Option('--planner <name>', `who turns the request into a plan: ${oneOfText(PLANNERS)} (default: openai when OPENAI_API_KEY is set, else offline)`).env('GAS_PLANNER'))
-    .addOption(new Option('--detector <dir>', 'GroundingDINO export (transformers ONNX layout) that finds each object').env('GAS_DETECTOR'))
-    .addOption(new Option('--detector-variant <name>', `which detector model file: ${oneOfText(DETECTOR_VARIANTS)} (default fp32)`).env('GAS_DETECTOR_VARIANT'))
+    .option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)} (GAS_PROVIDER; default cpu)`)
+    .option('--planner <name>', `who turns the request into a plan: ${oneOfText(PLANNERS)} (GAS_PLANNER; default: openai when OPENAI_API_KEY is set, else offline)`)
+    .option('--detector <dir>', 'GroundingDINO export (transformers ONNX layout) that finds each object (GAS_DETECTOR)')
+    .option('--detector-variant <name>', `which detector model file: ${oneOfText(DETECTOR_VARIANTS)} (GAS_DETECTOR_VARIANT; default fp32)`)
     .option('--box-threshold <p>', 'detector box threshold', '0.35')
     .option('--text-threshold <p>', 'detector text threshold', '0.25')
     .option('--box <phrase=x0,y0,x1,y1>', 'the region of one object yourself, in 0–1 image coordinates (repeatable)', collect, [])
@@ -49,7 +53,7 @@ function planningOptions(command: Command): Command {
 
 function editOptions(command: Command): Command {
   return planningOptions(command)
-    .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
+    .option('--bundle <dir>', 'diffusion model bundle, diffusers ONNX layout (GAS_BUNDLE; default: the colour world)')
     .option('--steps <n>', 'iterations (the reference runs 500)')
     .option('--seed <n>', 'random seed; the same inputs and seed give the same bytes')
     .option('--schedule <name>', `how terms are combined per iteration: ${oneOfText(SCHEDULES)}`, 'aggregated')
@@ -60,52 +64,60 @@ function editOptions(command: Command): Command {
     .option('--intensity <list>', 'per-subtask intensity, comma-separated in plan order (0 skips one)');
 }
 
-function queueOptions(command: Command): Command {
+/** Where the queue is: shared by every command that reaches Redis. */
+function redisOptions(command: Command): Command {
   return command
-    .option('--redis-url <url>', 'Redis (default: $REDIS_URL, else the local Redis on port 6379)')
-    .addOption(new Option('--prefix <prefix>', 'Redis key prefix of this deployment').env('GAS_PREFIX').default('gas'))
-    .addOption(new Option('--user <id>', 'act as this user (default: cli:<login name>)').env('GAS_USER'));
+    .option('--redis-url <url>', 'Redis (REDIS_URL; default the local Redis on port 6379)')
+    .option('--prefix <prefix>', 'Redis key prefix of this deployment (GAS_PREFIX; default gas)');
 }
 
-/** Ids a queue command stores: an empty one would be saved as nobody's, so it is refused up front. */
-function checkIds(flags: { user?: string; channel?: string; thread?: string }, name: NameOf): void {
-  nonEmpty(flags.user, name('user'), 'alice');
-  nonEmpty(flags.channel, name('channel'), 'general');
-  nonEmpty(flags.thread, name('thread'), 'holiday-photos');
+function queueOptions(command: Command): Command {
+  return redisOptions(command).option('--user <id>', 'act as this user (GAS_USER; default cli:<login name>)');
 }
 
-async function withRedisUrl<T extends Omit<QueueFlags, 'redisUrl'> & { redisUrl?: string }>(flags: T): Promise<T & QueueFlags> {
-  const { redisUrl } = await import('../jobs/redis.js');
-  return { ...flags, redisUrl: flags.redisUrl ?? redisUrl() };
+function opsOptions(command: Command): Command {
+  return command
+    .option('--ops-port <port>', 'serve /healthz and /metrics on this port (GAS_OPS_PORT)')
+    .option('--ops-host <host>', 'address for /healthz and /metrics (GAS_OPS_HOST; default 127.0.0.1)');
 }
 
 /** The worker's models and settings: shared by `worker` and `serve`. */
 function workerOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--bundle <dir>', 'diffusion model bundle (diffusers ONNX layout)').env('GAS_BUNDLE').default(colourWorldBundleDir()))
-    .addOption(new Option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)}`).env('GAS_PROVIDER').default('cpu'))
-    .addOption(new Option('--detector <dir>', 'GroundingDINO export (default with the colour-world bundle: its detector)').env('GAS_DETECTOR'))
-    .addOption(new Option('--detector-variant <name>', `which detector model file: ${oneOfText(DETECTOR_VARIANTS)} (default fp32)`).env('GAS_DETECTOR_VARIANT'))
-    .addOption(new Option('--planner <name>', `who plans sentence requests: ${oneOfText(PLANNERS)}`).env('GAS_PLANNER'))
-    .addOption(new Option('--concurrency <n>', 'edits at once (1 per GPU)').env('GAS_CONCURRENCY').default('1'))
-    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
-    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
-    .addOption(new Option('--steps <n>', 'iterations for jobs that do not say').env('GAS_STEPS'))
-    .addOption(new Option('--lock-ms <ms>', "a job's lock; another worker takes over a dead worker's job after it").env('GAS_LOCK_MS').default('30000'))
-    .addOption(new Option('--stalled-ms <ms>', "how often to look for dead workers' jobs").env('GAS_STALLED_MS').default('30000'))
-    .addOption(new Option('--preview-ms <ms>', 'a preview at most this often').env('GAS_PREVIEW_MS').default('2000'))
-    .addOption(new Option('--timeout-ms <ms>', 'stop an edit that runs longer, as failed (timeout)').env('GAS_JOB_TIMEOUT_MS').default('900000'));
+  return opsOptions(command)
+    .option('--bundle <dir>', 'diffusion model bundle, diffusers ONNX layout (GAS_BUNDLE; default: the colour world)')
+    .option('--provider <name>', `ONNX Runtime execution provider: ${oneOfText(EXECUTION_PROVIDERS)} (GAS_PROVIDER; default cpu)`)
+    .option('--detector <dir>', 'GroundingDINO export (GAS_DETECTOR; default with the colour-world bundle: its detector)')
+    .option('--detector-variant <name>', `which detector model file: ${oneOfText(DETECTOR_VARIANTS)} (GAS_DETECTOR_VARIANT; default fp32)`)
+    .option('--planner <name>', `who plans sentence requests: ${oneOfText(PLANNERS)} (GAS_PLANNER)`)
+    .option('--concurrency <n>', 'edits at once, 1 per GPU (GAS_CONCURRENCY; default 1)')
+    .option('--steps <n>', 'iterations for jobs that do not say (GAS_STEPS; default 500)')
+    .option('--lock-ms <ms>', "a job's lock; another worker takes over a dead worker's job after it (GAS_LOCK_MS; default 30000)")
+    .option('--stalled-ms <ms>', "how often to look for dead workers' jobs (GAS_STALLED_MS; default 30000)")
+    .option('--preview-ms <ms>', 'a preview at most this often (GAS_PREVIEW_MS; default 2000)')
+    .option('--timeout-ms <ms>', 'stop an edit that runs longer, as failed (GAS_JOB_TIMEOUT_MS; default 900000)');
 }
 
-/** The bot's flags: `discord` and `serve` (its settings come from DISCORD_* variables). */
-function botOptions(command: Command): Command {
-  return command
-    .option('--redis-url <url>', 'Redis (default: $REDIS_URL, else the local Redis on port 6379)')
-    .addOption(new Option('--prefix <prefix>', 'Redis key prefix of this deployment').env('GAS_PREFIX').default('gas'));
+/** Ids a queue command stores: an empty one would be saved as nobody's, so it is refused up front. */
+function checkIds(flags: { user?: string; channel?: string; thread?: string }): void {
+  nonEmpty(flags.user, '--user', 'alice');
+  nonEmpty(flags.channel, '--channel', 'general');
+  nonEmpty(flags.thread, '--thread', 'holiday-photos');
 }
 
-export function buildProgram(io: CliIo = processIo): Command {
+/** The sections a service command reads, for its --help. */
+const SERVICE_SECTIONS: readonly ConfigSection[] = [redisSection, queueSection, opsSection, logSection];
+const WORKER_SECTIONS: readonly ConfigSection[] = [workerSection, modelsSection, plannerSection];
+
+export function buildProgram(io: CliIo = processIo, options: ProgramOptions = {}): Command {
+  const env = options.env ?? processEnvironment();
+  const platforms = options.platforms ?? PLATFORMS;
+  const config = new Configuration(env, platforms.map((p) => p.config));
   const print = (line: string) => io.stdout.write(`${line}\n`);
+  const editSettings = async (flags: Flags, planner: { defaultName?: 'offline' } = {}) => {
+    const { choosePlanner } = await import('./planner-choice.js');
+    const chosen = plannerSettings(config, flags);
+    return { models: modelSettings(config, flags), planner: choosePlanner({ ...chosen, name: chosen.name ?? planner.defaultName }) };
+  };
   const program = new Command('gas')
     .description('Ground-A-Score image editing: one subtask per object, grounded, aggregated.')
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
@@ -114,99 +126,96 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   editOptions(program.command('edit <image> [request]'))
     .description('edit an image: "turn the dog into a tiger and the grass into snow" (or --plan plan.json)')
-    .action(async (image: string, request: string | undefined, flags: EditFlags, command: Command) => {
+    .action(async (image: string, request: string | undefined, flags: EditFlags) => {
       const { runEditCommand } = await import('./edit-command.js');
-      const result = await runEditCommand(image, request, flags, io, namesFor(command));
+      const result = await runEditCommand(image, request, flags, await editSettings(flags as unknown as Flags), io, flagName);
       print(`seed ${result.seed}`);
       for (const file of result.files) print(file);
     });
 
   planningOptions(program.command('plan <image> [request]'))
     .description('print the plan as JSON and write the mask overlay, to check the regions before editing')
-    .action(async (image: string, request: string | undefined, flags: EditFlags, command: Command) => {
+    .action(async (image: string, request: string | undefined, flags: EditFlags) => {
       const { runPlanCommand } = await import('./edit-command.js');
-      const result = await runPlanCommand(image, request, flags, namesFor(command));
+      const result = await runPlanCommand(image, request, flags, await editSettings(flags as unknown as Flags), flagName);
       print(JSON.stringify(result.plan, null, 2));
       for (const file of result.files) io.stderr.write(`${file}\n`);
     });
 
   editOptions(program.command('demo'))
     .description('edit a built-in synthetic scene with the colour-world bundle and detector, and print where the files are')
-    .action(async (flags: EditFlags, command: Command) => {
+    .action(async (flags: EditFlags) => {
       const { runDemoCommand } = await import('./demo-command.js');
-      await runDemoCommand(flags, io, namesFor(command));
+      await runDemoCommand(flags, await editSettings(flags as unknown as Flags, { defaultName: 'offline' }), io, flagName);
     });
 
-  workerOptions(queueOptions(program.command('worker'))
-    .description('run a GPU worker: take edits from the queue until SIGTERM (the running edit is handed back)'))
-    .action(async (flags: WorkerFlags, command: Command) => {
-      const { runWorkerCommand } = await import('./worker-command.js');
-      await runWorkerCommand(flags, namesFor(command));
+  workerOptions(redisOptions(program.command('worker')))
+    .description('run a GPU worker: take edits from the queue until SIGTERM (the running edit is handed back)')
+    .addHelpText('after', () => variablesHelp([...SERVICE_SECTIONS, ...WORKER_SECTIONS]))
+    .action(async (flags: Flags) => {
+      const { runWorkerCommand } = await import('./service-commands.js');
+      await runWorkerCommand(config, flags, { log: io.stderr, until: options.until });
     });
 
-  const discord = botOptions(program.command('discord'))
-    .description('run the Discord bot until SIGTERM (settings: DISCORD_TOKEN, DISCORD_APP_ID, …; see the README)')
-    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
-    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
-    .action(async (flags: BotFlags, command: Command) => {
-      const { runDiscordCommand } = await import('./discord-command.js');
-      await runDiscordCommand(flags, namesFor(command));
-    });
-  discord
-    .command('register')
-    .description('register /edit and the "Edit image" message command (globally, or in one server with --guild)')
-    .option('--guild <id>', 'register in this server only (shows at once; global takes up to an hour)')
-    .action(async (flags: { guild?: string }, command: Command) => {
-      const { runRegisterCommand } = await import('./discord-command.js');
-      print(await runRegisterCommand(flags, namesFor(command)));
-    });
+  for (const platform of platforms) {
+    const command = opsOptions(redisOptions(program.command(platform.name)))
+      .description(`run the ${platform.title} bot until SIGTERM (settings below)`)
+      .addHelpText('after', () => variablesHelp([platform.config, ...SERVICE_SECTIONS]))
+      .action(async (flags: Flags) => {
+        const { runBotCommand } = await import('./service-commands.js');
+        await runBotCommand(config, flags, [platform], { log: io.stderr, until: options.until });
+      });
+    for (const sub of platform.commands ?? []) {
+      const subcommand = command.command(sub.name).description(sub.description);
+      for (const option of sub.options ?? []) subcommand.option(option.flags, option.description, option.default);
+      subcommand.action(async (flags: Record<string, string | undefined>) => {
+        const output = await sub.run({ flags, config: () => config.read(platform.config), nameOf: flagName });
+        io.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
+      });
+    }
+  }
 
-  const slack = botOptions(program.command('slack'))
-    .description('run the Slack bot until SIGTERM (settings: SLACK_BOT_TOKEN, SLACK_APP_TOKEN or SLACK_SIGNING_SECRET, …; see the README)')
-    .addOption(new Option('--ops-port <port>', 'serve /healthz and /metrics on this port').env('GAS_OPS_PORT'))
-    .addOption(new Option('--ops-host <host>', 'address for /healthz and /metrics').env('GAS_OPS_HOST').default('127.0.0.1'))
-    .action(async (flags: BotFlags, command: Command) => {
-      const { runSlackCommand } = await import('./slack-command.js');
-      await runSlackCommand(flags, namesFor(command));
-    });
-  slack
-    .command('manifest')
-    .description('print the Slack app manifest (YAML) with the scopes and events the bot uses: Socket Mode, or HTTP mode with --request-url')
-    .option('--request-url <url>', 'HTTP mode: the public https URL Slack sends events and button presses to (…/slack/events)')
-    .option('--name <name>', 'the app and bot user name', 'Ground-A-Score')
-    .action(async (flags: ManifestFlags, command: Command) => {
-      const { runManifestCommand } = await import('./slack-command.js');
-      io.stdout.write(runManifestCommand(flags, namesFor(command)));
-    });
+  const serve = workerOptions(redisOptions(program.command('serve')))
+    .description(`run the bots and a GPU worker in one process (one machine): ${platforms.map((p) => `--${p.name}`).join(', ')}, or several`)
+    .addHelpText('after', () => variablesHelp([...platforms.map((p) => p.config), ...SERVICE_SECTIONS, ...WORKER_SECTIONS]));
+  for (const platform of platforms) serve.option(`--${platform.name}`, `serve ${platform.title}`, false);
+  serve.action(async (flags: Flags) => {
+    const chosen = platforms.filter((p) => flags[p.name] === true);
+    if (chosen.length === 0) throw new GasError('bad_input', `Choose what to serve: ${platforms.map((p) => `gas serve --${p.name}`).join(', ')}, or several.`);
+    const { runServeCommand } = await import('./service-commands.js');
+    await runServeCommand(config, flags, chosen, { log: io.stderr, until: options.until });
+  });
 
-  workerOptions(botOptions(program.command('serve')))
-    .description('run the bots and a GPU worker in one process (one machine): gas serve --discord, --slack, or both')
-    .option('--discord', 'serve Discord (DISCORD_TOKEN, DISCORD_APP_ID, …)', false)
-    .option('--slack', 'serve Slack (SLACK_BOT_TOKEN, SLACK_APP_TOKEN or SLACK_SIGNING_SECRET, …)', false)
-    .action(async (flags: ServeFlags, command: Command) => {
-      const { runServeCommand } = await import('./serve-command.js');
-      await runServeCommand(flags, namesFor(command));
+  program
+    .command('config')
+    .description('print the effective configuration, variable by variable, with secrets hidden')
+    .option('--markdown', 'as the Markdown tables of docs/operations.md (defaults, not this environment)', false)
+    .action(async (flags: { markdown: boolean }) => {
+      const { configReport, variableTables } = await import('./config-command.js');
+      io.stdout.write(flags.markdown ? variableTables(config.sections) : configReport(config));
     });
 
   const models = program.command('models').description('known-good model exports: list them, pull one from the Hugging Face hub (HF_ENDPOINT, HF_TOKEN)');
-  const manifestOption = () => new Option('--manifest <file>', 'a JSON manifest whose entries are added to the built-in ones').env('GAS_MODELS_MANIFEST');
+  const manifestOption = () => new Option('--manifest <file>', 'a JSON manifest whose entries are added to the built-in ones (GAS_MODELS_MANIFEST)');
   models
     .command('list')
     .description('the known exports, their sizes, and what is already under models/')
     .addOption(manifestOption())
-    .action(async (flags: ModelsFlags) => {
+    .action(async (flags: Flags) => {
       const { runModelsList } = await import('./models-command.js');
-      runModelsList(flags, io);
+      runModelsList({ manifest: config.read(hubSection, fromFlags(flags, { manifest: 'manifest' })).manifest }, io);
     });
   models
     .command('pull <name>')
     .description('download an export at its pinned commit, check every file, and open it as gas would')
     .option('--dir <dir>', 'where to put it (default: models/<name>)')
-    .addOption(new Option('--provider <name>', 'execution provider for the load check').choices(EXECUTION_PROVIDERS).env('GAS_PROVIDER').default('cpu'))
+    .option('--provider <name>', `execution provider for the load check: ${oneOfText(EXECUTION_PROVIDERS)} (GAS_PROVIDER; default cpu)`)
     .addOption(manifestOption())
-    .action(async (name: string, flags: PullFlags) => {
+    .action(async (name: string, flags: Flags & { dir?: string }) => {
       const { runModelsPull } = await import('./models-command.js');
-      await runModelsPull(name, flags, io);
+      const hub = config.read(hubSection, fromFlags(flags, { manifest: 'manifest' }));
+      const { provider } = config.read(modelsSection, fromFlags(flags, { provider: 'provider' }));
+      await runModelsPull(name, { manifest: hub.manifest, dir: flags.dir, provider }, hub, io);
     });
 
   queueOptions(program.command('submit <image> [request]'))
@@ -218,31 +227,31 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--seed <n>', 'random seed')
     .option('--priority <n>', '0 (first) to 1000', '0')
     .option('--wait', 'follow the job and print its events until it ends', false)
-    .action(async (image: string, request: string | undefined, flags: Omit<SubmitFlags, 'redisUrl'>, command: Command) => {
-      const name = namesFor(command);
-      checkIds(flags, name);
+    .action(async (image: string, request: string | undefined, flags: Omit<SubmitFlags, 'redisUrl' | 'prefix' | 'queue'>) => {
+      checkIds(flags);
       const { runSubmitCommand } = await import('./queue-commands.js');
-      const last = await runSubmitCommand(image, request, await withRedisUrl(flags), print, name);
+      const settings = { ...flags, ...queueSettings(config, flags), user: shellUser(config, flags) };
+      const last = await runSubmitCommand(image, request, settings, print, flagName);
       if (last?.type === 'failed') throw new GasError(last.code, describeFailure(last.code, last.details, { jobId: last.jobId }));
       if (last?.type === 'cancelled') throw new GasError('cancelled', 'The edit was cancelled.');
     });
 
   queueOptions(program.command('cancel <jobId>'))
     .description("cancel an edit (yours, or anyone's for admins)")
-    .action(async (jobId: string, flags: Omit<QueueFlags, 'redisUrl'>, command: Command) => {
-      checkIds(flags, namesFor(command));
+    .action(async (jobId: string, flags: { user?: string }) => {
+      checkIds(flags);
       const { runCancelCommand } = await import('./queue-commands.js');
-      print(await runCancelCommand(jobId, await withRedisUrl(flags)));
+      print(await runCancelCommand(jobId, { ...queueSettings(config, flags), user: shellUser(config, flags) }));
     });
 
   queueOptions(program.command('undo'))
     .description('move a thread back one edit; prints the image its next edit starts from')
     .option('--channel <id>', 'channel of the thread', 'shell')
     .requiredOption('--thread <id>', 'the thread')
-    .action(async (flags: Omit<QueueFlags, 'redisUrl'> & { channel: string; thread: string }, command: Command) => {
-      checkIds(flags, namesFor(command));
+    .action(async (flags: { user?: string; channel: string; thread: string }) => {
+      checkIds(flags);
       const { runUndoCommand } = await import('./queue-commands.js');
-      print(await runUndoCommand(await withRedisUrl(flags)));
+      print(await runUndoCommand({ ...flags, ...queueSettings(config, flags), user: shellUser(config, flags) }));
     });
 
   return program;
@@ -252,9 +261,16 @@ export function buildProgram(io: CliIo = processIo): Command {
  * Runs `gas` with `args` (without "node gas") and returns the exit code; everything it prints
  * goes to `io`, so tests can run it in-process.
  */
-export async function main(args: readonly string[], io: CliIo = processIo): Promise<number> {
+export async function main(args: readonly string[], io: CliIo = processIo, options: ProgramOptions = {}): Promise<number> {
+  const env = options.env ?? processEnvironment();
+  let debug = false;
   try {
-    await buildProgram(io).parseAsync([...args], { from: 'user' });
+    debug = new Configuration(env).read(logSection).debug;
+  } catch {
+    // A bad LOG_LEVEL is reported by the command that needs it.
+  }
+  try {
+    await buildProgram(io, { ...options, env }).parseAsync([...args], { from: 'user' });
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -262,10 +278,10 @@ export async function main(args: readonly string[], io: CliIo = processIo): Prom
     }
     if (isGasError(error)) {
       io.stderr.write(`\ngas: ${describeFailure(error.code, error.facts ?? {}, { fallback: error.message })}\n`);
-      if (process.env.GAS_DEBUG) io.stderr.write(`${JSON.stringify(error.details ?? {}, null, 2)}\n`);
+      if (debug) io.stderr.write(`${JSON.stringify(error.details ?? {}, null, 2)}\n`);
       return exitCodeFor(error.code);
     }
-    io.stderr.write(`\ngas: unexpected error: ${(error as Error).message}\n${process.env.GAS_DEBUG ? (error as Error).stack : 'Set GAS_DEBUG=1 for details.'}\n`);
+    io.stderr.write(`\ngas: unexpected error: ${(error as Error).message}\n${debug ? (error as Error).stack : 'Set GAS_DEBUG=1 for details.'}\n`);
     return EXIT.failed;
   }
 }

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Redis } from 'ioredis';
 import { GasError } from '../errors.js';
 import { BlobStore } from '../jobs/blob-store.js';
-import { EditQueue, queueConfigFromEnv } from '../jobs/edit-queue.js';
+import { EditQueue, type EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys } from '../jobs/keys.js';
 import { asRedisFailure, connectRedisOnce } from '../jobs/redis.js';
 import { submitEdit, undoThread } from '../jobs/submit.js';
@@ -13,10 +13,12 @@ import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
 import { readPhotoFile, readPlanFile } from './files.js';
 import { flagName, wholeNumber, type NameOf } from './flag-values.js';
 
+/** Where the queue is and who acts on it, from the configuration and the command line. */
 export interface QueueFlags {
   redisUrl: string;
   prefix: string;
   user?: string;
+  queue?: Partial<EditQueueConfig>;
 }
 
 export interface SubmitFlags extends QueueFlags {
@@ -37,7 +39,7 @@ export const shellUser = (flags: QueueFlags) => flags.user ?? `cli:${userInfo().
 
 async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: Redis) => Promise<T>): Promise<T> {
   const redis = await connectRedisOnce(flags.redisUrl);
-  const queue = new EditQueue(redis, redisKeys(flags.prefix), queueConfigFromEnv());
+  const queue = new EditQueue(redis, redisKeys(flags.prefix), flags.queue);
   try {
     // BullMQ checks the connection in the background; a command that fails or ends before that
     // check (undo, a refused submit) would otherwise close the queue under it: an unhandled rejection.

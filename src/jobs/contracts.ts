@@ -12,11 +12,16 @@ import { boxSchema, planSchema } from '../plan/schema.js';
 export const blobRefSchema = z.string().regex(/^blob:sha256:[0-9a-f]{64}$/, 'must be a blob ref (blob:sha256:<hex>)');
 export type BlobRef = z.infer<typeof blobRefSchema>;
 
-export const PLATFORMS = ['discord', 'slack', 'cli'] as const;
-export type Platform = (typeof PLATFORMS)[number];
+/**
+ * Where a job comes from: a chat platform's name as the platform registry gives it
+ * (adapters/registry.ts), or `cli`. The contract checks only the shape, so adding a platform
+ * touches no contract.
+ */
+export const platformSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a platform name (lower-case letters, digits and -)');
+export type Platform = z.infer<typeof platformSchema>;
 
 export const requesterSchema = z.object({
-  platform: z.enum(PLATFORMS),
+  platform: platformSchema,
   /** The platform's user id: admission, cancellation rights. Never sent to the planner. */
   user: z.string().min(1),
   channel: z.string().min(1),

@@ -11,64 +11,14 @@ import { GasError } from '../errors.js';
 import { editJobSchema, type EditJob, type JobEventBody } from './contracts.js';
 import { JobEvents, type RunFence } from './job-events.js';
 import type { Keys } from './keys.js';
+import { DEFAULT_QUEUE_CONFIG, type EditQueueConfig } from './queue-settings.js';
 import { ADMIT_SCRIPT } from './scripts/admit.js';
 import { RELEASE_SCRIPT } from './scripts/release.js';
 import { UNHOLD_SCRIPT } from './scripts/unhold.js';
 
 export const EDIT_JOB_NAME = 'edit';
 
-export interface EditQueueConfig {
-  /** BullMQ queue name. */
-  queueName: string;
-  /** Jobs a person may have in the queue (waiting or running) at once. */
-  perUserLimit: number;
-  /** What happens to a person's next job over the limit: held back until one finishes, or refused. */
-  overLimit: 'queue' | 'refuse';
-  /** Jobs waiting (admitted or held back) beyond which new ones are refused as busy. */
-  maxQueueLength: number;
-  /** Users who may cancel anyone's jobs. */
-  admins: readonly string[];
-  /** How long events, held jobs and finished jobs' records live. */
-  ttlSeconds: number;
-  /** ETA basis before any job has finished. */
-  defaultDurationMs: number;
-}
-
-export const DEFAULT_QUEUE_CONFIG: EditQueueConfig = {
-  queueName: 'edits',
-  perUserLimit: 2,
-  overLimit: 'queue',
-  maxQueueLength: 200,
-  admins: [],
-  ttlSeconds: 7 * 24 * 3600,
-  defaultDurationMs: 30_000,
-};
-
-/** Queue settings from the environment: GAS_PER_USER_LIMIT, GAS_OVER_LIMIT, GAS_MAX_QUEUE, GAS_ADMINS, GAS_TTL_SECONDS. */
-export function queueConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<EditQueueConfig> {
-  const config: Partial<EditQueueConfig> = {};
-  const whole = (name: string) => {
-    const value = env[name]?.trim();
-    if (!value) return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new GasError('bad_input', `${name} must be a whole number of at least 1 (got "${value}").`);
-    return n;
-  };
-  const limit = whole('GAS_PER_USER_LIMIT');
-  if (limit !== undefined) config.perUserLimit = limit;
-  const max = whole('GAS_MAX_QUEUE');
-  if (max !== undefined) config.maxQueueLength = max;
-  const ttl = whole('GAS_TTL_SECONDS');
-  if (ttl !== undefined) config.ttlSeconds = ttl;
-  const over = env.GAS_OVER_LIMIT?.trim();
-  if (over) {
-    if (over !== 'queue' && over !== 'refuse') throw new GasError('bad_input', `GAS_OVER_LIMIT must be queue or refuse (got "${over}").`);
-    config.overLimit = over;
-  }
-  const admins = env.GAS_ADMINS?.split(',').map((a) => a.trim()).filter(Boolean);
-  if (admins?.length) config.admins = admins;
-  return config;
-}
+export { DEFAULT_QUEUE_CONFIG, type EditQueueConfig } from './queue-settings.js';
 
 export type SubmitInput = Omit<EditJob, 'id' | 'createdAt' | 'options' | 'priority'> & Partial<Pick<EditJob, 'id' | 'options' | 'priority'>>;
 

@@ -3,15 +3,14 @@ import { Redis } from 'ioredis';
 import { GasError, isGasError } from '../errors.js';
 import { TimeoutError, withTimeout } from '../ops/timeout.js';
 import type { Logger } from '../log.js';
+import type { HostedPart } from '../ops/host.js';
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+import { DEFAULT_REDIS_URL } from './queue-settings.js';
+
+export { DEFAULT_REDIS_URL };
 
 /** How long a one-shot command (`gas submit`, `cancel`, `undo`) waits for Redis to connect, or to answer one command. */
 export const ONE_SHOT_DEADLINE_MS = 5000;
-
-export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return env.REDIS_URL?.trim() || DEFAULT_REDIS_URL;
-}
 
 /** Where a Redis URL points, for messages: never the password. */
 export interface RedisAddress {
@@ -90,7 +89,7 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promis
  * A new connection. `maxRetriesPerRequest: null` lets commands wait through a Redis restart
  * instead of failing (BullMQ requires it for workers); reconnects back off up to 2 s.
  */
-export function connectRedis(url: string = redisUrl()): Redis {
+export function connectRedis(url: string = DEFAULT_REDIS_URL): Redis {
   parseRedisUrl(url);
   return new Redis(url, {
     maxRetriesPerRequest: null,
@@ -106,7 +105,7 @@ export function connectRedis(url: string = redisUrl()): Redis {
  * command also fails after `deadlineMs`; blocking reads (following a job) are given their own
  * connection without that limit.
  */
-export async function connectRedisOnce(url: string = redisUrl(), deadlineMs = ONE_SHOT_DEADLINE_MS): Promise<Redis> {
+export async function connectRedisOnce(url: string = DEFAULT_REDIS_URL, deadlineMs = ONE_SHOT_DEADLINE_MS): Promise<Redis> {
   const address = parseRedisUrl(url);
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -177,4 +176,19 @@ export function connectServiceRedis(url: string, logger: Logger): { redis: Redis
   redis.on('error', (error) => errors.error(error));
   redis.on('ready', () => errors.ready());
   return { redis, address, errors };
+}
+
+/**
+ * A service process's Redis connection as a part of its host: /healthz says whether it answers,
+ * `close` runs last when the process stops (the queue's own connection), and it is dropped after.
+ */
+export function redisPart(redis: Redis, options: { close?: () => Promise<void> } = {}): HostedPart {
+  return {
+    name: 'redis',
+    health: async () => ((await redis.ping()) === 'PONG' ? { ok: true, state: 'up' } : { ok: false, state: 'down' }),
+    stop: async () => {
+      await options.close?.();
+    },
+    disconnect: () => redis.disconnect(),
+  };
 }

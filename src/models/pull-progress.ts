@@ -2,7 +2,7 @@
  * Progress of a pull in bytes: a redrawn bar with bytes and time left on a TTY, a plain line
  * every 10% otherwise (logs, CI).
  */
-import type { Output } from '../cli/io.js';
+import type { Output } from '../output.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];

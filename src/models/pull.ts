@@ -8,7 +8,7 @@ import { mkdirSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileDownloadInfo, listFiles, modelInfo, HubApiError, type ListFileEntry } from '@huggingface/hub';
 import { GasError } from '../errors.js';
-import type { Output } from '../cli/io.js';
+import type { Output } from '../output.js';
 import type { ExecutionProvider } from './providers.js';
 import { localPath, type ManifestEntry, type ManifestFile } from './manifest.js';
 import { describeNetworkError, discardPartial, downloadResumable, hashFile, keepDownload } from './pull-download.js';

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ServiceMetrics } from '../jobs/metrics.js';
+import type { ServiceMetrics } from './metrics.js';
 import { TimeoutError, withTimeout } from './timeout.js';
 
 export interface HealthReport {

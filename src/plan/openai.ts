@@ -55,21 +55,6 @@ export interface OpenAIPlannerConfig {
 }
 
 /**
- * Reads OPENAI_API_KEY, OPENAI_BASE_URL and GAS_PLANNER_MODEL; undefined when no key is set.
- * For a local server that ignores keys (Ollama, vLLM), set OPENAI_API_KEY to any dummy value.
- */
-export function openAIPlannerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OpenAIPlannerConfig | undefined {
-  const apiKey = env.OPENAI_API_KEY?.trim();
-  if (!apiKey) return undefined;
-  const config: OpenAIPlannerConfig = { apiKey };
-  const baseURL = env.OPENAI_BASE_URL?.trim();
-  if (baseURL) config.baseURL = baseURL;
-  const model = env.GAS_PLANNER_MODEL?.trim();
-  if (model) config.model = model;
-  return config;
-}
-
-/**
  * The wire format the model fills in. Strict structured output needs every property required
  * and no extra ones, so the Plan's optional fields are nullable here; bounds (phrase lengths,
  * box range, subtask count) are left to `parsePlan`, because strict mode rejects many keywords.

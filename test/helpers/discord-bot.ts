@@ -9,7 +9,7 @@ import { DiscordTransport } from '../../adapters/discord/transport.js';
 import type { DiscordConfigInput } from '../../adapters/discord/config.js';
 import { startBot, type RunningBot } from '../../src/chat/bot-process.js';
 import { decodeImage, type RgbImage } from '../../src/image/decode.js';
-import { redisUrl } from '../../src/jobs/redis.js';
+import { DEFAULT_REDIS_URL } from '../../src/jobs/redis.js';
 import { createLogger } from '../../src/log.js';
 import type { GpuWorkerConfig } from '../../gpu-worker/worker.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions, type RecordedRequest } from '../fakes/discord/index.js';
@@ -62,7 +62,7 @@ export async function discordBotHarness(
         { token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, editIntervalMs: EDIT_INTERVAL_MS, ...options.discord },
         logger.child({ platform: 'discord' }),
       );
-      bot = await startBot({ redisUrl: redisUrl(), prefix, transports: [transport], logger, shutdownTimeoutMs: 20_000 });
+      bot = await startBot({ redisUrl: DEFAULT_REDIS_URL, prefix, transports: [transport], logger, shutdownTimeoutMs: 20_000 });
     },
     async stopBot() {
       await bot?.stop();

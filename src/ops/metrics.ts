@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
-import { withTimeout } from '../ops/timeout.js';
+import { withTimeout } from './timeout.js';
 
 /** The queue states reported by `gas_queue_depth`; counts for any other state are ignored. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'held'] as const;

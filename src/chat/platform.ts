@@ -1,0 +1,64 @@
+/**
+ * What a chat platform brings to the bot: one descriptor per adapter (`adapters/<name>/index.ts`),
+ * listed once in the registry (`adapters/registry.ts`). Everything platform-specific that the
+ * rest of the program needs derives from it: the `gas <name>` command and its subcommands, the
+ * `gas serve --<name>` flag, the section of the configuration (and so the secrets the logs cut
+ * out), and the transport the bot process runs (and so `/healthz`). Adding a platform is a folder
+ * and a line in the registry; nothing under src/ names one.
+ *
+ * A descriptor must be cheap to import: it names its client library only inside
+ * `createTransport` and its commands' `run`, so `gas --help` loads none of them.
+ */
+import type { ConfigSection, SectionValues } from '../config/section.js';
+import type { Logger } from '../log.js';
+import type { ChatTransport } from './transport.js';
+
+/** A transport that can say whether its connection to the platform is up (for /healthz). */
+export type BotTransport = ChatTransport & { connected?(): boolean };
+
+/** One option of a platform subcommand, as `gas <name> <command> --help` lists it. */
+export interface PlatformCommandOption {
+  /** As commander writes it: `--guild <id>`. */
+  readonly flags: string;
+  readonly description: string;
+  readonly default?: string;
+}
+
+/** What a subcommand gets when it runs. */
+export interface PlatformCommandContext<C> {
+  /** The option values by their camel-case names (strings until checked). */
+  readonly flags: Readonly<Record<string, string | undefined>>;
+  /** The platform's settings, read when asked (a command that needs none never fails on them). */
+  config(): C;
+  /** How a refusal names an option: its flag (`--guild`). */
+  nameOf(key: string): string;
+}
+
+/** A subcommand of `gas <name>` (`gas discord register`, `gas slack manifest`). */
+export interface PlatformCommand<C> {
+  readonly name: string;
+  readonly description: string;
+  readonly options?: readonly PlatformCommandOption[];
+  /** Returns what to print on stdout. */
+  run(context: PlatformCommandContext<C>): Promise<string> | string;
+}
+
+export interface PlatformDescriptor<S extends ConfigSection = ConfigSection> {
+  /** Lower-case: the command (`gas discord`), the serve flag (`--discord`) and the platform of its jobs. */
+  readonly name: string;
+  /** As people write it: "Discord". */
+  readonly title: string;
+  /** Its settings (variables, secrets, defaults). */
+  readonly config: S;
+  /** The bot's transport, its client library loaded only now. */
+  createTransport(config: SectionValues<S>, logger: Logger): Promise<BotTransport>;
+  readonly commands?: readonly PlatformCommand<SectionValues<S>>[];
+}
+
+/** A platform's descriptor with its settings' type erased, as the registry lists them. */
+export type AnyPlatform = PlatformDescriptor<ConfigSection<any>>;
+
+/** Keeps a descriptor's types while letting the registry list it among others. */
+export function definePlatform<S extends ConfigSection>(descriptor: PlatformDescriptor<S>): PlatformDescriptor<S> {
+  return descriptor;
+}

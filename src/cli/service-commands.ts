@@ -1,0 +1,47 @@
+/**
+ * The long-running commands: `gas worker`, `gas <platform>` (a bot) and `gas serve` (bots and a
+ * worker in one process). Every setting is read from the configuration, with the command line's
+ * flags over it, before anything connects.
+ */
+import { runWorkerProcess, startModelWorker, workerPart } from '../../gpu-worker/main.js';
+import { runBotProcess, type BotShared } from '../chat/bot-process.js';
+import type { AnyPlatform, BotTransport } from '../chat/platform.js';
+import type { Configuration } from '../config/index.js';
+import type { Output } from '../output.js';
+import { opsSettings, processLogger, queueSettings, workerModelOptions, type Flags } from './settings.js';
+
+/** Where a service writes its log lines (stderr), and what stops it other than SIGTERM or SIGINT. */
+export interface ServiceRun {
+  log: Output;
+  until?: Promise<unknown>;
+}
+
+/** `gas worker`: runs until SIGTERM or SIGINT (or `until`). */
+export async function runWorkerCommand(config: Configuration, flags: Flags, { log, until }: ServiceRun): Promise<void> {
+  const models = workerModelOptions(config, flags);
+  const settings = { ...queueSettings(config, flags), ...opsSettings(config, flags) };
+  await runWorkerProcess({ ...models, ...settings, logger: processLogger(config, 'gas-worker', log), ...(until ? { until } : {}) });
+}
+
+/** Each platform's settings checked, then its transport made (its client library loaded only now). */
+async function transportsFor(config: Configuration, platforms: readonly AnyPlatform[], logger: ReturnType<typeof processLogger>): Promise<BotTransport[]> {
+  const settings = platforms.map((platform) => config.read(platform.config));
+  return Promise.all(platforms.map((platform, i) => platform.createTransport(settings[i], logger.child({ platform: platform.name }))));
+}
+
+/** `gas <platform>`: one platform's bot, until SIGTERM or SIGINT (or `until`). */
+export async function runBotCommand(config: Configuration, flags: Flags, platforms: readonly AnyPlatform[], { log, until }: ServiceRun): Promise<void> {
+  const settings = { ...queueSettings(config, flags), ...opsSettings(config, flags) };
+  const logger = processLogger(config, 'gas-bot', log);
+  await runBotProcess({ ...settings, logger, transports: await transportsFor(config, platforms, logger), ...(until ? { until } : {}) });
+}
+
+/** `gas serve`: the chosen platforms' bots and a worker in one process; the running edit is handed back on SIGTERM, as `gas worker` does. */
+export async function runServeCommand(config: Configuration, flags: Flags, platforms: readonly AnyPlatform[], { log, until }: ServiceRun): Promise<void> {
+  const models = workerModelOptions(config, flags);
+  const settings = { ...queueSettings(config, flags), ...opsSettings(config, flags) };
+  const logger = processLogger(config, 'gas-serve', log);
+  const transports = await transportsFor(config, platforms, logger);
+  const worker = async (shared: BotShared) => workerPart(await startModelWorker(models, shared));
+  await runBotProcess({ ...settings, logger, transports, parts: [worker], ...(until ? { until } : {}) });
+}

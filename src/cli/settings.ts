@@ -1,0 +1,77 @@
+/**
+ * The settings each command runs with: the configuration's sections, with the command line's
+ * flags in the place of their variables (`--concurrency 2` over GAS_CONCURRENCY), read once here.
+ */
+import type { Configuration } from '../config/index.js';
+import type { Override } from '../config/section.js';
+import { logSection, modelsSection, opsSection, plannerSection, queueSection, redisSection, shellSection, workerSection } from '../config/sections.js';
+import type { EditQueueConfig } from '../jobs/edit-queue.js';
+import { createLogger, type Logger } from '../log.js';
+import type { Output } from '../output.js';
+import { withColourWorldDefaults } from './colour-world.js';
+import { flagName } from './flag-values.js';
+import { choosePlanner } from './planner-choice.js';
+import type { WorkerModelOptions } from '../../gpu-worker/main.js';
+
+/** What commander gives: option values by their camel-case names. */
+export type Flags = Readonly<Record<string, unknown>>;
+
+/** The overrides of a section from the flags named in `mapping` (section key → flag key). */
+export function fromFlags(flags: Flags, mapping: Readonly<Record<string, string>>): Record<string, Override> {
+  const overrides: Record<string, Override> = {};
+  for (const [key, flag] of Object.entries(mapping)) {
+    const value = flags[flag];
+    if (typeof value === 'string') overrides[key] = { text: value, flag: flagName(flag) };
+  }
+  return overrides;
+}
+
+/** A process's logger: JSON lines on `output` (stderr), its level from LOG_LEVEL, every configured secret cut out. */
+export function processLogger(config: Configuration, name: string, output: Output): Logger {
+  return createLogger(name, { level: config.read(logSection).level, secrets: config.secrets(), destination: { write: (line: string) => void output.write(line) } });
+}
+
+/** Redis and the queue: `--redis-url`, `--prefix`. */
+export function queueSettings(config: Configuration, flags: Flags): { redisUrl: string; prefix: string; queue: Partial<EditQueueConfig> } {
+  const { url } = config.read(redisSection, fromFlags(flags, { url: 'redisUrl' }));
+  const { prefix, ...queue } = config.read(queueSection, fromFlags(flags, { prefix: 'prefix' }));
+  return { redisUrl: url, prefix, queue };
+}
+
+/** The user a shell command acts as: `--user`, else GAS_USER, else undefined (the login name). */
+export function shellUser(config: Configuration, flags: Flags): string | undefined {
+  return config.read(shellSection, fromFlags(flags, { user: 'user' })).user;
+}
+
+/** The models: `--bundle`, `--provider`, `--detector`, `--detector-variant`. */
+export function modelSettings(config: Configuration, flags: Flags) {
+  return config.read(modelsSection, fromFlags(flags, { bundle: 'bundle', provider: 'provider', detector: 'detector', detectorVariant: 'detectorVariant' }));
+}
+
+/** The planner's settings: `--planner`. */
+export function plannerSettings(config: Configuration, flags: Flags) {
+  return config.read(plannerSection, fromFlags(flags, { name: 'planner' }));
+}
+
+/** /healthz and /metrics (`--ops-port`, `--ops-host`) and the shutdown deadline. */
+export function opsSettings(config: Configuration, flags: Flags): { ops?: { port: number; host: string }; shutdownTimeoutMs: number } {
+  const { port, host, shutdownTimeoutMs } = config.read(opsSection, fromFlags(flags, { port: 'opsPort', host: 'opsHost' }));
+  return { ...(port !== undefined ? { ops: { port, host } } : {}), shutdownTimeoutMs };
+}
+
+/** A worker's models, planner and settings (`gas worker`, `gas serve`); the colour world is built when it is the bundle. */
+export function workerModelOptions(config: Configuration, flags: Flags): WorkerModelOptions {
+  const worker = config.read(workerSection, fromFlags(flags, {
+    concurrency: 'concurrency',
+    defaultSteps: 'steps',
+    lockDurationMs: 'lockMs',
+    stalledIntervalMs: 'stalledMs',
+    previewIntervalMs: 'previewMs',
+    jobTimeoutMs: 'timeoutMs',
+  }));
+  const models = modelSettings(config, flags);
+  const planner = choosePlanner(plannerSettings(config, flags));
+  // Checked before the colour world is built on disk: bad input writes nothing.
+  const dirs = withColourWorldDefaults({ bundle: models.bundle, detector: models.detector });
+  return { bundle: dirs.bundle, provider: models.provider, detector: dirs.detector, detectorVariant: models.detectorVariant, planner, worker };
+}
