@@ -35,7 +35,7 @@ export function imageToTensor(image: RgbImage): ImageTensor {
   return { data: out, width, height };
 }
 
-/** Clamps to [-1, 1] and maps to [0, 255] (ALGORITHM.md, "Decoding and output"). */
+/** Clamps to [-1, 1] and maps to [0, 255] (docs/algorithm.md §11.1). */
 export function tensorToImage(tensor: ImageTensor): RgbImage {
   const { width, height, data } = tensor;
   const plane = width * height;
