@@ -1,4 +1,4 @@
-/** The engine against hand computations on the colour world (ALGORITHM.md, step by step). */
+/** The engine against hand computations on the colour world (docs/algorithm.md §5–§12, step by step). */
 import { describe, expect, it } from 'vitest';
 import { groundAScore, REFERENCE_OPTIONS, type DistillOptions, type DistillRequest } from '../src/distill/engine.js';
 import { seededRandom } from '../src/distill/random.js';

@@ -1,5 +1,5 @@
 /**
- * The platform-neutral chat flow (DESIGN.md, "The chat flow"): takes what a person does on a
+ * The platform-neutral chat flow (docs/architecture.md, "The chat flow"): takes what a person does on a
  * platform (an edit request, a reply in an edit thread, a button), submits jobs, and keeps each
  * job's one status message up to date from the job's events, at the platform's pace. Everything
  * it must remember lives in Redis, so a restarted bot resumes every unfinished status message

@@ -1,6 +1,6 @@
 /**
  * The Ground-A-Score loop: the one place where the model, the noise schedule and the DDS
- * terms meet (ALGORITHM.md, "The update" and "Two schedules").
+ * terms meet (docs/algorithm.md §5–§13; the schedules are §10).
  */
 import { GasError } from '../errors.js';
 import {
@@ -17,12 +17,13 @@ import { ABLATIONS, MAX_STEPS, SCHEDULES, type Ablation, type Schedule } from '.
 // The engine's callers name modes through it, as before the names had a module of their own.
 export { ABLATIONS, SCHEDULES, type Ablation, type Schedule };
 
+/** One subtask as the engine takes it (docs/algorithm.md §1, §12). */
 export interface DistillSubtask {
   readonly source: TextEmbedding;
   readonly target: TextEmbedding;
   /** The region: one or more boxes (several instances of one phrase), normalised. */
   readonly boxes: readonly Box[];
-  /** Scales this subtask's term; 0 skips it. */
+  /** Scales this subtask's term; 0 skips it (docs/algorithm.md §12). */
   readonly intensity: number;
 }
 
@@ -58,7 +59,7 @@ export interface DistillOptions {
   onPreview?: (latent: Latent, iteration: number) => void;
 }
 
-/** The reference's numbers (ALGORITHM.md). */
+/** The reference's numbers (docs/algorithm.md §15). */
 export const REFERENCE_OPTIONS = {
   iterations: 500,
   guidanceScale: GUIDANCE_SCALE,
@@ -73,14 +74,14 @@ interface Term {
   readonly source: TextEmbedding;
   readonly target: TextEmbedding;
   readonly mask: Float32Array;
-  /** How the term is weighted: subtask (intensity·γ or intensity), full prompt (β(t)), or plain DDS (1). */
+  /** How the term is weighted: subtask (intensity·γ or intensity), full prompt (β(t)), or plain DDS (1) (docs/algorithm.md §6, §8, §12). */
   readonly weighting: { kind: 'subtask'; intensity: number; penalised: boolean } | { kind: 'full' } | { kind: 'plain' };
 }
 
 /**
  * Subtasks and the full prompt → the terms to run, with masks, the overlap rule and the ablation
  * applied. Masks, the overlap rule and the union come from every subtask: intensity scales a
- * term (0 drops it) but does not take its object out of the geometry.
+ * term (0 drops it) but does not take its object out of the geometry (docs/algorithm.md §6–§8, §12, §13).
  */
 export function prepareTerms(request: DistillRequest, grid: LatentGrid, ablation?: Ablation): Term[] {
   if (ablation === 'no-subtasks') {
@@ -110,6 +111,7 @@ export function prepareTerms(request: DistillRequest, grid: LatentGrid, ablation
   return terms;
 }
 
+/** weight_τ: intensity·γ for a subtask, β(t) for the full prompt, 1 for plain DDS (docs/algorithm.md §6, §8, §12). */
 function termWeight(term: Term, t: number, p: TermPredictions): number {
   switch (term.weighting.kind) {
     case 'plain':
@@ -121,7 +123,7 @@ function termWeight(term: Term, t: number, p: TermPredictions): number {
   }
 }
 
-/** Runs the edit and returns the optimised latent z_tgt. */
+/** Runs the edit and returns the optimised latent z_tgt (docs/algorithm.md §2.4, §9, §10). */
 export async function groundAScore(
   predictor: NoisePredictor,
   schedule: NoiseSchedule,
@@ -181,12 +183,14 @@ interface LoopState {
   latentBuffers: Map<number, Float32Array>;
 }
 
+/** A reusable [batch, 4, h, w] buffer for the UNet's latent batch (docs/algorithm.md §10). */
 function latentBuffer(s: LoopState, batch: number): Float32Array {
   let buffer = s.latentBuffers.get(batch);
   if (!buffer) s.latentBuffers.set(batch, (buffer = new Float32Array(batch * s.size)));
   return buffer;
 }
 
+/** Text embeddings → the UNet's contexts [batch, L, D], in batch order (docs/algorithm.md §3, §10.1). */
 function stackEmbeddings(embeddings: readonly TextEmbedding[]): Float32Array {
   const item = embeddings[0].data.length;
   const out = new Float32Array(embeddings.length * item);
@@ -196,7 +200,7 @@ function stackEmbeddings(embeddings: readonly TextEmbedding[]): Float32Array {
 
 /**
  * `aggregated`: one t and ε; one UNet run on [z_t^src·∅, z_t^tgt·∅, (z_t^src·c_src_k, z_t^tgt·c_tgt_k)…],
- * the null predictions shared by every term; Σ_k weight_k·M_k·g_k; one SGD step.
+ * the null predictions shared by every term; Σ_k weight_k·M_k·g_k; one SGD step (docs/algorithm.md §10.1).
  */
 async function aggregatedIteration(s: LoopState, iteration: number): Promise<void> {
   const { terms, size, schedule, options } = s;
@@ -229,7 +233,7 @@ async function aggregatedIteration(s: LoopState, iteration: number): Promise<voi
   sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, s.grid.height * s.grid.width);
 }
 
-/** `official`: the K subtasks then the full prompt, each with its own t and ε, a batch of 4 and its own SGD step. */
+/** `official`: the K subtasks then the full prompt, each with its own t and ε, a batch of 4 and its own SGD step (docs/algorithm.md §10.2). */
 async function officialIteration(s: LoopState, iteration: number): Promise<void> {
   const { size, schedule, options } = s;
   for (const [k, term] of s.terms.entries()) {
@@ -257,7 +261,7 @@ async function officialIteration(s: LoopState, iteration: number): Promise<void>
   }
 }
 
-/** Runs the model and returns ε for every item, converting v-predictions; refuses NaN/Inf. */
+/** Runs the model and returns ε for every item, converting v-predictions (docs/algorithm.md §4.3). */
 async function predictEpsilon(
   s: LoopState,
   latents: { data: Float32Array; batch: number; height: number; width: number },
@@ -273,7 +277,8 @@ async function predictEpsilon(
 
 /**
  * NaN/Inf from the UNet (an fp16 overflow, a broken export) reaches the gradient wherever it
- * would touch the edit; checking the gradient costs one pass over one latent, not the batch.
+ * would touch the edit; checking the gradient costs one pass over one latent, not the batch
+ * (docs/algorithm.md §10.5).
  */
 function refuseNonFinite(gradient: Float32Array, iteration: number, t: number): void {
   let sum = 0;
@@ -286,6 +291,7 @@ function refuseNonFinite(gradient: Float32Array, iteration: number, t: number): 
   }
 }
 
+/** Refuses options outside what the engine defines, naming the value (docs/algorithm.md §5, §10). */
 function validateOptions(o: DistillOptions, schedule: NoiseSchedule): void {
   const fail = (message: string) => {
     throw new GasError('bad_input', message);

@@ -1,5 +1,5 @@
 /**
- * Regions → latent masks (ALGORITHM.md, "Masks, overlaps, the full-prompt term").
+ * Regions → latent masks (docs/algorithm.md §7, and §8 for the full-prompt union).
  * A mask is [h·w] row-major on the latent grid and broadcasts over the 4 channels.
  */
 
@@ -14,7 +14,7 @@ export interface LatentGrid {
   readonly width: number;
 }
 
-/** Python's round(): halves go to the even neighbour, as in the reference's box → grid step. */
+/** Python's round(): halves go to the even neighbour, as in the reference's box → grid step (docs/algorithm.md §7.1). */
 export function roundHalfEven(v: number): number {
   const r = Math.round(v);
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
@@ -22,7 +22,8 @@ export function roundHalfEven(v: number): number {
 
 /**
  * Box → latent grid: round(x·W), round(y·H) for both corners; 1 inside, 0 outside. Ours: a box
- * thinner than one latent cell keeps one cell, so a tiny object is edited rather than silently skipped.
+ * thinner than one latent cell keeps one cell, so a tiny object is edited rather than silently skipped
+ * (docs/algorithm.md §7.1).
  */
 export function latentMaskFromBox(box: Box, grid: LatentGrid): Float32Array {
   const { height: H, width: W } = grid;
@@ -35,18 +36,19 @@ export function latentMaskFromBox(box: Box, grid: LatentGrid): Float32Array {
   return mask;
 }
 
-/** One region made of several boxes (several instances of one phrase): their union. */
+/** One region made of several boxes (several instances of one phrase): their union (docs/algorithm.md §7.2). */
 export function latentMaskFromBoxes(boxes: readonly Box[], grid: LatentGrid): Float32Array {
   return unionMask(boxes.map((box) => latentMaskFromBox(box, grid)), grid);
 }
 
-/** Pointwise maximum of binary masks: 1 wherever any mask is non-zero. */
+/** Union of binary masks: 1 wherever any mask is non-zero (docs/algorithm.md §7.2, §8, §11.3). */
 export function unionMask(masks: readonly Float32Array[], grid: LatentGrid): Float32Array {
   const union = new Float32Array(grid.height * grid.width);
   for (const mask of masks) for (let i = 0; i < union.length; i++) if (mask[i] > 0) union[i] = 1;
   return union;
 }
 
+/** The mask of the whole latent grid: the `no-subtasks` and `no-masks` ablations (docs/algorithm.md §13). */
 export function wholeImageMask(grid: LatentGrid): Float32Array {
   return new Float32Array(grid.height * grid.width).fill(1);
 }
@@ -55,7 +57,7 @@ export function wholeImageMask(grid: LatentGrid): Float32Array {
  * The overlap rule: where masks A and B intersect and B is the more covered one
  * (|A∩B|/|B| > |A∩B|/|A|, i.e. A is larger), A is set to 0.3 on the intersection, so a big
  * region's gradient does not overwrite a small object inside it. Inputs are binary masks;
- * returns new masks.
+ * returns new masks (docs/algorithm.md §7.3).
  */
 export function applyOverlapRule(masks: readonly Float32Array[]): Float32Array[] {
   const areas = masks.map((m) => m.reduce((s, v) => s + (v > 0 ? 1 : 0), 0));
@@ -69,7 +71,7 @@ export function applyOverlapRule(masks: readonly Float32Array[]): Float32Array[]
   });
 }
 
-/** Exact area of a union of normalised boxes, as a fraction of the image (coordinate compression). */
+/** Exact area of a union of normalised boxes, as a fraction of the image (coordinate compression): γ's area rule (docs/algorithm.md §6). */
 export function boxesArea(boxes: readonly Box[]): number {
   const xs = [...new Set(boxes.flatMap((b) => [b[0], b[2]]))].sort((p, q) => p - q);
   const ys = [...new Set(boxes.flatMap((b) => [b[1], b[3]]))].sort((p, q) => p - q);

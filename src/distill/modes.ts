@@ -4,13 +4,13 @@
  */
 
 export const SCHEDULES = ['aggregated', 'official'] as const;
-/** `aggregated`: one t, ε and UNet run per iteration, all terms summed (the paper's Fig. 2). `official`: the reference code's sequential order. */
+/** `aggregated`: one t, ε and UNet run per iteration, all terms summed (the paper's Fig. 2). `official`: the reference code's sequential order (docs/algorithm.md §10). */
 export type Schedule = (typeof SCHEDULES)[number];
 
-/** The paper's Section 5 ablations. */
+/** The paper's Section 5 ablations (docs/algorithm.md §13). */
 export const ABLATIONS = ['no-subtasks', 'no-masks', 'no-full-prompt', 'no-null-penalty'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
 
-/** The most iterations one edit may run, and the largest seed (a signed 32-bit integer, as the reference's). */
+/** The most iterations one edit may run, and the largest seed (a signed 32-bit integer, as the reference's; docs/algorithm.md §9, §10.4). */
 export const MAX_STEPS = 10_000;
 export const MAX_SEED = 2 ** 31 - 1;

@@ -1,4 +1,4 @@
-/** Seeded randomness for the engine: timesteps and Gaussian noise, reproducible from one seed. */
+/** Seeded randomness for the engine: timesteps and Gaussian noise, reproducible from one seed (docs/algorithm.md §5, §10.4). */
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 
@@ -11,6 +11,7 @@ export interface Random {
   fillNormal(out: Float32Array): Float32Array;
 }
 
+/** xoroshiro128+ from one seed: t ~ U{min…max} and ε ~ N(0, I) (docs/algorithm.md §10.4). */
 export function seededRandom(seed: number): Random {
   const rng = xoroshiro128plus(seed);
   // Marsaglia's polar method on 32-bit uniforms in [-1, 1): no sin/cos, and 32 bits are plenty

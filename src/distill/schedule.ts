@@ -1,5 +1,5 @@
 /**
- * The DDPM noise schedule (ALGORITHM.md, "Noise schedule"), from a diffusers
+ * The DDPM noise schedule (docs/algorithm.md §4), from a diffusers
  * `scheduler_config.json`.
  */
 import { z } from 'zod';
@@ -42,7 +42,7 @@ const schedulerJsonSchema = z.object({
   prediction_type: z.enum(['epsilon', 'v_prediction']).default(SD1_SCHEDULER.predictionType),
 });
 
-/** Reads the fields the engine needs from a diffusers scheduler config, with SD 1.x defaults. */
+/** Reads the fields the engine needs from a diffusers scheduler config, with SD 1.x defaults (docs/algorithm.md §4.1). */
 export function schedulerConfigFromJson(json: Record<string, unknown>, file = 'scheduler_config.json'): SchedulerConfig {
   const parsed = schedulerJsonSchema.safeParse(json);
   if (!parsed.success) {
@@ -60,7 +60,7 @@ export function schedulerConfigFromJson(json: Record<string, unknown>, file = 's
   };
 }
 
-/** β_i = linspace(√β_start, √β_end, T)² (scaled_linear) or linspace(β_start, β_end, T); ᾱ_t = Π_{i≤t}(1−β_i). */
+/** β_i = linspace(√β_start, √β_end, T)² (scaled_linear) or linspace(β_start, β_end, T); ᾱ_t = Π_{i≤t}(1−β_i) (docs/algorithm.md §4.1). */
 export function noiseSchedule(config: SchedulerConfig): NoiseSchedule {
   const T = config.numTrainTimesteps;
   const alphasCumprod = new Float64Array(T);

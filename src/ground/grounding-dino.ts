@@ -1,6 +1,6 @@
 /**
- * GroundingDINO through onnxruntime-node, for the transformers-style export (DESIGN.md, "Model
- * bundles"): config.json, preprocessor_config.json, tokenizer.json, onnx/model.onnx. Loaded from
+ * GroundingDINO through onnxruntime-node, for the transformers-style export (docs/architecture.md,
+ * "Model bundles"): config.json, preprocessor_config.json, tokenizer.json, onnx/model.onnx. Loaded from
  * disk only. Pre- and post-processing follow transformers' GroundingDinoImageProcessor and
  * post_process_grounded_object_detection, with boxes kept per phrase. Phrases are queried one per
  * pass unless config.json says `"gas_joint_phrases": true`: public exports were traced with a text

@@ -1,6 +1,6 @@
 /**
  * Compositing the edit over the original through the feathered union of the edited regions,
- * so pixels away from every region are exactly the original's (ALGORITHM.md, "Decoding and output").
+ * so pixels away from every region are exactly the original's (docs/algorithm.md §11.3).
  */
 import sharp from 'sharp';
 import type { LatentGrid } from '../distill/masks.js';

@@ -12,7 +12,7 @@ export type { ImageTensor };
 /**
  * The size the model works at: the aspect ratio kept, the longer side brought to `maxSide`
  * (the model's native size; small images are scaled up, as the reference's 512² resize does),
- * both sides rounded to multiples of 64.
+ * both sides rounded to multiples of 64 (docs/algorithm.md §2.1).
  */
 export function workingSize(width: number, height: number, maxSide = DEFAULT_MAX_SIDE): { width: number; height: number } {
   if (!Number.isInteger(maxSide) || maxSide < SIDE_MULTIPLE || maxSide % SIDE_MULTIPLE !== 0) {
@@ -23,6 +23,7 @@ export function workingSize(width: number, height: number, maxSide = DEFAULT_MAX
   return { width: side(width), height: side(height) };
 }
 
+/** RGB bytes → [1, 3, H, W] in [-1, 1]: x = rgb/127.5 − 1 (docs/algorithm.md §2.2). */
 export function imageToTensor(image: RgbImage): ImageTensor {
   const { width, height, data } = image;
   const plane = width * height;
@@ -35,7 +36,7 @@ export function imageToTensor(image: RgbImage): ImageTensor {
   return { data: out, width, height };
 }
 
-/** Clamps to [-1, 1] and maps to [0, 255] (ALGORITHM.md, "Decoding and output"). */
+/** Clamps to [-1, 1] and maps to [0, 255] (docs/algorithm.md §11.1). */
 export function tensorToImage(tensor: ImageTensor): RgbImage {
   const { width, height, data } = tensor;
   const plane = width * height;

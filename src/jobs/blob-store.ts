@@ -1,6 +1,6 @@
 /**
  * Images in Redis, addressed by the SHA-256 of their bytes and kept for a limited time
- * (DESIGN.md, "Contracts"): jobs and events carry the refs this store hands out, never bytes.
+ * (docs/architecture.md, "Contracts"): jobs and events carry the refs this store hands out, never bytes.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';

@@ -1,5 +1,5 @@
 /**
- * The contracts between chat adapters, the queue and GPU workers (DESIGN.md, "Contracts"):
+ * The contracts between chat adapters, the queue and GPU workers (docs/architecture.md, "Contracts"):
  * one zod schema per message, imported by producers and consumers alike. Jobs and events carry
  * blob refs, never image bytes.
  */

@@ -1,5 +1,5 @@
 /**
- * A Stable Diffusion 1.x bundle in the diffusers ONNX layout (DESIGN.md, "Model bundles"),
+ * A Stable Diffusion 1.x bundle in the diffusers ONNX layout (docs/architecture.md, "Model bundles"),
  * loaded from disk only. Every part is checked against its contract at load, so a broken
  * bundle fails before an edit starts, with the file and tensor named.
  */

@@ -1,6 +1,6 @@
 /**
  * The VAE of a bundle. Encoding returns the scaled latent `mean × scaling_factor`
- * (ALGORITHM.md, "Latents"); decoding takes a scaled latent and divides it back.
+ * (docs/algorithm.md §2.3); decoding takes a scaled latent and divides it back (§11.1).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 /**
- * One edit with a given plan and regions: image → latent → Ground-A-Score → image.
- * Reads as numbered steps; each step is a small function below.
+ * One edit with a given plan and regions: image → latent → Ground-A-Score → image
+ * (docs/algorithm.md). Reads as numbered steps; each step is a small function below.
  */
 import { randomInt } from 'node:crypto';
 import { GasError } from '../errors.js';
@@ -58,7 +58,7 @@ export interface EditResult {
 
 /**
  * Each subtask's boxes; every subtask needs at least one (the grounding stage fills them in),
- * except under the "no subtasks" ablation, which edits with the full prompt alone.
+ * except under the "no subtasks" ablation, which edits with the full prompt alone (docs/algorithm.md §1, §13).
  */
 export function subtaskRegions(plan: Plan, ablation?: Ablation): Box[][] {
   return plan.subtasks.map((subtask, index) => {
@@ -79,13 +79,13 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
   const regions = subtaskRegions(plan, options.ablation);
   const intensity = checkIntensity(options.intensity, plan.subtasks.length)!;
 
-  // 1. Image → working size → scaled latent z_src.
+  // 1. Image → working size → scaled latent z_src (docs/algorithm.md §2).
   // A fixed-shape export edits at its one size; the result is resized back to the source's size as usual.
   const size = bundle.fixedImageSize ?? workingSize(source.width, source.height, options.maxSide);
   const working = await resizeRgb(source, size.width, size.height);
   const sourceLatent = await bundle.vaeEncoder.encode(imageToTensor(working));
 
-  // 2. Text embeddings, once per distinct prompt.
+  // 2. Text embeddings, once per distinct prompt (§3).
   const embed = promptEmbedder(bundle);
   const subtasks: DistillSubtask[] = await Promise.all(
     plan.subtasks.map(async (subtask, k) => ({
@@ -103,7 +103,7 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
   };
   const encodeMs = performance.now() - started;
 
-  // 3. Ground-A-Score.
+  // 3. Ground-A-Score (§4–§13).
   let preview: RgbImage | undefined;
   const target = await groundAScore(bundle.unet, noiseSchedule(bundle.scheduler), request, {
     ...REFERENCE_OPTIONS,
@@ -125,7 +125,7 @@ export async function editImage(bundle: DiffusionBundle, source: RgbImage, plan:
   });
   const distillMs = performance.now() - started - encodeMs;
 
-  // 4. Decode, back to the source's size, composite over the original.
+  // 4. Decode, back to the source's size, composite over the original (§11).
   const decoded = tensorToImage(await bundle.vaeDecoder.decode(target));
   let edit = await resizeRgb(decoded, source.width, source.height);
   if (options.composite && options.ablation !== 'no-masks' && options.ablation !== 'no-subtasks') {
@@ -146,7 +146,7 @@ function promptEmbedder(bundle: DiffusionBundle): (prompt: string) => Promise<Te
   };
 }
 
-/** Checks intensities on their own (range), and against the plan when it is known (one per subtask). */
+/** Checks intensities on their own (range), and against the plan when it is known (one per subtask; docs/algorithm.md §12). */
 export function checkIntensity(values: readonly number[] | undefined, count?: number): number[] | undefined {
   if (values === undefined) return count === undefined ? undefined : new Array<number>(count).fill(1);
   values.forEach((v, i) => {

@@ -1,6 +1,6 @@
 /**
- * What the multimodal planner is told: the planning rules of Ground-A-Score (ALGORITHM.md,
- * "Inputs"), in our own words. Prompt text lives here only, so it can be read and tuned apart
+ * What the multimodal planner is told: the planning rules of Ground-A-Score (docs/algorithm.md
+ * §1), in our own words. Prompt text lives here only, so it can be read and tuned apart
  * from the transport in openai.ts.
  */
 import { MAX_SUBTASKS } from './schema.js';

@@ -1,5 +1,5 @@
 /**
- * The edit plan: the single source of truth for what an edit changes (ALGORITHM.md, "Inputs").
+ * The edit plan: the single source of truth for what an edit changes (docs/algorithm.md §1).
  * Validation errors name the field, so a person can fix a hand-written plan.json.
  */
 import { z } from 'zod';
