@@ -51,7 +51,7 @@ export const ERROR_CODES = {
   too_many_jobs: 'The person already has as many edits running as allowed.',
   not_allowed: 'The person may not do that.',
   internal: 'Something went wrong on our side.',
-  service_unavailable: 'A service the edit needs (Redis, Discord, Slack) cannot be reached.',
+  service_unavailable: 'A service the edit needs (Redis, the chat platform) cannot be reached.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

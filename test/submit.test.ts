@@ -15,7 +15,7 @@ import { DEFAULT_MAX_PHOTO_BYTES, DEFAULT_MAX_PIXELS, decodePhoto } from '../src
 import { blobRefOf } from '../src/jobs/blob-store.js';
 import type { EditJob, JobEvent, Requester } from '../src/jobs/contracts.js';
 import type { EditQueueConfig } from '../src/jobs/edit-queue.js';
-import { submitEdit, undoThread, type EditSubmitterDeps } from '../src/jobs/submit.js';
+import { submitEdit, undoThread, type EditSubmitterDeps } from '../src/edits/submit.js';
 import { ThreadHistory, type ThreadId } from '../src/jobs/thread-history.js';
 import { demoScenePng } from '../src/cli/demo-scene.js';
 import { parsePlan } from '../src/plan/schema.js';

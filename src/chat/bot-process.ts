@@ -6,11 +6,10 @@
  */
 import type { Redis } from 'ioredis';
 import { GasError } from '../errors.js';
-import { BlobStore } from '../jobs/blob-store.js';
-import { EditQueue, type EditQueueConfig } from '../jobs/edit-queue.js';
+import type { EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys, type Keys } from '../jobs/keys.js';
 import { connectServiceRedis, isAuthError, redisFailure, redisPart } from '../jobs/redis.js';
-import { ThreadHistory } from '../jobs/thread-history.js';
+import { jobStores } from '../jobs/stores.js';
 import type { Logger } from '../log.js';
 import { runUntilStopped, startService, type HostedPart, type RunningService } from '../ops/host.js';
 import { ServiceMetrics } from '../ops/metrics.js';
@@ -53,9 +52,7 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
   const queueConfig = options.queue ?? {};
   const { redis, address, errors: redisErrors } = connectServiceRedis(options.redisUrl, logger);
   const keys = redisKeys(options.prefix);
-  const queue = new EditQueue(redis, keys, queueConfig);
-  const blobs = new BlobStore(redis, keys);
-  const threads = new ThreadHistory(redis, keys);
+  const { queue, blobs, threads } = jobStores(redis, keys, queueConfig);
   const metrics = new ServiceMetrics({
     queueDepth: () => queue.depth(),
     onCollectError: (error) => logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'queue depth unavailable'),

@@ -1,13 +1,11 @@
 /** `gas submit`, `gas cancel`, `gas undo`: the queue from a shell, for operators and scripts. */
 import { userInfo } from 'node:os';
-import type { Redis } from 'ioredis';
 import { GasError } from '../errors.js';
-import { BlobStore } from '../jobs/blob-store.js';
-import { EditQueue, type EditQueueConfig } from '../jobs/edit-queue.js';
+import type { EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys } from '../jobs/keys.js';
 import { asRedisFailure, connectRedisOnce } from '../jobs/redis.js';
-import { submitEdit, undoThread } from '../jobs/submit.js';
-import { ThreadHistory } from '../jobs/thread-history.js';
+import { submitEdit, undoThread } from '../edits/submit.js';
+import { jobStores, type JobStores } from '../jobs/stores.js';
 import type { JobEvent } from '../jobs/contracts.js';
 import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
 import { readPhotoFile, readPlanFile } from './files.js';
@@ -37,14 +35,15 @@ export const MAX_PRIORITY = 1000;
 /** The person a shell command acts for: --user, else the login name. */
 export const shellUser = (flags: QueueFlags) => flags.user ?? `cli:${userInfo().username}`;
 
-async function withQueue<T>(flags: QueueFlags, work: (queue: EditQueue, redis: Redis) => Promise<T>): Promise<T> {
+async function withQueue<T>(flags: QueueFlags, work: (stores: JobStores) => Promise<T>): Promise<T> {
   const redis = await connectRedisOnce(flags.redisUrl);
-  const queue = new EditQueue(redis, redisKeys(flags.prefix), flags.queue);
+  const stores = jobStores(redis, redisKeys(flags.prefix), flags.queue);
+  const { queue } = stores;
   try {
     // BullMQ checks the connection in the background; a command that fails or ends before that
     // check (undo, a refused submit) would otherwise close the queue under it: an unhandled rejection.
     await queue.queue.waitUntilReady();
-    return await work(queue, redis);
+    return await work(stores);
   } catch (error) {
     throw asRedisFailure(error, flags.redisUrl);
   } finally {
@@ -73,10 +72,9 @@ export async function runSubmitCommand(
   // The file as it is: submitEdit checks it (size, pixels, decodable) and stores these bytes.
   const photo = image === '-' ? undefined : readPhotoFile(image);
 
-  return withQueue(flags, async (queue, redis) => {
-    const ttl = { ttlSeconds: queue.config.ttlSeconds };
-    const deps = { queue, blobs: new BlobStore(redis, queue.keys, ttl), threads: new ThreadHistory(redis, queue.keys, ttl) };
-    const submitted = await submitEdit(deps, {
+  return withQueue(flags, async (stores) => {
+    const { queue } = stores;
+    const submitted = await submitEdit(stores, {
       requester: { platform: 'cli', user: shellUser(flags), channel: flags.channel, ...(flags.thread ? { thread: flags.thread } : {}) },
       ...(photo ? { photo } : {}),
       ...(request !== undefined ? { request } : {}),
@@ -98,13 +96,10 @@ export async function runSubmitCommand(
 }
 
 export async function runCancelCommand(jobId: string, flags: QueueFlags): Promise<'cancelled' | 'cancelling'> {
-  return withQueue(flags, (queue) => queue.cancel(jobId, shellUser(flags)));
+  return withQueue(flags, ({ queue }) => queue.cancel(jobId, shellUser(flags)));
 }
 
 /** Moves a thread back one edit; returns the blob the next edit will start from. */
 export async function runUndoCommand(flags: QueueFlags & { channel: string; thread: string }): Promise<string> {
-  return withQueue(flags, async (queue, redis) => {
-    const threads = new ThreadHistory(redis, queue.keys, { ttlSeconds: queue.config.ttlSeconds });
-    return undoThread({ queue, threads }, { platform: 'cli', channel: flags.channel, thread: flags.thread }, shellUser(flags));
-  });
+  return withQueue(flags, (stores) => undoThread(stores, { platform: 'cli', channel: flags.channel, thread: flags.thread }, shellUser(flags)));
 }

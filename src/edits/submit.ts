@@ -1,18 +1,18 @@
 /**
- * Submitting an edit into the queue, the one way every front end does it (`gas submit`, the
- * Discord and Slack adapters): check the photo and the request, store the photo as sent, start or
- * continue the conversation thread, enqueue. And undoing a thread's latest edit, with the same
- * ownership rule: only the person who started a thread, or an admin, may rewind it or replace
- * its photo; anyone in the thread may add an edit.
+ * The use cases every front end shares (`gas submit`, the chat flow of every platform), above
+ * the queue and its storage (src/jobs): submitting an edit (check the photo and the request,
+ * store the photo as sent, start or continue the conversation thread, enqueue), and undoing a
+ * thread's latest edit. Only the person who started a thread, or an admin, may replace its
+ * photo; anyone in the thread may add an edit.
  */
 import { GasError } from '../errors.js';
 import { decodePhoto } from '../image/decode.js';
 import { checkRequestText } from '../plan/planner.js';
 import type { Plan } from '../plan/schema.js';
-import type { BlobStore } from './blob-store.js';
-import { requesterSchema, type BlobRef, type EditJobOptions, type Requester } from './contracts.js';
-import type { EditQueue, Submitted } from './edit-queue.js';
-import type { ThreadActor, ThreadHistory, ThreadId } from './thread-history.js';
+import type { BlobStore } from '../jobs/blob-store.js';
+import { requesterSchema, type BlobRef, type EditJobOptions, type Requester } from '../jobs/contracts.js';
+import type { EditQueue, Submitted } from '../jobs/edit-queue.js';
+import type { ThreadActor, ThreadHistory, ThreadId } from '../jobs/thread-history.js';
 
 export interface SubmitEditInput {
   /** With `thread` set when the edit belongs to a conversation thread. */

@@ -1,0 +1,49 @@
+/**
+ * What every part of one platform's chat flow shares: the queue and its storage, the platform's
+ * transport, the flow's records in Redis, its settings and its logger.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { BlobStore } from '../jobs/blob-store.js';
+import type { Platform } from '../jobs/contracts.js';
+import type { EditQueue } from '../jobs/edit-queue.js';
+import type { Keys } from '../jobs/keys.js';
+import type { ThreadHistory } from '../jobs/thread-history.js';
+import type { MessageDedupe } from './dedupe.js';
+import type { JobRecords } from './job-records.js';
+import type { ChatTransport } from './transport.js';
+
+export interface ChatFlowConfig {
+  /** The largest photo a person may send. */
+  maxImageBytes: number;
+  /** Users who may press any job's buttons, on top of those the platform marks as admins. */
+  admins: readonly string[];
+  /** How long jobs' status records and edit threads are remembered (the blobs' TTL). */
+  ttlSeconds: number;
+}
+
+export const DEFAULT_CHAT_FLOW_CONFIG: ChatFlowConfig = {
+  maxImageBytes: 20 * 1024 * 1024,
+  admins: [],
+  ttlSeconds: 7 * 24 * 3600,
+};
+
+/** What a flow is built from. */
+export interface ChatFlowDeps {
+  redis: Redis;
+  keys: Keys;
+  queue: EditQueue;
+  blobs: BlobStore;
+  threads: ThreadHistory;
+  transport: ChatTransport;
+  logger: Logger;
+  config?: Partial<ChatFlowConfig>;
+}
+
+/** What the flow's parts share, once built. */
+export interface ChatContext extends Omit<ChatFlowDeps, 'config'> {
+  config: ChatFlowConfig;
+  platform: Platform;
+  records: JobRecords;
+  dedupe: MessageDedupe;
+}

@@ -1,0 +1,58 @@
+/**
+ * Starting a job from chat, whichever event asked for it (a request, a thread reply, Retry):
+ * submit it through the shared use case, post its status message, remember both in Redis, and
+ * hand the message to the status follower.
+ */
+import { GasError } from '../errors.js';
+import { submitEdit } from '../edits/submit.js';
+import type { EditJobOptions } from '../jobs/contracts.js';
+import type { ThreadId } from '../jobs/thread-history.js';
+import type { ChatContext } from './context.js';
+import type { JobRecord } from './job-records.js';
+import { newJobView, renderStatus } from './render.js';
+import { renderSignature, type StatusFollower } from './status-follower.js';
+import type { ChatMessage, StatusRef } from './transport.js';
+
+/** What starting a job needs, from whichever event asked for it. */
+export interface JobStart {
+  thread: ThreadId;
+  user: string;
+  isAdmin: boolean;
+  text: string;
+  options: EditJobOptions;
+  photo?: Buffer;
+  message?: string;
+  postStatus(message: ChatMessage): Promise<StatusRef>;
+}
+
+export async function startJob(context: ChatContext, follower: StatusFollower, start: JobStart): Promise<void> {
+  const { platform, queue, transport, records, logger } = context;
+  const requester = {
+    platform,
+    user: start.user,
+    channel: start.thread.channel,
+    thread: start.thread.thread,
+    ...(start.message ? { message: start.message } : {}),
+  };
+  const text = start.text.trim();
+  const submitted = await submitEdit(context, { requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
+  const log = logger.child({ jobId: submitted.jobId });
+  await records.addEditThread(start.thread, start.options.steps);
+  let view = newJobView({ jobId: submitted.jobId, request: text });
+  view = { ...view, queue: { position: submitted.position, startsAt: Date.now() + submitted.startsInMs } };
+  const first = renderStatus(view, transport.format);
+  let status: StatusRef;
+  try {
+    status = await start.postStatus(first);
+  } catch (error) {
+    // Nobody would see this job: take it back rather than spend GPU time on it.
+    log.error({ err: error }, 'could not post a status message; cancelling the job');
+    await queue.cancel(submitted.jobId, start.user).catch((e: unknown) => log.warn({ err: e }, 'could not cancel the job'));
+    throw new GasError('internal', 'I could not post the status of your edit here, so it was not started. Please try again.');
+  }
+  const postedAt = Date.now();
+  const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0 };
+  await records.add(submitted.jobId, record);
+  log.info({ user: start.user, position: submitted.position, held: submitted.held }, 'edit submitted');
+  follower.follow(submitted.jobId, record, { view: { ...view, queue: undefined }, lastWriteAt: postedAt, shownSignature: renderSignature(first) });
+}

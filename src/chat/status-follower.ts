@@ -1,0 +1,174 @@
+/**
+ * Keeps each job's one status message up to date from the job's events, at the platform's pace
+ * (cadence.ts), until its terminal event; remembers in Redis the last event each message shows,
+ * so a restarted bot resumes every unfinished status from there.
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { JobEvent } from '../jobs/contracts.js';
+import { EditCadence } from './cadence.js';
+import type { ChatContext } from './context.js';
+import type { JobRecord } from './job-records.js';
+import { applyEvent, imagesShown, isFinal, newJobView, type JobView, type StatusImages } from './render.js';
+import { renderStatus } from './render.js';
+import type { ChatMessage } from './transport.js';
+import { fitForUpload } from './upload.js';
+
+/** How long one blocking read of a job's events waits before checking whether the flow stopped. */
+const FOLLOW_BLOCK_MS = 500;
+/** Reading a job's events again after a failure: how long to wait, and how many failures in a row end it. */
+const FOLLOW_RETRY_MS = 1000;
+const MAX_FOLLOW_FAILURES = 30;
+
+/** A status message being kept up to date. */
+interface Following {
+  controller: AbortController;
+  cadence: EditCadence<JobView>;
+  loop: Promise<void>;
+}
+
+/** Where a followed message stands when following starts. */
+export interface FollowStart {
+  /** The state to follow from (its `lastSeq`: the last event already folded in). */
+  view: JobView;
+  /** When the message was last written, so the first edit keeps the interval. */
+  lastWriteAt: number;
+  /** What the message shows now, if known: an edit that would show the same is skipped. */
+  shownSignature?: string;
+  /** The view holds events the message does not show yet. */
+  unshown?: boolean;
+}
+
+export class StatusFollower {
+  private readonly following = new Map<string, Following>();
+  private stopped = false;
+
+  constructor(private readonly context: ChatContext) {}
+
+  /** Jobs whose status messages are being kept up to date now. */
+  jobs(): string[] {
+    return [...this.following.keys()];
+  }
+
+  /** Starts keeping a job's status message up to date from `start.view`, unless it already is. */
+  follow(jobId: string, record: JobRecord, start: FollowStart): void {
+    if (this.following.has(jobId) || this.stopped) return;
+    const { transport, queue, logger, records, platform } = this.context;
+    const log = logger.child({ jobId });
+    const controller = new AbortController();
+    let delivered = start.shownSignature;
+    const cadence = new EditCadence<JobView>({
+      intervalMs: transport.editIntervalMs,
+      lastWriteAt: start.lastWriteAt,
+      logger: log,
+      isFinal,
+      deliver: async (state) => {
+        const message = renderStatus(state, transport.format, await this.loadImages(state, log));
+        const signature = renderSignature(message);
+        // An event that changes nothing people see (the first `queued`, say) costs no edit.
+        if (signature !== delivered) await transport.editStatus(record.status, message);
+        delivered = signature;
+        await records.rendered(jobId, platform, state.lastSeq, isFinal(state));
+      },
+    });
+    if (start.unshown) cadence.push(start.view);
+    const loop = (async () => {
+      let current = start.view;
+      let failures = 0;
+      try {
+        // A view that is already final (a job that ended while no bot ran) has nothing left to read.
+        while (!controller.signal.aborted && !isFinal(current)) {
+          try {
+            for await (const event of queue.events.follow(jobId, { afterSeq: current.lastSeq, signal: controller.signal, blockMs: FOLLOW_BLOCK_MS })) {
+              current = applyEvent(current, event);
+              failures = 0;
+              cadence.push(current);
+            }
+            break; // the terminal event, or stopped
+          } catch (error) {
+            // Reading events failed (Redis went away, say): read on from the last event seen, for a while.
+            failures += 1;
+            if (failures >= MAX_FOLLOW_FAILURES) {
+              log.error({ err: error }, 'gave up following a job; a restart of the bot resumes it');
+              return;
+            }
+            log.warn({ err: error, failures }, "could not read a job's events; trying again");
+            await sleep(FOLLOW_RETRY_MS, undefined, { signal: controller.signal }).catch(() => {});
+          }
+        }
+        if (!controller.signal.aborted) await cadence.idle();
+      } finally {
+        if (this.following.get(jobId)?.controller === controller) this.following.delete(jobId);
+      }
+    })();
+    this.following.set(jobId, { controller, cadence, loop });
+  }
+
+  /** Resumes every unfinished status message this platform's bot was keeping, from the last event it rendered. */
+  async resumeUnfinished(): Promise<void> {
+    this.stopped = false;
+    const { records, queue, platform, logger } = this.context;
+    for (const jobId of await records.unfinished(platform)) {
+      const record = await records.get(jobId);
+      const history = record ? await queue.events.history(jobId) : [];
+      if (!record || history.length === 0) {
+        // Its record or its events expired: there is nothing left to show.
+        await records.forget(jobId, platform);
+        continue;
+      }
+      // Everything that happened while no bot ran goes into one edit, straight to where the job is now.
+      const view = foldEvents(newJobView({ jobId, request: record.request }), history);
+      logger.info({ jobId, lastSeq: record.lastSeq, latestSeq: view.lastSeq }, 'resuming a status message');
+      this.follow(jobId, record, { view, lastWriteAt: 0, unshown: view.lastSeq > record.lastSeq });
+    }
+  }
+
+  /** Stops following every job (they keep running; a later start resumes them). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.following.values()];
+    for (const f of all) f.controller.abort();
+    await Promise.all(
+      all.map(async (f) => {
+        await f.loop;
+        await f.cadence.close();
+      }),
+    );
+  }
+
+  /** The images the view shows, as bytes; one that expired is left out (the text says so). */
+  private async loadImages(view: JobView, log: Logger): Promise<StatusImages> {
+    const { blobs, transport } = this.context;
+    const shown = imagesShown(view);
+    const get = async (ref: string | undefined) => {
+      if (!ref) return undefined;
+      try {
+        return await blobs.get(ref);
+      } catch (error) {
+        log.warn({ err: error, ref }, 'an image of a status message is gone');
+        return undefined;
+      }
+    };
+    const images: StatusImages = {};
+    if (shown.overlay) images.overlay = await get(view.overlay);
+    if (shown.preview) images.preview = await get(view.preview);
+    if (shown.result) {
+      const result = await get(view.result?.image);
+      if (result) images.result = await fitForUpload(result, transport.maxUploadBytes);
+    }
+    return images;
+  }
+}
+
+/** A job's state folded from its events. */
+export function foldEvents(view: JobView, events: readonly JobEvent[]): JobView {
+  return events.reduce(applyEvent, view);
+}
+
+/** What a person would see of a message: two messages with the same signature look the same. */
+export function renderSignature(message: ChatMessage): string {
+  const hash = createHash('sha256').update(message.text).update(JSON.stringify(message.buttons));
+  for (const image of message.images) hash.update(image.name).update(image.data);
+  return hash.digest('hex');
+}
