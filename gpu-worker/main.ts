@@ -13,7 +13,8 @@ import type { Planner } from '../src/plan/planner.js';
 import type { Redis } from 'ioredis';
 import { GasError } from '../src/errors.js';
 import type { Keys } from '../src/jobs/keys.js';
-import { connectServiceRedis, isAuthError, redisFailure } from '../src/jobs/redis.js';
+import { connectServiceRedis, redisFailure } from '../src/jobs/redis.js';
+import { classifyRedisError, RedisAuthError } from '../src/jobs/redis-errors.js';
 import { redisKeys } from '../src/jobs/keys.js';
 import { EditQueue, queueConfigFromEnv, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ServiceMetrics } from '../src/jobs/metrics.js';
@@ -88,7 +89,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     // starting leaves its late error with no listener, which would crash the process.
     await ops?.close();
     redis.disconnect();
-    throw isAuthError(error) ? redisFailure(error, address) : error;
+    throw classifyRedisError(error) instanceof RedisAuthError ? redisFailure(error, address) : error;
   }
   const running = worker;
 

@@ -25,7 +25,7 @@ import { EditQueue, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import type { Keys } from '../src/jobs/keys.js';
 import type { ServiceMetrics } from '../src/jobs/metrics.js';
-import { isAuthError, isConnectionLost } from '../src/jobs/redis.js';
+import { classifyRedisError } from '../src/jobs/redis-errors.js';
 import type { Logger } from '../src/log.js';
 
 export interface GpuWorkerConfig {
@@ -450,9 +450,8 @@ function requesterUser(data: unknown): string | undefined {
   return typeof user === 'string' ? user : undefined;
 }
 
-/** Errors that mean Redis is away (refused, reset, closed, a wrong password): reported at a bounded rate, not one line each. */
-/** Errors about reaching Redis, which the process reports at a bounded rate rather than one line each. */
-const isConnectionError = (error: Error) => isConnectionLost(error) || isAuthError(error);
+/** Errors about reaching Redis (refused, reset, closed, a wrong password), which the process reports at a bounded rate rather than one line each. */
+const isConnectionError = (error: Error) => classifyRedisError(error) !== undefined;
 
 interface ProgressThrottle {
   previewDue(iteration: number, total: number): boolean;

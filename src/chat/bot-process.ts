@@ -11,7 +11,8 @@ import { BlobStore } from '../jobs/blob-store.js';
 import { EditQueue, queueConfigFromEnv, type EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys, type Keys } from '../jobs/keys.js';
 import { ServiceMetrics } from '../jobs/metrics.js';
-import { connectServiceRedis, isAuthError, redisFailure } from '../jobs/redis.js';
+import { connectServiceRedis, redisFailure } from '../jobs/redis.js';
+import { classifyRedisError, RedisAuthError } from '../jobs/redis-errors.js';
 import { ThreadHistory } from '../jobs/thread-history.js';
 import type { Logger } from '../log.js';
 import { startOpsServer, type OpsServer } from '../ops/ops-server.js';
@@ -124,7 +125,7 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
     await withTimeout(closeAll(), options.shutdownTimeoutMs, 'stopping after a failed start').catch(() => {});
     for (const part of parts) part.disconnect?.();
     redis.disconnect();
-    throw isAuthError(error) ? redisFailure(error, address) : error;
+    throw classifyRedisError(error) instanceof RedisAuthError ? redisFailure(error, address) : error;
   }
 
   return {

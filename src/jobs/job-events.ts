@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { isTerminal, jobEventSchema, type JobEvent, type JobEventBody } from './contracts.js';
 import type { Keys } from './keys.js';
 import { scripts } from './scripts/index.js';
-import { isConnectionLost } from './redis.js';
+import { classifyRedisError, RedisUnavailableError } from './redis-errors.js';
 
 /** A run of a job, as it publishes: the key that names the job's current run, and this run's token. */
 export interface RunFence {
@@ -87,7 +87,7 @@ export class JobEvents {
         } catch (error) {
           // Redis went away mid-read: wait and read again from the last entry seen. Anything else
           // (a refused password, a key of the wrong type) will not mend by waiting.
-          if (!isConnectionLost(error)) throw error;
+          if (!(classifyRedisError(error) instanceof RedisUnavailableError)) throw error;
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { GasError, isGasError } from '../errors.js';
 import { TimeoutError, withTimeout } from '../ops/timeout.js';
 import type { Logger } from '../log.js';
+import { classifyRedisError, RedisAuthError } from './redis-errors.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -40,18 +41,6 @@ export function parseRedisUrl(url: string): RedisAddress {
   return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : 6379 };
 }
 
-/** Redis's answers to a missing or wrong password (`NOAUTH`, `WRONGPASS`, `ERR invalid password`, AUTH without a configured password). */
-/** Redis went away (or is still coming back): the command may succeed once the connection is back. */
-export function isConnectionLost(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|Command timed out|max retries per request|^LOADING\b/i.test(message);
-}
-
-export function isAuthError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /\b(NOAUTH|WRONGPASS)\b|invalid password|invalid username-password|AUTH <password> called without any password/i.test(message);
-}
-
 /**
  * What a person reads when Redis failed them: authentication named as such, otherwise "cannot
  * reach", with the host and port and never the password. GasErrors pass through.
@@ -59,7 +48,7 @@ export function isAuthError(error: unknown): boolean {
 export function redisFailure(error: unknown, address: RedisAddress): GasError {
   if (isGasError(error)) return error;
   const where = `${address.host}:${address.port}`;
-  if (isAuthError(error)) {
+  if (classifyRedisError(error) instanceof RedisAuthError) {
     return new GasError('service_unavailable', `Redis at ${where} refused to authenticate: the password (or user) in REDIS_URL is wrong or missing. Set REDIS_URL to redis://:<password>@${where}.`);
   }
   const why = error instanceof TimeoutError ? ' (it did not answer in time)' : '';
@@ -72,7 +61,7 @@ export function redisFailure(error: unknown, address: RedisAddress): GasError {
  */
 export function asRedisFailure(error: unknown, url: string): unknown {
   if (isGasError(error) || !(error instanceof Error)) return error;
-  if (!isConnectionLost(error) && !isAuthError(error)) return error;
+  if (classifyRedisError(error) === undefined) return error;
   return redisFailure(error, parseRedisUrl(url));
 }
 
@@ -123,7 +112,7 @@ export async function connectRedisOnce(url: string = redisUrl(), deadlineMs = ON
     return redis;
   } catch (error) {
     redis.disconnect();
-    throw redisFailure(isAuthError(error) ? error : (lastError ?? error), address);
+    throw redisFailure(classifyRedisError(error) instanceof RedisAuthError ? error : (lastError ?? error), address);
   }
 }
 
@@ -149,7 +138,7 @@ export function redisErrorReporter(logger: Logger, address: RedisAddress, interv
         return;
       }
       lastLogged = now;
-      const auth = isAuthError(error);
+      const auth = classifyRedisError(error) instanceof RedisAuthError;
       logger.warn(
         { redis: `${address.host}:${address.port}`, error: redisFailure(error, address).message, ...(suppressed > 0 ? { repeated: suppressed } : {}) },
         auth ? 'redis refused to authenticate (retrying; check the password in REDIS_URL)' : 'redis connection error (reconnecting)',
