@@ -10,7 +10,8 @@ import { GasError } from '../src/errors.js';
 import type { DetectorVariant } from '../src/ground/detector.js';
 import { EditQueue, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { redisKeys, type Keys } from '../src/jobs/keys.js';
-import { connectServiceRedis, isAuthError, redisFailure, redisPart } from '../src/jobs/redis.js';
+import { connectServiceRedis, redisFailure, redisPart } from '../src/jobs/redis.js';
+import { classifyRedisError, RedisAuthError } from '../src/jobs/redis-errors.js';
 import type { Logger } from '../src/log.js';
 import type { ExecutionProvider } from '../src/models/session.js';
 import { runUntilStopped, startService, type HostedPart } from '../src/ops/host.js';
@@ -104,7 +105,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
         new GasError('service_unavailable', `The worker could not hand its running edit back within ${options.shutdownTimeoutMs / 1000} s (is Redis at ${address.host}:${address.port} reachable?) and stopped anyway; another worker takes the edit over once its lock expires.`),
     });
   } catch (error) {
-    throw isAuthError(error) ? redisFailure(error, address) : error;
+    throw classifyRedisError(error) instanceof RedisAuthError ? redisFailure(error, address) : error;
   }
   await runUntilStopped(service, logger, { until: options.until, stopping: 'stopping: handing the running job back' });
 }

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { editJobSchema, type JobEventBody } from '../src/jobs/contracts.js';
 import type { EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { RunSupersededError } from '../src/jobs/job-events.js';
-import { isAuthError, isConnectionLost } from '../src/jobs/redis.js';
+import { classifyRedisError } from '../src/jobs/redis-errors.js';
 import { jobStores, type JobStores } from '../src/jobs/stores.js';
 import { DEFAULT_WORKER_CONFIG, type GpuWorkerConfig } from './config.js';
 import { ABORT, JobRun, type RunDeps } from './run.js';
@@ -185,4 +185,4 @@ function requesterUser(data: unknown): string | undefined {
 }
 
 /** Errors about reaching Redis, which the process reports at a bounded rate rather than one line each. */
-const isConnectionError = (error: Error) => isConnectionLost(error) || isAuthError(error);
+const isConnectionError = (error: Error) => classifyRedisError(error) !== undefined;

@@ -3,7 +3,6 @@
  * Redis (a prefix per test) holds the queue and the flow's state, a colour-world worker edits.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { chatKeys } from '../src/chat/keys.js';
 import type { ChatMessage } from '../src/chat/transport.js';
 import { decodeImage, encodePng } from '../src/image/decode.js';
 import type { EditJob, JobEvent } from '../src/jobs/contracts.js';
@@ -72,7 +71,7 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     expect(writes.filter((w) => w.content.final)).toHaveLength(1);
 
     // Finished: no longer on the list a restarted bot resumes.
-    const unfinished = chatKeys(chat.queue.keys).unfinished('discord');
+    const unfinished = chat.queue.keys.unfinishedJobs('discord');
     await eventually(async () => (await chat!.queue.redis.scard(unfinished)) === 0, 10_000, 'the job to leave the unfinished list');
 
     // Masks shows the overlay again, in a new message in the thread: for the requester or an admin only.
@@ -334,8 +333,8 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     expect(after.filter((w) => w.content.final)).toHaveLength(1);
 
     const events = await chat.queue.queue.events.history(jobId);
-    await eventually(async () => (await chat!.queue.redis.scard(chatKeys(chat!.queue.keys).unfinished('discord'))) === 0, 10_000, 'the job to leave the unfinished list');
-    const record = JSON.parse((await chat.queue.redis.get(chatKeys(chat.queue.keys).job(jobId)))!) as { lastSeq: number };
+    await eventually(async () => (await chat!.queue.redis.scard(chat!.queue.keys.unfinishedJobs('discord'))) === 0, 10_000, 'the job to leave the unfinished list');
+    const record = JSON.parse((await chat.queue.redis.get(chat.queue.keys.chatJob(jobId)))!) as { lastSeq: number };
     expect(record.lastSeq).toBe(events.at(-1)!.seq);
   });
 

@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { GasError } from '../errors.js';
 import type { EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys, type Keys } from '../jobs/keys.js';
-import { connectServiceRedis, isAuthError, redisFailure, redisPart } from '../jobs/redis.js';
+import { connectServiceRedis, redisFailure, redisPart } from '../jobs/redis.js';
+import { classifyRedisError, RedisAuthError } from '../jobs/redis-errors.js';
 import { jobStores } from '../jobs/stores.js';
 import type { Logger } from '../log.js';
 import { runUntilStopped, startService, type HostedPart, type RunningService } from '../ops/host.js';
@@ -93,7 +94,7 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
         new GasError('service_unavailable', `The bot could not stop cleanly within ${options.shutdownTimeoutMs / 1000} s (is Redis at ${address.host}:${address.port} reachable?) and stopped anyway; jobs go on, and a restarted bot shows them again.`),
     });
   } catch (error) {
-    throw isAuthError(error) ? redisFailure(error, address) : error;
+    throw classifyRedisError(error) instanceof RedisAuthError ? redisFailure(error, address) : error;
   }
 }
 

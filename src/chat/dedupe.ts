@@ -29,9 +29,7 @@ export class MessageDedupe {
   }
 
   key({ platform, channel, thread, message }: MessageIdentity): string {
-    // Lengths first, so that ids containing ':' cannot make two identities share a key.
-    const parts = [platform, channel, thread, message];
-    return `${this.keys.prefix}:chat:seen:${parts.map((p) => `${p.length}.${p}`).join(':')}`;
+    return this.keys.messageSeen(platform, channel, thread, message);
   }
 
   /** True for the first delivery of a message, false for every later one within the TTL. */

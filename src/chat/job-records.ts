@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { editJobOptionsSchema, requesterSchema, type EditJobOptions, type Requester } from '../jobs/contracts.js';
 import type { Keys } from '../jobs/keys.js';
 import type { ThreadId } from '../jobs/thread-history.js';
-import { chatKeys, type ChatKeys } from './keys.js';
 import type { StatusRef } from './transport.js';
 
 /** How long a press of Retry or Undo holds back further presses of the same button. */
@@ -41,20 +40,16 @@ export interface JobRecord {
 }
 
 export class JobRecords {
-  private readonly keys: ChatKeys;
-
   constructor(
     private readonly redis: Redis,
-    keys: Keys,
+    private readonly keys: Keys,
     private readonly ttlSeconds: number,
-  ) {
-    this.keys = chatKeys(keys);
-  }
+  ) {}
 
   /** Remembers a job the flow now shows, as unfinished. */
   async add(jobId: string, record: JobRecord): Promise<void> {
-    const key = this.keys.job(jobId);
-    const unfinished = this.keys.unfinished(record.status.platform);
+    const key = this.keys.chatJob(jobId);
+    const unfinished = this.keys.unfinishedJobs(record.status.platform);
     await this.redis
       .multi()
       .set(key, JSON.stringify(record), 'EX', this.ttlSeconds)
@@ -64,7 +59,7 @@ export class JobRecords {
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
-    const raw = await this.redis.get(this.keys.job(jobId));
+    const raw = await this.redis.get(this.keys.chatJob(jobId));
     if (raw === null) return undefined;
     const parsed = recordSchema.safeParse(JSON.parse(raw));
     return parsed.success ? (parsed.data as JobRecord) : undefined;
@@ -74,32 +69,32 @@ export class JobRecords {
   async rendered(jobId: string, platform: string, seq: number, finished: boolean): Promise<void> {
     const record = await this.get(jobId);
     if (!record) return;
-    const multi = this.redis.multi().set(this.keys.job(jobId), JSON.stringify({ ...record, lastSeq: Math.max(record.lastSeq, seq) }), 'KEEPTTL');
-    if (finished) multi.srem(this.keys.unfinished(platform), jobId);
+    const multi = this.redis.multi().set(this.keys.chatJob(jobId), JSON.stringify({ ...record, lastSeq: Math.max(record.lastSeq, seq) }), 'KEEPTTL');
+    if (finished) multi.srem(this.keys.unfinishedJobs(platform), jobId);
     await multi.exec();
   }
 
   async unfinished(platform: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.unfinished(platform));
+    return this.redis.smembers(this.keys.unfinishedJobs(platform));
   }
 
   /** Drops a job from the unfinished list without rendering it (its record or events are gone). */
   async forget(jobId: string, platform: string): Promise<void> {
-    await this.redis.srem(this.keys.unfinished(platform), jobId);
+    await this.redis.srem(this.keys.unfinishedJobs(platform), jobId);
+  }
+
+  /**
+   * True for the first press of a rewinding button (Retry, Undo) of a job within a few seconds:
+   * a double click must not rewind the thread twice.
+   */
+  async claimPress(action: string, jobId: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.buttonPress(action, jobId), '1', 'EX', PRESS_HOLD_SECONDS, 'NX')) === 'OK';
   }
 
   /**
    * Marks a thread as one of the bot's edit threads, under the channel its history is kept in, with
    * the steps its person chose: replies in the conversation keep them.
    */
-  /**
-   * True for the first press of a rewinding button (Retry, Undo) of a job within a few seconds:
-   * a double click must not rewind the thread twice.
-   */
-  async claimPress(action: string, jobId: string): Promise<boolean> {
-    return (await this.redis.set(this.keys.press(action, jobId), '1', 'EX', PRESS_HOLD_SECONDS, 'NX')) === 'OK';
-  }
-
   async addEditThread(thread: ThreadId, steps?: number): Promise<void> {
     const value: EditThreadRecord = { channel: thread.channel, ...(steps !== undefined ? { steps } : {}) };
     await this.redis.set(this.keys.editThread(thread.platform, thread.thread), JSON.stringify(value), 'EX', this.ttlSeconds);

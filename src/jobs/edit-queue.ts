@@ -12,9 +12,7 @@ import { editJobSchema, type EditJob, type JobEventBody } from './contracts.js';
 import { JobEvents, type RunFence } from './job-events.js';
 import type { Keys } from './keys.js';
 import { DEFAULT_QUEUE_CONFIG, type EditQueueConfig } from './queue-settings.js';
-import { ADMIT_SCRIPT } from './scripts/admit.js';
-import { RELEASE_SCRIPT } from './scripts/release.js';
-import { UNHOLD_SCRIPT } from './scripts/unhold.js';
+import { scripts } from './scripts/index.js';
 
 export const EDIT_JOB_NAME = 'edit';
 
@@ -62,13 +60,16 @@ export class EditQueue {
     if ((await this.redis.exists(this.keys.seq(job.id))) === 1) throw new GasError('bad_input', `Edit ${job.id} was already submitted.`);
     const user = job.requester.user;
     // The cap and the person's limit are checked and the slot taken in one step: concurrent submits cannot both pass.
-    const [outcome, waiting] = (await this.redis.eval(
-      ADMIT_SCRIPT, 7,
-      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs, this.keys.held(job.id),
-      this.queue.keys.wait, this.queue.keys.prioritized, this.keys.admitting,
-      job.id, String(this.config.perUserLimit), this.config.overLimit, JSON.stringify(job), String(this.config.ttlSeconds), this.keys.terminal(''),
-      String(this.config.maxQueueLength), String(Date.now()), String(ADMITTING_GRACE_MS),
-    )) as ['busy' | 'admitted' | 'refused' | 'held', number];
+    const [outcome, waiting] = await scripts(this.redis).admit(
+      {
+        active: this.keys.userActive(user), backlog: this.keys.userBacklog(user), heldJobs: this.keys.heldJobs, held: this.keys.held(job.id),
+        wait: this.queue.keys.wait, prioritized: this.queue.keys.prioritized, admitting: this.keys.admitting,
+      },
+      {
+        jobId: job.id, perUserLimit: this.config.perUserLimit, overLimit: this.config.overLimit, job: JSON.stringify(job), ttlSeconds: this.config.ttlSeconds,
+        terminalPrefix: this.keys.terminal(''), maxWaiting: this.config.maxQueueLength, now: Date.now(), admittingMs: ADMITTING_GRACE_MS,
+      },
+    );
     if (outcome === 'busy') {
       throw new GasError('busy', `The queue is full (${waiting} edits waiting). Please try again in a few minutes.`);
     }
@@ -100,7 +101,7 @@ export class EditQueue {
     if (await this.events.ended(jobId)) throw new GasError('bad_input', `Edit ${jobId} has already finished.`);
 
     if (heldJson) {
-      const unheld = await this.redis.eval(UNHOLD_SCRIPT, 3, this.keys.userBacklog(owner), this.keys.heldJobs, this.keys.held(jobId), jobId);
+      const unheld = await scripts(this.redis).unhold({ backlog: this.keys.userBacklog(owner), heldJobs: this.keys.heldJobs, held: this.keys.held(jobId) }, { jobId });
       if (unheld === 1) {
         await this.events.publish(jobId, { type: 'cancelled', by: byUser });
         return 'cancelled';
@@ -140,11 +141,10 @@ export class EditQueue {
    * has more than their limit of jobs in the queue, not even for a moment.
    */
   async release(jobId: string, user: string): Promise<void> {
-    const promoted = (await this.redis.eval(
-      RELEASE_SCRIPT, 4,
-      this.keys.userActive(user), this.keys.userBacklog(user), this.keys.heldJobs, this.keys.admitting,
-      jobId, String(this.config.perUserLimit), this.keys.held(''), String(Date.now()), String(this.config.ttlSeconds),
-    )) as string | null;
+    const promoted = await scripts(this.redis).release(
+      { active: this.keys.userActive(user), backlog: this.keys.userBacklog(user), heldJobs: this.keys.heldJobs, admitting: this.keys.admitting },
+      { jobId, perUserLimit: this.config.perUserLimit, heldPrefix: this.keys.held(''), now: Date.now(), ttlSeconds: this.config.ttlSeconds },
+    );
     if (promoted) {
       const next = editJobSchema.parse(JSON.parse(promoted));
       const position = await this.aheadOf(next.priority + 1);

@@ -8,8 +8,8 @@
 import type { Redis } from 'ioredis';
 import { isTerminal, jobEventSchema, type JobEvent, type JobEventBody } from './contracts.js';
 import type { Keys } from './keys.js';
-import { PUBLISH_SCRIPT } from './scripts/publish.js';
-import { isConnectionLost } from './redis.js';
+import { scripts } from './scripts/index.js';
+import { classifyRedisError, RedisUnavailableError } from './redis-errors.js';
 
 /** A run of a job, as it publishes: the key that names the job's current run, and this run's token. */
 export interface RunFence {
@@ -48,19 +48,10 @@ export class JobEvents {
    */
   async publish(jobId: string, body: JobEventBody, fence?: RunFence): Promise<JobEvent | undefined> {
     const at = Date.now();
-    const seq = (await this.redis.eval(
-      PUBLISH_SCRIPT,
-      4,
-      this.keys.seq(jobId),
-      this.keys.events(jobId),
-      this.keys.terminal(jobId),
-      fence?.key ?? '',
-      JSON.stringify(body),
-      isTerminal(body) ? '1' : '0',
-      String(this.ttlSeconds),
-      String(at),
-      fence?.token ?? '',
-    )) as number | null;
+    const seq = await scripts(this.redis).publish(
+      { seq: this.keys.seq(jobId), events: this.keys.events(jobId), terminal: this.keys.terminal(jobId), runner: fence?.key ?? '' },
+      { body: JSON.stringify(body), isTerminal: isTerminal(body) ? '1' : '0', ttlSeconds: this.ttlSeconds, now: at, token: fence?.token ?? '' },
+    );
     if (seq === -1) throw new RunSupersededError(`job ${jobId} is being run by another worker`);
     return seq === null ? undefined : ({ jobId, seq, at, ...body } as JobEvent);
   }
@@ -96,7 +87,7 @@ export class JobEvents {
         } catch (error) {
           // Redis went away mid-read: wait and read again from the last entry seen. Anything else
           // (a refused password, a key of the wrong type) will not mend by waiting.
-          if (!isConnectionLost(error)) throw error;
+          if (!(classifyRedisError(error) instanceof RedisUnavailableError)) throw error;
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }

@@ -4,6 +4,7 @@ import { GasError, isGasError } from '../errors.js';
 import { TimeoutError, withTimeout } from '../ops/timeout.js';
 import type { Logger } from '../log.js';
 import type { HostedPart } from '../ops/host.js';
+import { classifyRedisError, RedisAuthError } from './redis-errors.js';
 
 import { DEFAULT_REDIS_URL } from './queue-settings.js';
 
@@ -39,18 +40,6 @@ export function parseRedisUrl(url: string): RedisAddress {
   return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : 6379 };
 }
 
-/** Redis's answers to a missing or wrong password (`NOAUTH`, `WRONGPASS`, `ERR invalid password`, AUTH without a configured password). */
-/** Redis went away (or is still coming back): the command may succeed once the connection is back. */
-export function isConnectionLost(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|Command timed out|max retries per request|^LOADING\b/i.test(message);
-}
-
-export function isAuthError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /\b(NOAUTH|WRONGPASS)\b|invalid password|invalid username-password|AUTH <password> called without any password/i.test(message);
-}
-
 /**
  * What a person reads when Redis failed them: authentication named as such, otherwise "cannot
  * reach", with the host and port and never the password. GasErrors pass through.
@@ -58,7 +47,7 @@ export function isAuthError(error: unknown): boolean {
 export function redisFailure(error: unknown, address: RedisAddress): GasError {
   if (isGasError(error)) return error;
   const where = `${address.host}:${address.port}`;
-  if (isAuthError(error)) {
+  if (classifyRedisError(error) instanceof RedisAuthError) {
     return new GasError('service_unavailable', `Redis at ${where} refused to authenticate: the password (or user) in REDIS_URL is wrong or missing. Set REDIS_URL to redis://:<password>@${where}.`);
   }
   const why = error instanceof TimeoutError ? ' (it did not answer in time)' : '';
@@ -71,7 +60,7 @@ export function redisFailure(error: unknown, address: RedisAddress): GasError {
  */
 export function asRedisFailure(error: unknown, url: string): unknown {
   if (isGasError(error) || !(error instanceof Error)) return error;
-  if (!isConnectionLost(error) && !isAuthError(error)) return error;
+  if (classifyRedisError(error) === undefined) return error;
   return redisFailure(error, parseRedisUrl(url));
 }
 
@@ -122,7 +111,7 @@ export async function connectRedisOnce(url: string = DEFAULT_REDIS_URL, deadline
     return redis;
   } catch (error) {
     redis.disconnect();
-    throw redisFailure(isAuthError(error) ? error : (lastError ?? error), address);
+    throw redisFailure(classifyRedisError(error) instanceof RedisAuthError ? error : (lastError ?? error), address);
   }
 }
 
@@ -148,7 +137,7 @@ export function redisErrorReporter(logger: Logger, address: RedisAddress, interv
         return;
       }
       lastLogged = now;
-      const auth = isAuthError(error);
+      const auth = classifyRedisError(error) instanceof RedisAuthError;
       logger.warn(
         { redis: `${address.host}:${address.port}`, error: redisFailure(error, address).message, ...(suppressed > 0 ? { repeated: suppressed } : {}) },
         auth ? 'redis refused to authenticate (retrying; check the password in REDIS_URL)' : 'redis connection error (reconnecting)',

@@ -17,6 +17,7 @@ import { GasError } from '../errors.js';
 import { BLOB_STORE_DEFAULTS, BlobStore, checkBlobRef, checkTtl } from './blob-store.js';
 import { blobRefSchema, requesterSchema, type BlobRef } from './contracts.js';
 import type { Keys } from './keys.js';
+import { scripts } from './scripts/index.js';
 
 export const THREAD_HISTORY_DEFAULTS = {
   /** The same as the blob store's, so a history never outlives the images it names. */
@@ -48,34 +49,6 @@ export interface ThreadActor {
 /** What only a thread's owner or an admin may do. */
 export type OwnerAction = 'undo' | 'replace';
 
-/**
- * KEYS: list, origin, owner. ARGV: origin ref, user, ttl, "1" for an admin. Refuses ({0, owner})
- * a thread owned by someone else unless an admin asks; else drops the edits made from the old
- * photo, records the new one and, for a thread without one, its owner (an admin replacing
- * someone's photo leaves the thread theirs). Returns {1, owner}.
- */
-const SET_ORIGIN = `
-local owner = redis.call('GET', KEYS[3])
-if owner and owner ~= ARGV[2] and ARGV[4] ~= '1' then return {0, owner} end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
-if owner then redis.call('EXPIRE', KEYS[3], ARGV[3]) else redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3]) end
-return {1, owner or ARGV[2]}
-`;
-
-/**
- * KEYS: list, origin, owner. ARGV: user, "1" for an admin, ttl. Refuses ({0, owner}) like
- * SET_ORIGIN; else pops the newest edit and returns {1, origin or "", remaining entries newest first}.
- * A thread with no recorded owner (written before owners were) stays open to everyone.
- */
-const UNDO = `
-local owner = redis.call('GET', KEYS[3])
-if owner and owner ~= ARGV[1] and ARGV[2] ~= '1' then return {0, owner} end
-redis.call('LPOP', KEYS[1])
-for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[3]) end
-return {1, redis.call('GET', KEYS[2]) or '', redis.call('LRANGE', KEYS[1], 0, -1)}
-`;
-
 export class ThreadHistory {
   readonly ttlSeconds: number;
   readonly maxLength: number;
@@ -105,10 +78,10 @@ export class ThreadHistory {
     const origin = checkBlobRef(source);
     const actor = checkActor(by);
     const { list, originKey, ownerKey } = this.keysOf(thread);
-    const [allowed, owner] = (await this.redis.eval(
-      SET_ORIGIN, 3, list, originKey, ownerKey,
-      origin, actor.user, String(this.ttlSeconds), actor.isAdmin ? '1' : '0',
-    )) as [number, string];
+    const [allowed, owner] = await scripts(this.redis).setOrigin(
+      { list, origin: originKey, owner: ownerKey },
+      { ref: origin, user: actor.user, ttlSeconds: this.ttlSeconds, isAdmin: actor.isAdmin ? '1' : '0' },
+    );
     if (allowed !== 1) throw notAllowed(owner, 'replace');
     await this.keepBlobsAlive([origin]);
   }
@@ -170,10 +143,10 @@ export class ThreadHistory {
   async undo(thread: ThreadId, by: ThreadActor): Promise<ThreadEntry | undefined> {
     const actor = checkActor(by);
     const { list, originKey, ownerKey } = this.keysOf(thread);
-    const reply = (await this.redis.eval(
-      UNDO, 3, list, originKey, ownerKey,
-      actor.user, actor.isAdmin ? '1' : '0', String(this.ttlSeconds),
-    )) as [0, string] | [1, string, string[]];
+    const reply = await scripts(this.redis).threadUndo(
+      { list, origin: originKey, owner: ownerKey },
+      { user: actor.user, isAdmin: actor.isAdmin ? '1' : '0', ttlSeconds: this.ttlSeconds },
+    );
     if (reply[0] !== 1) throw notAllowed(reply[1], 'undo');
     const [, origin, remaining] = reply;
     await this.keepBlobsAlive(this.blobRefsIn(remaining, origin === '' ? null : origin, list, originKey));

@@ -1,0 +1,39 @@
+/** Every key in one place: the formats stay those Redis already holds, and ids cannot make two keys collide. */
+import { describe, expect, it } from 'vitest';
+import { redisKeys } from '../src/jobs/keys.js';
+
+const keys = redisKeys('gas');
+
+describe('Redis keys', () => {
+  it("keep the chat flow's formats, under <prefix>:chat", () => {
+    expect(keys.chatJob('j1')).toBe('gas:chat:job:j1');
+    expect(keys.unfinishedJobs('slack')).toBe('gas:chat:unfinished:slack');
+    expect(keys.editThread('discord', 'T1')).toBe('gas:chat:edit-thread:discord:T1');
+    expect(keys.buttonPress('undo', 'j1')).toBe('gas:chat:press:undo:j1');
+    expect(keys.messageSeen('slack', 'C1', '1700000000.000100', '1700000000.000101')).toBe('gas:chat:seen:5.slack:2.C1:17.1700000000.000100:17.1700000000.000101');
+  });
+
+  it('give identities whose ids contain ":" keys of their own', () => {
+    const seen = [
+      keys.messageSeen('slack', 'C1:T1', 'M1', 'x'),
+      keys.messageSeen('slack', 'C1', 'T1:M1', 'x'),
+      keys.messageSeen('slack', 'C1', 'T1', 'M1:x'),
+      keys.messageSeen('slack:C1', 'T1', 'M1', 'x'),
+    ];
+    expect(new Set(seen).size).toBe(seen.length);
+    const threads = [keys.thread('cli', 'a:b', 't'), keys.thread('cli', 'a', 'b:t'), keys.thread('cli', 'a%3Ab', 't')];
+    expect(new Set(threads).size).toBe(threads.length);
+  });
+
+  it('put every key under the prefix', () => {
+    const other = redisKeys('p1');
+    const all = [
+      other.bull, other.blob('h'), other.events('j'), other.seq('j'), other.terminal('j'), other.runner('j'), other.cancel('j'), other.cancelChannel,
+      other.handoff('j'), other.userActive('u'), other.userBacklog('u'), other.held('j'), other.heldJobs, other.admitting, other.durations,
+      other.thread('p', 'c', 't'), other.threadOrigin('p', 'c', 't'), other.threadOwner('p', 'c', 't'),
+      other.chatJob('j'), other.unfinishedJobs('p'), other.editThread('p', 't'), other.buttonPress('a', 'j'), other.messageSeen('p', 'c', 't', 'm'),
+    ];
+    for (const key of all) expect(key.startsWith('p1:')).toBe(true);
+    expect(new Set(all).size).toBe(all.length);
+  });
+});
