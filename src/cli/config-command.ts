@@ -31,10 +31,12 @@ export function variableTables(sections: readonly ConfigSection[]): string {
         const [name, ...older] = variableNames(variable);
         const fallback = shownDefault(section, key, variable);
         const also = older.length ? ` (also read as \`${older.join('`, `')}\`)` : '';
-        const secret = variable.secret ? ' **Secret**: never logged or shown.' : '';
-        return `| \`${name}\`${also} | ${cell(variable.description)}.${secret} | ${fallback === undefined ? '—' : cell(`\`${fallback}\``)} |`;
+        const secret = variable.secret === 'url-password' ? ' Its password is secret: never logged or shown.' : variable.secret ? ' **Secret**: never logged or shown.' : '';
+        // A value in code type; a phrase about the default ("all the bot is in") as words.
+        const shown = fallback === undefined ? '—' : /\s/.test(fallback) ? fallback : `\`${fallback}\``;
+        return `| \`${name}\`${also} | ${cell(variable.description)}.${secret} | ${cell(shown)} |`;
       });
-      return [`#### ${section.title ?? section.name}`, '', '| variable | meaning | default |', '|---|---|---|', ...rows, ''].join('\n');
+      return [`### ${section.title ?? `${section.name[0].toUpperCase()}${section.name.slice(1)} settings`}`, '', '| variable | meaning | default |', '|---|---|---|', ...rows, ''].join('\n');
     })
     .join('\n');
 }

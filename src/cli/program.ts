@@ -48,7 +48,7 @@ function planningOptions(command: Command): Command {
     .option('--box-threshold <p>', 'detector box threshold', '0.35')
     .option('--text-threshold <p>', 'detector text threshold', '0.25')
     .option('--box <phrase=x0,y0,x1,y1>', 'the region of one object yourself, in 0–1 image coordinates (repeatable)', collect, [])
-    .option('--plan <file>', 'an explicit plan.json instead of a request (see the README)');
+    .option('--plan <file>', 'an explicit plan.json instead of a request (docs/cli.md)');
 }
 
 function editOptions(command: Command): Command {

@@ -26,7 +26,7 @@ export const subtaskSchema = z.object({
   target: phrase,
   /** A short noun phrase a detector can find: "dog". Defaults to the source phrase. */
   grounding: phrase.optional(),
-  /** Keep the object's shape (the reference's CDS "preserve form" loss; see the README for what this runtime does with it). */
+  /** Keep the object's shape (the reference's CDS "preserve form" loss; docs/cli.md says what this runtime does with it). */
   preserveForm: z.boolean().default(false),
   /** Where the object is; several boxes for several instances of it. */
   box: boxSchema.optional(),
