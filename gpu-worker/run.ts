@@ -131,7 +131,7 @@ export class JobRun {
     // run that lost its lock must not put its result in the thread the current run's reply shows.
     if (thread && (await threads.latest(thread))?.jobId !== data.id) {
       if ((await redis.get(fence.key)) !== fence.token) throw new RunSupersededError(`job ${data.id} is run by another worker`);
-      await threads.push(thread, { jobId: data.id, result: resultRef });
+      await threads.push(thread, { jobId: data.id, result: resultRef, by: data.requester.user });
     }
     return { kind: 'done', result: resultRef, overlay: overlayRef, plan: result.plan, seed: result.seed, timings: result.timings };
   }

@@ -16,7 +16,7 @@ function viewAfter(...bodies: JobEventBody[]): JobView {
   return bodies.reduce<JobView>((view, body, i) => applyEvent(view, { jobId: 'j1', seq: i + 1, at: T0 + i * 1000, ...body } as JobEvent), start);
 }
 
-const queued = (position: number): JobEventBody => ({ type: 'queued', position, startsInMs: 120_000, etaMs: 150_000 });
+const queued = (position: number, place?: number): JobEventBody => ({ type: 'queued', position, ...(place ? { place } : {}), startsInMs: 120_000, etaMs: 150_000 });
 const planned: JobEventBody = { type: 'planned', plan: SCENE_PLAN };
 const grounded = (missing: string[] = []): JobEventBody => ({ type: 'grounded', regions: [], missing, overlay: REF('a') });
 const progress = (iteration: number, preview?: string): JobEventBody => ({ type: 'progress', iteration, total: 500, etaMs: 60_000, ...(preview ? { preview } : {}) });
@@ -28,8 +28,9 @@ const PLAN_LINES = ['1 · a dog → a tiger', '2 · the grass → the snow'];
 
 describe('renderStatus', () => {
   const cases: [string, JobView, string[], string[], string[]][] = [
-    ['queued behind others: position and start time', viewAfter(queued(2)), [HEADER, `Queued · position 2 · starts <t:${(T0 + 120_000) / 1000}:R>`], [], ['cancel']],
-    ['next in line: starting', viewAfter(queued(0)), [HEADER, 'Starting…'], [], ['cancel']],
+    ['queued behind others: the place in line and the start time', viewAfter(queued(2)), [HEADER, `Queued · 3rd in line · starts <t:${(T0 + 120_000) / 1000}:R>`], [], ['cancel']],
+    ['queued behind a running edit: 2nd in line, not "Starting…"', viewAfter(queued(0, 2)), [HEADER, `Queued · 2nd in line · starts <t:${(T0 + 120_000) / 1000}:R>`], [], ['cancel']],
+    ['next in line: queued until a worker takes it', viewAfter(queued(0)), [HEADER, `Queued · next in line · starts <t:${(T0 + 120_000) / 1000}:R>`], [], ['cancel']],
     ['planned: the subtasks, numbered', viewAfter(queued(0), planned), [HEADER, 'Finding the objects…', ...PLAN_LINES], [], ['cancel']],
     ['grounded: the masks image', viewAfter(queued(0), planned, grounded()), [HEADER, 'Editing · starting…', ...PLAN_LINES], ['masks.png:inline'], ['cancel']],
     [
@@ -47,20 +48,20 @@ describe('renderStatus', () => {
       ['retry', 'undo', 'masks'],
     ],
     [
-      'not found: the phrase named, what to do, the masks and the job id',
+      'not found: the phrase named, what to do and the masks, without a Retry that would fail the same way',
       viewAfter(queued(0), planned, grounded(['cat']), { type: 'failed', code: 'not_found', details: { missing: ['cat'], detector: true } }),
-      [HEADER, 'I could not find "cat" in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again. (job j1)', ...PLAN_LINES],
+      [HEADER, 'I could not find "cat" in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again.', ...PLAN_LINES],
       ['masks.png:inline'],
-      ['retry', 'masks'],
+      ['masks'],
     ],
     [
       'timed out: the limit from the details',
       viewAfter(queued(0), { type: 'failed', code: 'timeout', details: { limitMs: 900_000 } }),
-      [HEADER, 'The edit took longer than 15 min and was stopped. Try fewer steps or a smaller image. (job j1)'],
+      [HEADER, 'The edit took longer than 15 min and was stopped. Try fewer steps or a smaller image.'],
       [],
       ['retry'],
     ],
-    ['cancelled: by whom, and what to try', viewAfter(queued(1), { type: 'cancelled', by: 'u1' }), [HEADER, 'Cancelled by <@u1>. Press Retry to run it again. (job j1)'], [], ['retry']],
+    ['cancelled: by whom, and what to try', viewAfter(queued(1), { type: 'cancelled', by: 'u1' }), [HEADER, 'Cancelled by <@u1>. Press Retry to run it again.'], [], ['retry']],
     [
       'restarted: says the worker stopped and drops the old progress',
       viewAfter(queued(0), planned, progress(300, REF('b')), { type: 'restarted', attempt: 2, reason: 'crash' }),
@@ -77,6 +78,9 @@ describe('renderStatus', () => {
     expect(message.buttons.map((b) => b.action)).toEqual(buttons);
     expect(message.buttons.every((b) => b.jobId === 'j1')).toBe(true);
     expect(message.final).toBe(['done', 'failed', 'cancelled'].includes(view.phase));
+    // Job ids are for operators: only a failure they may look up carries one, in the footer.
+    expect(message.text).not.toContain('j1');
+    expect(message.footer).toBe(view.failure === 'timeout' ? 'ref j1' : undefined);
   });
 
   it('shortens long requests and phrases so the message stays inside platform limits', () => {

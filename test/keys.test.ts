@@ -9,7 +9,8 @@ describe('Redis keys', () => {
     expect(keys.chatJob('j1')).toBe('gas:chat:job:j1');
     expect(keys.unfinishedJobs('slack')).toBe('gas:chat:unfinished:slack');
     expect(keys.editThread('discord', 'T1')).toBe('gas:chat:edit-thread:discord:T1');
-    expect(keys.buttonPress('undo', 'j1')).toBe('gas:chat:press:undo:j1');
+    // A press is claimed per status message: the same button on another message is another action.
+    expect(keys.buttonPress('undo', 'j1', 'm1', 'U1')).toBe('gas:chat:press:4.undo:2.j1:2.m1:2.U1');
     expect(keys.messageSeen('slack', 'C1', '1700000000.000100', '1700000000.000101')).toBe('gas:chat:seen:5.slack:2.C1:17.1700000000.000100:17.1700000000.000101');
   });
 
@@ -29,9 +30,9 @@ describe('Redis keys', () => {
     const other = redisKeys('p1');
     const all = [
       other.bull, other.blob('h'), other.events('j'), other.seq('j'), other.terminal('j'), other.runner('j'), other.cancel('j'), other.cancelChannel,
-      other.handoff('j'), other.userActive('u'), other.userBacklog('u'), other.held('j'), other.heldJobs, other.admitting, other.durations,
+      other.handoff('j'), other.userActive('u'), other.userBacklog('u'), other.held('j'), other.heldJobs, other.admitting, other.durations, other.runSamples,
       other.thread('p', 'c', 't'), other.threadOrigin('p', 'c', 't'), other.threadOwner('p', 'c', 't'),
-      other.chatJob('j'), other.unfinishedJobs('p'), other.editThread('p', 't'), other.buttonPress('a', 'j'), other.messageSeen('p', 'c', 't', 'm'),
+      other.chatJob('j'), other.unfinishedJobs('p'), other.editThread('p', 't'), other.buttonPress('a', 'j', 'm', 'u'), other.messageSeen('p', 'c', 't', 'm'), other.threadSteps('p', 't'), other.notified('j'),
     ];
     for (const key of all) expect(key.startsWith('p1:')).toBe(true);
     expect(new Set(all).size).toBe(all.length);

@@ -1,25 +1,26 @@
 /**
  * The buttons on a status message (`gas:<action>:<jobId>`): Cancel, Retry (a new seed, in the same
- * thread), Undo (the thread steps back) and Masks (the regions again). State lives in Redis, so
- * buttons on old messages keep working after a restart.
+ * thread), Undo (the thread steps back) and Masks (the regions again). Who may press what is one
+ * rule (src/edits/rules.ts). A double click on one message is one press; every press gets an
+ * answer people see. State lives in Redis, so buttons on old messages keep working after a restart.
  */
 import { randomInt } from 'node:crypto';
 import { MAX_SEED } from '../distill/modes.js';
+import { mayActOnEdit } from '../edits/rules.js';
 import { undoThread } from '../edits/submit.js';
 import type { ThreadId } from '../jobs/thread-history.js';
 import type { ChatContext } from './context.js';
 import { startJob } from './job-start.js';
 import type { JobRecord } from './job-records.js';
-import { newJobView, planLines, isFinal, type JobView } from './render.js';
+import { editName, newJobView, planLines, isFinal, type JobView } from './render.js';
 import { foldEvents, type StatusFollower } from './status-follower.js';
 import type { ChatAction, IncomingButton } from './transport.js';
 import { fitForUpload } from './upload.js';
 import { tellPrivately } from './words.js';
 
-const WHAT_ACTIONS_DO: Record<ChatAction, string> = {
+const WHAT_ACTIONS_DO: Record<Exclude<ChatAction, 'undo'>, string> = {
   cancel: 'cancel this edit',
   retry: 'retry this edit',
-  undo: 'undo edits in this thread',
   masks: 'show the masks of this edit',
 };
 
@@ -30,28 +31,30 @@ export class ButtonActions {
   ) {}
 
   async buttonPressed(press: IncomingButton): Promise<void> {
-    const { records, config, queue, logger } = this.context;
+    const { records, config, logger } = this.context;
     try {
       const record = await records.get(press.jobId);
       if (!record) {
-        await press.replyPrivately(`Edit ${press.jobId} is no longer known here (it may have expired); start a new one.`);
+        await press.replyPrivately('This edit is no longer known here (it may have expired); start a new one.');
         return;
       }
-      const owner = record.requester.user;
-      const isAdmin = press.isAdmin || config.admins.includes(press.user);
-      if (press.user !== owner && !isAdmin) {
-        await press.replyPrivately(`Only <@${owner}> can ${WHAT_ACTIONS_DO[press.action]}.`);
+      const who = { user: press.user, isAdmin: press.isAdmin || config.admins.includes(press.user) };
+      // Undo is the thread's to decide (its owner, the latest step's author, admins): undoThread says no with the names.
+      if (press.action !== 'undo' && !mayActOnEdit(press.action, who, record.requester.user)) {
+        await press.replyPrivately(`Only <@${record.requester.user}> can ${WHAT_ACTIONS_DO[press.action]}.`);
         return;
       }
+      // The second click of a double click is the same press: the first one's answer covers it.
+      if (!(await records.claimPress(press.action, press.jobId, press.status.message, press.user))) return;
       switch (press.action) {
         case 'cancel':
-          await queue.cancel(press.jobId, press.user, isAdmin);
+          await this.cancel(press, who.isAdmin);
           return;
         case 'retry':
-          if (await records.claimPress(press.action, press.jobId)) await this.retry(press, record, isAdmin);
+          await this.retry(press, record, who.isAdmin);
           return;
         case 'undo':
-          if (await records.claimPress(press.action, press.jobId)) await this.undo(press, record, isAdmin);
+          await this.undo(press, record, who.isAdmin);
           return;
         case 'masks':
           await this.showMasks(press, record);
@@ -62,7 +65,20 @@ export class ButtonActions {
     }
   }
 
-  /** Retry: the same request with a new seed, in the same thread, from the image that job edited. */
+  /** Cancel: the status itself shows the cancellation; an edit that already ended is said so. */
+  private async cancel(press: IncomingButton, isAdmin: boolean): Promise<void> {
+    if (await this.context.queue.events.ended(press.jobId)) {
+      await press.replyPrivately('This edit has already finished; there is nothing left to cancel.');
+      return;
+    }
+    await this.context.queue.cancel(press.jobId, press.user, isAdmin);
+  }
+
+  /**
+   * Retry: the same request with a new seed, in the same thread. A finished edit that is still
+   * the thread's latest is undone first and rerun from the image it edited; one that was undone
+   * already reruns from the thread's latest image; one that later edits build on cannot be rerun.
+   */
   private async retry(press: IncomingButton, record: JobRecord, isAdmin: boolean): Promise<void> {
     const view = await this.currentView(press.jobId, record);
     if (!isFinal(view)) {
@@ -71,12 +87,16 @@ export class ButtonActions {
     }
     const thread = threadOf(record);
     if (view.phase === 'done') {
-      // The thread must be back at the image this job edited: only possible while its result is the latest.
-      if ((await this.context.threads.latest(thread))?.jobId !== press.jobId) {
-        await press.replyPrivately('This thread was edited again since; reply in the thread to change the latest image instead.');
+      const chain = await this.context.threads.chain(thread);
+      const at = chain.findIndex((entry) => entry.jobId === press.jobId);
+      const after = at < 0 ? 0 : chain.length - 1 - at;
+      if (after > 0) {
+        await press.replyPrivately(
+          `${after === 1 ? 'One edit' : `${after} edits`} in this thread build${after === 1 ? 's' : ''} on this one, so it cannot be rerun alone. Undo ${after === 1 ? 'it' : 'them'} first, or reply in the thread to change the latest image.`,
+        );
         return;
       }
-      await undoThread(this.context, thread, press.user, isAdmin);
+      if (at >= 0) await undoThread(this.context, thread, press.user, isAdmin);
     }
     let seed = randomInt(0, MAX_SEED);
     if (seed === view.result?.seed) seed = (seed + 1) % MAX_SEED;
@@ -117,7 +137,7 @@ export class ButtonActions {
     const format = this.context.transport.format;
     const plan = view.plan ? planLines(view.plan, format) : [];
     await press.postStatus({
-      text: [`${format.bold('Masks')} of edit ${press.jobId}`, ...plan].join('\n'),
+      text: [`${format.bold('Masks')} of ${editName(view)}`, ...plan].join('\n'),
       images: [{ name: 'masks.png', data: overlay, contentType: 'image/png', alt: 'The regions that were edited, numbered as in the plan', placement: 'inline' }],
       buttons: [],
       final: true,
@@ -125,7 +145,7 @@ export class ButtonActions {
   }
 
   private async currentView(jobId: string, record: JobRecord): Promise<JobView> {
-    return foldEvents(newJobView({ jobId, request: record.request }), await this.context.queue.events.history(jobId));
+    return foldEvents(newJobView({ jobId, request: record.request, step: record.step }), await this.context.queue.events.history(jobId));
   }
 }
 

@@ -20,12 +20,18 @@ export interface ChatFlowConfig {
   admins: readonly string[];
   /** How long jobs' status records and edit threads are remembered (the blobs' TTL). */
   ttlSeconds: number;
+  /** An edit that ends longer than this after it was asked for pings its requester. */
+  notifyAfterMs: number;
+  /** The most iterations a request may ask for. */
+  maxSteps: number;
 }
 
 export const DEFAULT_CHAT_FLOW_CONFIG: ChatFlowConfig = {
   maxImageBytes: 20 * 1024 * 1024,
   admins: [],
   ttlSeconds: 7 * 24 * 3600,
+  notifyAfterMs: 10_000,
+  maxSteps: 1000,
 };
 
 /** What a flow is built from. */

@@ -4,7 +4,7 @@
  * job, however often the platform delivers the same message.
  */
 import { GasError } from '../errors.js';
-import { MAX_SEED, MAX_STEPS } from '../distill/modes.js';
+import { MAX_SEED } from '../distill/modes.js';
 import type { EditJobOptions } from '../jobs/contracts.js';
 import type { ChatContext } from './context.js';
 import { startJob } from './job-start.js';
@@ -27,7 +27,7 @@ export class Intake {
       const known = await records.editThread(platform, request.thread);
       // Without a photo, a request in one of our threads continues it; anywhere else it has nothing to edit.
       if (!request.image && !known) throw new GasError('bad_input', 'Attach the image to edit: a request needs a photo to work on.');
-      const options = pickOptions(request.options);
+      const options = pickOptions(request.options, config.maxSteps);
       const photo = request.image ? await downloadPhoto(request.image, config.maxImageBytes, logger) : undefined;
       await startJob(this.context, this.follower, {
         thread: known?.thread ?? { platform, channel: request.channel, thread: request.thread },
@@ -74,7 +74,7 @@ function stepsOf(known: { steps?: number } | undefined): EditJobOptions {
 }
 
 /** The options a person may set, checked here so that a bad one is their mistake, not ours. */
-function pickOptions(options: { steps?: number; seed?: number }): EditJobOptions {
+function pickOptions(options: { steps?: number; seed?: number }, maxSteps: number): EditJobOptions {
   const { steps, seed } = options;
   const whole = (value: number, name: string, max: number) => {
     if (!Number.isInteger(value) || value < (name === 'seed' ? 0 : 1) || value > max) {
@@ -83,7 +83,7 @@ function pickOptions(options: { steps?: number; seed?: number }): EditJobOptions
     return value;
   };
   return {
-    ...(steps !== undefined ? { steps: whole(steps, 'steps', MAX_STEPS) } : {}),
+    ...(steps !== undefined ? { steps: whole(steps, 'steps', maxSteps) } : {}),
     ...(seed !== undefined ? { seed: whole(seed, 'seed', MAX_SEED) } : {}),
   };
 }

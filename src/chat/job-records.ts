@@ -10,8 +10,8 @@ import type { Keys } from '../jobs/keys.js';
 import type { ThreadId } from '../jobs/thread-history.js';
 import type { StatusRef } from './transport.js';
 
-/** How long a press of Retry or Undo holds back further presses of the same button. */
-const PRESS_HOLD_SECONDS = 5;
+/** How long a press holds back further presses of the same button on the same message: a double click is one press. */
+const PRESS_HOLD_MS = 1000;
 
 const statusRefSchema = z
   .object({ platform: requesterSchema.shape.platform, channel: z.string(), message: z.string(), thread: z.string() })
@@ -23,6 +23,8 @@ const recordSchema = z.object({
   request: z.string(),
   options: editJobOptionsSchema,
   lastSeq: z.number().int().min(0),
+  requestedAt: z.number().int().optional(),
+  step: z.number().int().min(1).optional(),
 });
 
 const editThreadSchema = z.object({ channel: z.string().min(1), steps: editJobOptionsSchema.shape.steps });
@@ -37,6 +39,10 @@ export interface JobRecord {
   options: EditJobOptions;
   /** The sequence number of the last event whose rendering reached the status message. */
   lastSeq: number;
+  /** When the person asked (ms since the epoch): a job that ends long after pings them. */
+  requestedAt?: number;
+  /** The edit's number in its thread ("edit 3 of this thread"). */
+  step?: number;
 }
 
 export class JobRecords {
@@ -84,11 +90,24 @@ export class JobRecords {
   }
 
   /**
-   * True for the first press of a rewinding button (Retry, Undo) of a job within a few seconds:
-   * a double click must not rewind the thread twice.
+   * True for a person's first press of a button on one status message within a second: their
+   * double click is one press (Undo must not rewind twice), while a press a moment later, on
+   * another message, or by someone else is a new action.
    */
-  async claimPress(action: string, jobId: string): Promise<boolean> {
-    return (await this.redis.set(this.keys.buttonPress(action, jobId), '1', 'EX', PRESS_HOLD_SECONDS, 'NX')) === 'OK';
+  async claimPress(action: string, jobId: string, message: string, user: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.buttonPress(action, jobId, message, user), '1', 'PX', PRESS_HOLD_MS, 'NX')) === 'OK';
+  }
+
+  /** The next edit's number in a thread: 1, 2, 3… */
+  async nextStep(thread: ThreadId): Promise<number> {
+    const key = this.keys.threadSteps(thread.platform, thread.thread);
+    const [[, step]] = (await this.redis.multi().incr(key).expire(key, this.ttlSeconds).exec()) as [[Error | null, number], unknown];
+    return step;
+  }
+
+  /** True the first time it is asked for a job: the one ping about its end. */
+  async claimNotification(jobId: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.notified(jobId), '1', 'EX', this.ttlSeconds, 'NX')) === 'OK';
   }
 
   /**

@@ -22,6 +22,8 @@ export interface JobStart {
   options: EditJobOptions;
   photo?: Buffer;
   message?: string;
+  /** When the person asked (default: now). */
+  requestedAt?: number;
   postStatus(message: ChatMessage): Promise<StatusRef>;
 }
 
@@ -35,11 +37,13 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
     ...(start.message ? { message: start.message } : {}),
   };
   const text = start.text.trim();
+  const requestedAt = start.requestedAt ?? Date.now();
   const submitted = await submitEdit(context, { requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
   const log = logger.child({ jobId: submitted.jobId });
   await records.addEditThread(start.thread, start.options.steps);
-  let view = newJobView({ jobId: submitted.jobId, request: text });
-  view = { ...view, queue: { position: submitted.position, startsAt: Date.now() + submitted.startsInMs } };
+  const step = await records.nextStep(start.thread);
+  let view = newJobView({ jobId: submitted.jobId, request: text, step });
+  view = { ...view, queue: { place: submitted.place, startsAt: Date.now() + submitted.startsInMs } };
   const first = renderStatus(view, transport.format);
   let status: StatusRef;
   try {
@@ -51,7 +55,7 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
     throw new GasError('internal', 'I could not post the status of your edit here, so it was not started. Please try again.');
   }
   const postedAt = Date.now();
-  const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0 };
+  const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0, requestedAt, step };
   await records.add(submitted.jobId, record);
   log.info({ user: start.user, position: submitted.position, held: submitted.held }, 'edit submitted');
   follower.follow(submitted.jobId, record, { view: { ...view, queue: undefined }, lastWriteAt: postedAt, shownSignature: renderSignature(first) });

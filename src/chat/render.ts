@@ -4,6 +4,7 @@
  * failures are chosen here, from the event's code and what earlier events carried.
  */
 import type { ErrorCode, FailureFacts } from '../errors.js';
+import { regionDoubts, type RegionDoubt } from '../ground/region-checks.js';
 import type { BlobRef, JobEvent } from '../jobs/contracts.js';
 import type { Plan } from '../plan/schema.js';
 import type { ChatAction, ChatButton, ChatImage, ChatMessage, TextFormat } from './transport.js';
@@ -15,16 +16,23 @@ export interface JobView {
   readonly jobId: string;
   /** What the person wrote. */
   readonly request: string;
+  /** Its number in the thread ("edit 3"), when known. */
+  readonly step?: number;
   readonly phase: JobPhase;
   /** The last event folded in: later events only, so none is applied twice. */
   readonly lastSeq: number;
-  readonly queue?: { position: number; startsAt: number };
+  /** Where a waiting job stands: its place in line (1: next) and when it should start. */
+  readonly queue?: { place: number; startsAt: number };
   /** Set when a worker stopped and the job runs again. */
   readonly attempt?: number;
   readonly plan?: Plan;
   readonly overlay?: BlobRef;
   /** Phrases the grounding found nowhere. */
   readonly missing: readonly string[];
+  /** Phrases the grounding did find. */
+  readonly found: readonly string[];
+  /** What is doubtful about the regions found (a speck, one covering another), said with the masks. */
+  readonly doubts: readonly RegionDoubt[];
   readonly progress?: { iteration: number; total: number; doneAt: number };
   readonly preview?: BlobRef;
   readonly result?: { image: BlobRef; seed: number; tookMs: number };
@@ -34,9 +42,12 @@ export interface JobView {
   readonly cancelledBy?: string;
 }
 
-export function newJobView(job: { jobId: string; request: string }): JobView {
-  return { ...job, phase: 'queued', lastSeq: 0, missing: [] };
+export function newJobView(job: { jobId: string; request: string; step?: number }): JobView {
+  return { ...job, phase: 'queued', lastSeq: 0, missing: [], found: [], doubts: [] };
 }
+
+/** How people name an edit: "edit 3" of its thread, or "this edit". */
+export const editName = (view: Pick<JobView, 'step'>) => (view.step ? `edit ${view.step}` : 'this edit');
 
 export const isFinal = (view: JobView) => view.phase === 'done' || view.phase === 'failed' || view.phase === 'cancelled';
 
@@ -46,14 +57,22 @@ export function applyEvent(view: JobView, event: JobEvent): JobView {
   const next = { ...view, lastSeq: event.seq };
   switch (event.type) {
     case 'queued':
-      return { ...next, phase: 'queued', queue: { position: event.position, startsAt: event.at + event.startsInMs } };
+      return { ...next, phase: 'queued', queue: { place: event.place ?? event.position + 1, startsAt: event.at + event.startsInMs } };
     case 'restarted':
       // A rerun starts over: what the last attempt showed of its progress no longer holds.
       return { ...next, phase: 'running', attempt: event.attempt, progress: undefined, preview: undefined };
     case 'planned':
       return { ...next, phase: 'running', plan: event.plan };
     case 'grounded':
-      return { ...next, phase: 'running', overlay: event.overlay, missing: event.missing };
+      return {
+        ...next,
+        phase: 'running',
+        overlay: event.overlay,
+        missing: event.missing,
+        found: event.regions.filter((r) => r.boxes.length > 0).map((r) => r.phrase),
+        // Several instances are normal (every one is edited); a speck or one region over another is worth a look.
+        doubts: regionDoubts(event.regions).filter((d) => d.kind === 'tiny' || d.kind === 'overlap'),
+      };
     case 'progress':
       return {
         ...next,
@@ -134,7 +153,8 @@ function failureFromDetails(view: JobView, format: TextFormat): string | undefin
     case 'not_found': {
       const missing = details.missing ?? view.missing;
       if (missing.length === 0) return undefined;
-      return `I could not find ${quoteList(missing, format)} in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again.`;
+      const found = view.found.length > 0 ? ` I did find ${quoteList(view.found, format)}.` : '';
+      return `I could not find ${quoteList(missing, format)} in the image.${found} The masks show what I found; name it as it appears in the photo, or leave it out, and try again.`;
     }
     case 'timeout':
       return details.limitMs === undefined ? undefined : `The edit took longer than ${formatLimit(details.limitMs)} and was stopped. Try fewer steps or a smaller image.`;
@@ -162,8 +182,8 @@ const formatLimit = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 100) / 10}
 function stateLine(view: JobView, format: TextFormat): string {
   switch (view.phase) {
     case 'queued':
-      if (!view.queue || view.queue.position === 0) return 'Starting…';
-      return `Queued · position ${view.queue.position} · starts ${format.relativeTime(view.queue.startsAt)}`;
+      if (!view.queue) return 'Queued';
+      return `Queued · ${inLine(view.queue.place)} · starts ${format.relativeTime(view.queue.startsAt)}`;
     case 'running':
       if (view.progress) return `Editing · ${view.progress.iteration}/${view.progress.total} · done ${format.relativeTime(view.progress.doneAt)}`;
       if (!view.plan) return 'Planning…';
@@ -172,10 +192,18 @@ function stateLine(view: JobView, format: TextFormat): string {
     case 'done':
       return `Done in ${formatSeconds(view.result?.tookMs ?? 0)} · seed ${view.result?.seed ?? '?'}`;
     case 'failed':
-      return `${failureText(view, format)} (job ${view.jobId})`;
+      return failureText(view, format);
     case 'cancelled':
-      return `${view.cancelledBy ? `Cancelled by <@${view.cancelledBy}>` : 'Cancelled'}. Press Retry to run it again. (job ${view.jobId})`;
+      return `${view.cancelledBy ? `Cancelled by <@${view.cancelledBy}>` : 'Cancelled'}. Press Retry to run it again.`;
   }
+}
+
+/** "next in line", "2nd in line", "23rd in line". */
+function inLine(place: number): string {
+  if (place <= 1) return 'next in line';
+  const tens = place % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][place % 10] ?? 'th');
+  return `${place}${suffix} in line`;
 }
 
 const formatSeconds = (ms: number) => `${ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
@@ -189,6 +217,7 @@ function notes(view: JobView, images: StatusImages, format: TextFormat): string[
   const lines: string[] = [];
   if (view.phase === 'running' && view.attempt) lines.push(`A worker stopped, so the edit started again (attempt ${view.attempt}).`);
   if (view.phase === 'running' && view.missing.length > 0) lines.push(`Not found: ${quoteList(view.missing, format)}.`);
+  if (view.phase === 'running' || view.phase === 'done') lines.push(...view.doubts.map((doubt) => doubtText(doubt, format)));
   const fitted = view.phase === 'done' ? images.result : undefined;
   if (fitted?.shrunk === 'jpeg') lines.push('The PNG is over the upload limit here, so this is a JPEG of it.');
   if (fitted?.shrunk === 'downscaled') lines.push(`The PNG is over the upload limit here, so this is a JPEG at ${fitted.width}×${fitted.height}.`);
@@ -226,22 +255,59 @@ const LABELS: Record<ChatAction, { label: string; style: ChatButton['style'] }> 
   masks: { label: 'Masks', style: 'secondary' },
 };
 
+/** Failures that the same request would meet again: Retry would only fail the same way. */
+function retryWouldFailAgain(view: JobView): boolean {
+  const details = view.failureDetails ?? {};
+  switch (view.failure) {
+    case 'not_found':
+    case 'bad_plan':
+    case 'planner_failed':
+      return true;
+    case 'bad_input':
+      return details.reason !== undefined || details.malformed === true;
+    default:
+      return false;
+  }
+}
+
 export function buttonsFor(view: JobView): ChatButton[] {
+  const masks: ChatAction[] = view.overlay ? ['masks'] : [];
   const actions: ChatAction[] =
     view.phase === 'queued' || view.phase === 'running'
       ? ['cancel']
       : view.phase === 'done'
         ? ['retry', 'undo', 'masks']
-        : view.phase === 'failed' && view.overlay
-          ? ['retry', 'masks']
+        : view.phase === 'failed'
+          ? [...(retryWouldFailAgain(view) ? [] : (['retry'] as ChatAction[])), ...masks]
           : ['retry'];
   return actions.map((action) => ({ action, jobId: view.jobId, ...LABELS[action] }));
 }
 
+/** A doubt about the regions, in words, pointing at the masks. */
+function doubtText(doubt: RegionDoubt, format: TextFormat): string {
+  switch (doubt.kind) {
+    case 'tiny':
+      return `Check the masks: "${shown(doubt.phrase, format)}" was found only as ${doubt.count > 1 ? 'small specks' : 'a small spot'} (${percent(doubt.area)} of the image).`;
+    case 'overlap':
+      return `Check the masks: the region of "${shown(doubt.phrase, format)}" covers most of "${shown(doubt.other, format)}".`;
+    case 'several':
+      return `"${shown(doubt.phrase, format)}" was found in ${doubt.count} places; all of them are edited.`;
+    case 'missing':
+      return `Not found: "${shown(doubt.phrase, format)}".`;
+  }
+}
+
+const percent = (share: number) => `${share < 0.001 ? '<0.1' : (share * 100).toFixed(share < 0.1 ? 1 : 0)}%`;
+
+/** Failures an operator may need to look up in the logs carry the job's id in a small footer. */
+const OPERATOR_FAILURES: ReadonlySet<ErrorCode> = new Set(['internal', 'model_error', 'timeout', 'bundle_invalid', 'provider_unavailable', 'service_unavailable']);
+
 /** The status message for a view: the request, where the job stands, the plan, notes, images and buttons. */
 export function renderStatus(view: JobView, format: TextFormat, images: StatusImages = {}): ChatMessage {
-  const lines = [`${format.bold('Edit')}: ${shown(view.request, format, REQUEST_CHARS_SHOWN)}`, stateLine(view, format)];
+  const title = view.step ? `Edit ${view.step}` : 'Edit';
+  const lines = [`${format.bold(title)}: ${shown(view.request, format, REQUEST_CHARS_SHOWN)}`, stateLine(view, format)];
   if (view.plan) lines.push(...planLines(view.plan, format));
   lines.push(...notes(view, images, format));
-  return { text: lines.join('\n'), images: chatImages(view, images), buttons: buttonsFor(view), final: isFinal(view) };
+  const footer = view.phase === 'failed' && OPERATOR_FAILURES.has(view.failure ?? 'internal') ? `ref ${view.jobId}` : undefined;
+  return { text: lines.join('\n'), images: chatImages(view, images), buttons: buttonsFor(view), final: isFinal(view), ...(footer ? { footer } : {}) };
 }

@@ -21,6 +21,9 @@ const FOLLOW_BLOCK_MS = 500;
 const FOLLOW_RETRY_MS = 1000;
 const MAX_FOLLOW_FAILURES = 30;
 
+/** How often a waiting job's place in line is read again (at least; Slack's budget may stretch it). */
+const QUEUE_REFRESH_MS = 3000;
+
 /** A status message being kept up to date. */
 interface Following {
   controller: AbortController;
@@ -70,11 +73,24 @@ export class StatusFollower {
         if (signature !== delivered) await transport.editStatus(record.status, message);
         delivered = signature;
         await records.rendered(jobId, platform, state.lastSeq, isFinal(state));
+        if (isFinal(state)) await this.notify(jobId, record, state, log);
       },
     });
     if (start.unshown) cadence.push(start.view);
+    let current = start.view;
+    // A waiting job's place in line changes without an event of its own: read it again now and then.
+    const refresh = setInterval(() => {
+      if (current.phase !== 'queued') return;
+      void queue
+        .standing(jobId)
+        .then((standing) => {
+          if (!standing || current.phase !== 'queued' || current.queue?.place === standing.place) return;
+          current = { ...current, queue: { place: standing.place, startsAt: Date.now() + standing.startsInMs } };
+          cadence.push(current);
+        })
+        .catch((error: unknown) => log.debug({ err: error }, "could not read a waiting job's place"));
+    }, Math.max(QUEUE_REFRESH_MS, transport.editIntervalMs));
     const loop = (async () => {
-      let current = start.view;
       let failures = 0;
       try {
         // A view that is already final (a job that ended while no bot ran) has nothing left to read.
@@ -99,6 +115,7 @@ export class StatusFollower {
         }
         if (!controller.signal.aborted) await cadence.idle();
       } finally {
+        clearInterval(refresh);
         if (this.following.get(jobId)?.controller === controller) this.following.delete(jobId);
       }
     })();
@@ -118,7 +135,7 @@ export class StatusFollower {
         continue;
       }
       // Everything that happened while no bot ran goes into one edit, straight to where the job is now.
-      const view = foldEvents(newJobView({ jobId, request: record.request }), history);
+      const view = foldEvents(newJobView({ jobId, request: record.request, step: record.step }), history);
       logger.info({ jobId, lastSeq: record.lastSeq, latestSeq: view.lastSeq }, 'resuming a status message');
       this.follow(jobId, record, { view, lastWriteAt: 0, unshown: view.lastSeq > record.lastSeq });
     }
@@ -135,6 +152,21 @@ export class StatusFollower {
         await f.cadence.close();
       }),
     );
+  }
+
+  /**
+   * One new message that pings the requester alone, when an edit ends (done or failed) long after
+   * it was asked for: an edit of the status notifies nobody, and people look away. Once per job,
+   * across restarts.
+   */
+  private async notify(jobId: string, record: JobRecord, view: JobView, log: Logger): Promise<void> {
+    const { transport, records, config } = this.context;
+    if (view.phase !== 'done' && view.phase !== 'failed') return;
+    if (record.requestedAt === undefined || Date.now() - record.requestedAt <= config.notifyAfterMs) return;
+    if (!(await records.claimNotification(jobId))) return;
+    const what = view.step ? `Edit ${view.step}` : 'Your edit';
+    const text = view.phase === 'done' ? `${what} is done: the result is in the status above.` : `${what} could not be finished: the status above says why.`;
+    await transport.notify?.(record.status, record.requester.user, text).catch((error: unknown) => log.warn({ err: error }, 'could not ping the requester'));
   }
 
   /** The images the view shows, as bytes; one that expired is left out (the text says so). */

@@ -42,6 +42,8 @@ export interface ChatMessage {
   buttons: ChatButton[];
   /** The job reached a terminal event: the adapter must deliver this version even if edits are throttled. */
   final: boolean;
+  /** A small line for operators (a job id to look up in the logs), shown small where the platform can. */
+  footer?: string;
 }
 
 /** Platform markup for the few things the renderer needs. */
@@ -155,6 +157,11 @@ export interface ChatTransport {
   stop(): Promise<void>;
   /** Replaces a status message's content (also after a restart, from a stored ref). */
   editStatus(ref: StatusRef, message: ChatMessage): Promise<void>;
+  /**
+   * Posts one new message in the status message's thread that pings `user` and no one else
+   * (`<@user>` starts `text`'s line), pointing to the status; nothing else the bot posts pings.
+   */
+  notify?(ref: StatusRef, user: string, text: string): Promise<void>;
 }
 
 /** The stateless id a button carries: everything else is looked up in Redis. */

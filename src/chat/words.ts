@@ -5,11 +5,15 @@ import type { IncomingBase } from './transport.js';
 
 export const SOMETHING_WENT_WRONG = 'Something went wrong on our side; it has been logged. Please try again.';
 
-/** A GasError's message as chat shows it: the queue names a thread's owner by id, a mention shows the person. */
+/** A GasError's message as chat shows it: the thread history names people by id, a mention shows them. */
 export function wordedForChat(error: GasError): string {
-  const owner = error.details?.owner;
-  if (error.code === 'not_allowed' && typeof owner === 'string') return error.message.replace(owner, `<@${owner}>`);
-  return error.message;
+  if (error.code !== 'not_allowed') return error.message;
+  let text = error.message;
+  for (const field of ['owner', 'latestBy']) {
+    const id = error.details?.[field];
+    if (typeof id === 'string') text = text.replace(id, `<@${id}>`);
+  }
+  return text;
 }
 
 /** Tells the person what went wrong, in words for people; details go to the log only. */

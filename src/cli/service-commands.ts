@@ -8,7 +8,7 @@ import { runBotProcess, type BotShared } from '../chat/bot-process.js';
 import type { AnyPlatform, BotTransport } from '../chat/platform.js';
 import type { Configuration } from '../config/index.js';
 import type { Output } from '../output.js';
-import { opsSettings, processLogger, queueSettings, workerModelOptions, type Flags } from './settings.js';
+import { chatSettings, opsSettings, processLogger, queueSettings, workerModelOptions, type Flags } from './settings.js';
 
 /** Where a service writes its log lines (stderr), and what stops it other than SIGTERM or SIGINT. */
 export interface ServiceRun {
@@ -33,7 +33,7 @@ async function transportsFor(config: Configuration, platforms: readonly AnyPlatf
 export async function runBotCommand(config: Configuration, flags: Flags, platforms: readonly AnyPlatform[], { log, until }: ServiceRun): Promise<void> {
   const settings = { ...queueSettings(config, flags), ...opsSettings(config, flags) };
   const logger = processLogger(config, 'gas-bot', log);
-  await runBotProcess({ ...settings, logger, transports: await transportsFor(config, platforms, logger), ...(until ? { until } : {}) });
+  await runBotProcess({ ...settings, logger, flow: chatSettings(config), transports: await transportsFor(config, platforms, logger), ...(until ? { until } : {}) });
 }
 
 /** `gas serve`: the chosen platforms' bots and a worker in one process; the running edit is handed back on SIGTERM, as `gas worker` does. */
@@ -43,5 +43,5 @@ export async function runServeCommand(config: Configuration, flags: Flags, platf
   const logger = processLogger(config, 'gas-serve', log);
   const transports = await transportsFor(config, platforms, logger);
   const worker = async (shared: BotShared) => workerPart(await startModelWorker(models, shared));
-  await runBotProcess({ ...settings, logger, transports, parts: [worker], ...(until ? { until } : {}) });
+  await runBotProcess({ ...settings, logger, flow: chatSettings(config), transports, parts: [worker], ...(until ? { until } : {}) });
 }

@@ -4,7 +4,7 @@
  */
 import type { Configuration } from '../config/index.js';
 import type { Override } from '../config/section.js';
-import { logSection, modelsSection, opsSection, plannerSection, queueSection, redisSection, shellSection, workerSection } from '../config/sections.js';
+import { chatSection, logSection, modelsSection, opsSection, plannerSection, queueSection, redisSection, shellSection, workerSection } from '../config/sections.js';
 import type { EditQueueConfig } from '../jobs/edit-queue.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Output } from '../output.js';
@@ -74,4 +74,9 @@ export function workerModelOptions(config: Configuration, flags: Flags): WorkerM
   // Checked before the colour world is built on disk: bad input writes nothing.
   const dirs = withColourWorldDefaults({ bundle: models.bundle, detector: models.detector });
   return { bundle: dirs.bundle, provider: models.provider, detector: dirs.detector, detectorVariant: models.detectorVariant, planner, worker };
+}
+
+/** How the chat flow treats people (pings, step caps), for every platform a bot process serves. */
+export function chatSettings(config: Configuration) {
+  return config.read(chatSection);
 }

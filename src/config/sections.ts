@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_WORKER_CONFIG } from '../../gpu-worker/config.js';
 import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
 import { MAX_STEPS } from '../distill/modes.js';
+import { DEFAULT_CHAT_FLOW_CONFIG } from '../chat/context.js';
 import { DETECTOR_VARIANTS } from '../ground/detector.js';
 import { DEFAULT_QUEUE_CONFIG, DEFAULT_REDIS_URL } from '../jobs/queue-settings.js';
 import { EXECUTION_PROVIDERS } from '../models/providers.js';
@@ -102,6 +103,18 @@ export const plannerSection = defineSection({
   },
 });
 
+export const chatSection = defineSection({
+  name: 'chat',
+  schema: z.object({
+    notifyAfterMs: wholeNumber(0).default(DEFAULT_CHAT_FLOW_CONFIG.notifyAfterMs),
+    maxSteps: wholeNumber(1, MAX_STEPS).default(DEFAULT_CHAT_FLOW_CONFIG.maxSteps),
+  }),
+  variables: {
+    notifyAfterMs: { env: 'GAS_NOTIFY_AFTER_MS', kind: 'number', description: 'an edit that ends (done or failed) longer than this after it was asked for pings its requester, once' },
+    maxSteps: { env: 'GAS_MAX_STEPS', kind: 'number', description: 'the most iterations a request in chat may ask for' },
+  },
+});
+
 export const opsSection = defineSection({
   name: 'ops',
   schema: z.object({
@@ -152,4 +165,4 @@ export const shellSection = defineSection({
 });
 
 /** Every core section, in the order `gas config` and the documentation show them. */
-export const CORE_SECTIONS: readonly ConfigSection[] = [redisSection, queueSection, workerSection, modelsSection, plannerSection, opsSection, logSection, hubSection, shellSection];
+export const CORE_SECTIONS: readonly ConfigSection[] = [redisSection, queueSection, workerSection, modelsSection, plannerSection, chatSection, opsSection, logSection, hubSection, shellSection];

@@ -80,6 +80,8 @@ export const jobEventBodySchema = z.discriminatedUnion('type', [
     type: z.literal('queued'),
     /** Jobs that start before this one (0: next). */
     position: z.number().int().min(0),
+    /** Its place in line, 1-based, counting the running jobs it waits for ("2nd in line"); absent in events written before it was. */
+    place: z.number().int().min(1).optional(),
     /** Estimated time from this event until the job starts (0: as soon as a worker is free). */
     startsInMs: z.number().min(0),
     /** Estimated time from this event until the job finishes: its start plus one edit's recent mean duration. */

@@ -13,6 +13,7 @@ import { JobEvents, type RunFence } from './job-events.js';
 import type { Keys } from './keys.js';
 import { DEFAULT_QUEUE_CONFIG, type EditQueueConfig } from './queue-settings.js';
 import { scripts } from './scripts/index.js';
+import { estimateBySteps, startsIn, typicalRun, type JobAhead, type RunSample } from './eta.js';
 
 export const EDIT_JOB_NAME = 'edit';
 
@@ -20,10 +21,24 @@ export { DEFAULT_QUEUE_CONFIG, type EditQueueConfig } from './queue-settings.js'
 
 export type SubmitInput = Omit<EditJob, 'id' | 'createdAt' | 'options' | 'priority'> & Partial<Pick<EditJob, 'id' | 'options' | 'priority'>>;
 
+/** Where a waiting job stands. */
+export interface Standing {
+  /** Waiting jobs that will start before this one (0: next). */
+  position: number;
+  /** Its place in line, 1-based, counting the running jobs it waits for ("2nd in line"). */
+  place: number;
+  /** Estimated time until the job starts. */
+  startsInMs: number;
+  /** Estimated time until the job finishes. */
+  etaMs: number;
+}
+
 export interface Submitted {
   jobId: string;
   /** Jobs that will start before this one (0: next). */
   position: number;
+  /** Its place in line, counting the running jobs it waits for. */
+  place: number;
   /** Estimated time until the job starts. */
   startsInMs: number;
   /** Estimated time until the job finishes. */
@@ -77,12 +92,11 @@ export class EditQueue {
       throw new GasError('too_many_jobs', `You already have ${this.config.perUserLimit} edits in progress; wait for one to finish, or cancel one.`);
     }
     // Held: behind everything waiting now. Admitted: behind the waiting jobs of its priority or better.
-    const position = outcome === 'held' ? waiting : await this.aheadOf(job.priority + 1);
-    const estimate = await this.estimate(position);
+    const standing = await this.standingOf(job, outcome === 'held' ? { all: true } : { priority: job.priority + 1 });
     // `queued` goes out before the job can reach a worker, so it is always the first event.
-    await this.events.publish(job.id, { type: 'queued', position, ...estimate });
+    await this.events.publish(job.id, { type: 'queued', ...standing });
     if (outcome === 'admitted') await this.enqueue(job);
-    return { jobId: job.id, position, ...estimate, held: outcome === 'held' };
+    return { jobId: job.id, ...standing, held: outcome === 'held' };
   }
 
   /**
@@ -135,6 +149,21 @@ export class EditQueue {
     return true;
   }
 
+  /** Records what a worker measured of a finished edit, for the start-time estimates of waiting jobs. */
+  async recordRun(sample: RunSample): Promise<void> {
+    await this.redis.multi().lpush(this.keys.runSamples, JSON.stringify(sample)).ltrim(this.keys.runSamples, 0, RUN_SAMPLES - 1).exec();
+  }
+
+  /** Where a job still waiting stands now; undefined once it runs or has ended (or is unknown). */
+  async standing(jobId: string): Promise<Standing | undefined> {
+    const heldJson = await this.redis.get(this.keys.held(jobId));
+    if (heldJson) return this.standingOf(editJobSchema.parse(JSON.parse(heldJson)), { all: true });
+    const rank = await this.redis.zrank(this.queue.keys.prioritized, jobId);
+    if (rank === null) return undefined;
+    const queued = await this.queue.getJob(jobId);
+    return queued ? this.standingOf(queued.data as EditJob, { rank }) : undefined;
+  }
+
   /**
    * Frees the person's slot of a job that has left the queue and admits their next held-back job.
    * Workers call it once BullMQ has recorded the job as completed or failed, so a person never
@@ -147,8 +176,7 @@ export class EditQueue {
     );
     if (promoted) {
       const next = editJobSchema.parse(JSON.parse(promoted));
-      const position = await this.aheadOf(next.priority + 1);
-      await this.events.publish(next.id, { type: 'queued', position, ...(await this.estimate(position)) });
+      await this.events.publish(next.id, { type: 'queued', ...(await this.standingOf(next, { priority: next.priority + 1 })) });
       await this.enqueue(next);
     }
   }
@@ -184,29 +212,61 @@ export class EditQueue {
     await this.redis.zrem(this.keys.admitting, job.id);
   }
 
-  /** Waiting jobs that start before a new one of this BullMQ priority: those of equal or better priority. */
-  private async aheadOf(priority: number): Promise<number> {
-    const waiting = await this.queue.getJobs(['wait', 'prioritized']);
-    return waiting.filter((j) => j && (j.opts.priority ?? 0) <= priority).length;
-  }
-
-  /** When a job at `position` starts and finishes, from now: the jobs ahead and running, spread over the workers, at the recent mean duration. */
-  private async estimate(position: number): Promise<{ startsInMs: number; etaMs: number }> {
-    const [recent, active, workers] = await Promise.all([
-      this.redis.lrange(this.keys.durations, 0, 19),
-      this.queue.getActiveCount(),
+  /**
+   * Where a job stands behind the waiting jobs before it and the running ones, with when it
+   * should start. `before` says which waiting jobs go first: those of a BullMQ priority or better
+   * (a job about to be added), the first `rank` (a job already in the priority set), or all.
+   */
+  private async standingOf(job: EditJob, before: WaitingBefore): Promise<Standing> {
+    const [waiting, active, workers, samples, recent] = await Promise.all([
+      this.queue.getJobs(['prioritized', 'wait'], 0, -1, true),
+      this.queue.getJobs(['active']),
       this.queue.getWorkersCount(),
+      this.redis.lrange(this.keys.runSamples, 0, RUN_SAMPLES - 1),
+      this.redis.lrange(this.keys.durations, 0, 19),
     ]);
-    const mean = recent.length > 0 ? recent.reduce((s, v) => s + Number(v), 0) / recent.length : this.config.defaultDurationMs;
-    const startsInMs = startsIn(position + active, Math.max(1, workers), mean);
-    return { startsInMs, etaMs: Math.round(startsInMs + mean) };
+    const others = waiting.filter((j): j is Job => Boolean(j) && j.id !== job.id);
+    const ahead = 'all' in before ? others : 'rank' in before ? others.slice(0, before.rank) : others.filter((j) => (j.opts.priority ?? 0) <= before.priority);
+    const running = active.filter((j): j is Job => Boolean(j) && j.id !== job.id);
+    const slots = Math.max(1, workers);
+    const position = ahead.length;
+    // Running jobs hold the line only while every slot is taken.
+    const place = position + (running.length >= slots ? running.length : 0) + 1;
+    const run = typicalRun(samples.flatMap((raw) => parseSample(raw)));
+    if (!run) {
+      const mean = recent.length > 0 ? recent.reduce((sum, v) => sum + Number(v), 0) / recent.length : this.config.defaultDurationMs;
+      const startsInMs = startsIn(position + running.length, slots, mean);
+      return { position, place, startsInMs, etaMs: Math.round(startsInMs + mean) };
+    }
+    const done = await Promise.all(running.map((j) => this.iterationsDone(String(j.id))));
+    const jobsAhead: JobAhead[] = [
+      ...running.map((j, i) => ({ steps: (j.data as EditJob).options?.steps, done: done[i], running: true })),
+      ...ahead.map((j) => ({ steps: (j.data as EditJob).options?.steps, running: false })),
+    ];
+    return { position, place, ...estimateBySteps(jobsAhead, { steps: job.options.steps }, slots, run) };
+  }
+
+  /** The iterations a running job has reported, from its latest progress event (0 before the first). */
+  private async iterationsDone(jobId: string): Promise<number> {
+    const events = await this.events.history(jobId);
+    const progress = events.findLast((e) => e.type === 'progress');
+    return progress?.type === 'progress' ? progress.iteration : 0;
   }
 }
 
-/**
- * When a job starts with `ahead` jobs waiting or running before it on `workers` workers, each
- * taking `meanMs`: once all but `workers - 1` of them have finished, at `workers` jobs per mean.
- */
-export function startsIn(ahead: number, workers: number, meanMs: number): number {
-  return Math.round((Math.max(0, ahead - workers + 1) * meanMs) / workers);
+/** Which waiting jobs start before a job (see `standingOf`). */
+type WaitingBefore = { priority: number } | { rank: number } | { all: true };
+
+/** Run samples kept for estimates. */
+const RUN_SAMPLES = 20;
+
+function parseSample(raw: string): RunSample[] {
+  try {
+    const sample = JSON.parse(raw) as RunSample;
+    return typeof sample.itPerSec === 'number' && typeof sample.overheadMs === 'number' && typeof sample.defaultSteps === 'number' ? [sample] : [];
+  } catch {
+    return [];
+  }
 }
+
+export { startsIn } from './eta.js';

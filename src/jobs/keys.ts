@@ -43,8 +43,10 @@ export interface Keys {
   readonly heldJobs: string;
   /** Admitted jobs not yet in BullMQ, scored by when (ms): they count toward the global cap meanwhile. Sorted set. TTL: the queue's; members older than a minute are dropped. */
   readonly admitting: string;
-  /** Recent job durations (ms), newest first, for ETAs. List, trimmed to 50. No TTL. */
+  /** Recent job durations (ms), newest first, for ETAs before any run was measured. List, trimmed to 50. No TTL. */
   readonly durations: string;
+  /** What workers measured of recent edits (iterations per second, overhead, default steps), newest first, for start times. List of JSON, trimmed to 20. No TTL. */
+  readonly runSamples: string;
 
   // ── conversation threads (thread keys encode their parts, so no two threads share one) ──
   /** A conversation thread's chain of results. List of entry JSON, newest first. TTL: the thread history's (7 days), from the last change. */
@@ -61,8 +63,12 @@ export interface Keys {
   unfinishedJobs(platform: string): string;
   /** Marks a thread as one of the bot's edit threads: the channel it was recorded under and its steps. String (JSON). TTL: the flow's. */
   editThread(platform: string, thread: string): string;
-  /** Held by the first press of a button that rewinds a thread (Retry, Undo), so a double click acts once. String '1'. TTL: 5 s. */
-  buttonPress(action: string, jobId: string): string;
+  /** Held by a person's first press of a button on one status message, so their double click acts once. String '1'. TTL: 1 s. */
+  buttonPress(action: string, jobId: string, message: string, user: string): string;
+  /** How many edits a conversation thread has had, for "edit 3 of this thread". Counter. TTL: the flow's. */
+  threadSteps(platform: string, thread: string): string;
+  /** Set once the requester of a job was pinged about its end, so a restarted bot never pings twice. String '1'. TTL: the flow's. */
+  notified(jobId: string): string;
   /** Claimed by the first delivery of a person's message, so a redelivery makes no second job. String '1'. TTL: a day. */
   messageSeen(platform: string, channel: string, thread: string, message: string): string;
 }
@@ -100,13 +106,16 @@ export function redisKeys(prefix = 'gas'): Keys {
     heldJobs: `${prefix}:held-jobs`,
     admitting: `${prefix}:admitting`,
     durations: `${prefix}:durations`,
+    runSamples: `${prefix}:run-samples`,
     thread: (platform, channel, thread) => `${prefix}:thread:${threadPath(platform, channel, thread)}`,
     threadOrigin: (platform, channel, thread) => `${prefix}:thread-origin:${threadPath(platform, channel, thread)}`,
     threadOwner: (platform, channel, thread) => `${prefix}:thread-owner:${threadPath(platform, channel, thread)}`,
     chatJob: (jobId) => `${chat}:job:${jobId}`,
     unfinishedJobs: (platform) => `${chat}:unfinished:${platform}`,
     editThread: (platform, thread) => `${chat}:edit-thread:${platform}:${thread}`,
-    buttonPress: (action, jobId) => `${chat}:press:${action}:${jobId}`,
+    buttonPress: (action, jobId, message, user) => `${chat}:press:${lengthPrefixed([action, jobId, message, user])}`,
+    threadSteps: (platform, thread) => `${chat}:thread-steps:${lengthPrefixed([platform, thread])}`,
+    notified: (jobId) => `${chat}:notified:${jobId}`,
     messageSeen: (platform, channel, thread, message) => `${chat}:seen:${lengthPrefixed([platform, channel, thread, message])}`,
   };
 }

@@ -4,9 +4,10 @@
  * to the thread's original photo. The history and every blob it names live for the same TTL.
  *
  * A thread has an owner: the person whose photo started it. Anyone in the thread may add an edit
- * (a reply iterates on the latest result, and the owner can undo it), but only the owner or an
- * admin may undo edits or replace the photo, since both discard the owner's work. A thread
- * written before owners were recorded has none: it stays open to all until a photo restarts it.
+ * (a reply iterates on the latest result). The owner may undo any step, whoever made the latest
+ * step may undo that one, and admins may do anything; only the owner or an admin may replace the
+ * photo (src/edits/rules.ts is that rule in words). A thread written before owners were recorded
+ * has none: it stays open to all until a photo restarts it.
  *
  * Layout: `keys.thread(…)` is a list of JSON entries, newest first; `keys.threadOrigin(…)` holds
  * the original photo's ref and `keys.threadOwner(…)` its owner's user id, written together.
@@ -36,14 +37,24 @@ const threadIdSchema = requesterSchema.pick({ platform: true, channel: true }).e
 /** Where a conversation lives: the platform, its channel and the thread in it. */
 export type ThreadId = z.infer<typeof threadIdSchema>;
 
-const entrySchema = z.object({ jobId: z.string().min(1), result: blobRefSchema });
-/** One edit in a thread: the job and the image it produced. */
+/** `by`: who asked for the edit (absent in entries written before it was recorded). */
+const entrySchema = z.object({ jobId: z.string().min(1), result: blobRefSchema, by: z.string().min(1).optional() });
+/** One edit in a thread: the job, the image it produced, and who asked for it. */
 export type ThreadEntry = z.infer<typeof entrySchema>;
 
 /** Who acts on a thread: a platform user id, and whether they are an admin (platform role or GAS_ADMINS). */
 export interface ThreadActor {
   user: string;
   isAdmin?: boolean;
+}
+
+/**
+ * Who may rewind a thread (`latestBy` undefined: who may replace its photo): its owner, whoever
+ * made the latest step, or an admin; a thread with no recorded owner is open to all. The same
+ * rule runs atomically in thread-undo.lua.
+ */
+export function mayUndo(who: { user: string; isAdmin: boolean }, thread: { owner?: string; latestBy?: string }): boolean {
+  return who.isAdmin || thread.owner === undefined || who.user === thread.owner || who.user === thread.latestBy;
 }
 
 /** What only a thread's owner or an admin may do. */
@@ -92,11 +103,15 @@ export class ThreadHistory {
     return (await this.redis.get(ownerKey)) ?? undefined;
   }
 
-  /** Refuses (not_allowed) `by` doing `action` in a thread someone else owns, unless `by` is an admin. */
+  /**
+   * Refuses (not_allowed) `by` doing `action` in a thread: replacing the photo is its owner's (or
+   * an admin's); undoing is also allowed to whoever made the latest edit.
+   */
   async checkOwner(thread: ThreadId, by: ThreadActor, action: OwnerAction): Promise<void> {
     const actor = checkActor(by);
-    const owner = await this.owner(thread);
-    if (owner !== undefined && owner !== actor.user && !actor.isAdmin) throw notAllowed(owner, action);
+    const [owner, latest] = await Promise.all([this.owner(thread), action === 'undo' ? this.latest(thread) : undefined]);
+    const latestBy = action === 'undo' ? latest?.by : undefined;
+    if (!mayUndo({ user: actor.user, isAdmin: actor.isAdmin === true }, { owner, latestBy })) throw notAllowed(owner!, action, latestBy);
   }
 
   /** The thread's original photo, if one was recorded. */
@@ -137,8 +152,9 @@ export class ThreadHistory {
 
   /**
    * Removes the newest edit and returns the one before it, which is now the latest; undefined when
-   * no edit is left (the next job then starts from the origin, see `sourceFor`). Only the
-   * thread's owner or an admin may undo; anyone else is refused (not_allowed) and nothing changes.
+   * no edit is left (the next job then starts from the origin, see `sourceFor`). The thread's
+   * owner, whoever made the newest edit, or an admin may undo; anyone else is refused
+   * (not_allowed) and nothing changes.
    */
   async undo(thread: ThreadId, by: ThreadActor): Promise<ThreadEntry | undefined> {
     const actor = checkActor(by);
@@ -147,7 +163,7 @@ export class ThreadHistory {
       { list, origin: originKey, owner: ownerKey },
       { user: actor.user, isAdmin: actor.isAdmin ? '1' : '0', ttlSeconds: this.ttlSeconds },
     );
-    if (reply[0] !== 1) throw notAllowed(reply[1], 'undo');
+    if (reply[0] !== 1) throw notAllowed(reply[1], 'undo', reply[2] || undefined);
     const [, origin, remaining] = reply;
     await this.keepBlobsAlive(this.blobRefsIn(remaining, origin === '' ? null : origin, list, originKey));
     return remaining.length === 0 ? undefined : parseEntry(remaining[0], list);
@@ -206,15 +222,17 @@ function checkActor(by: ThreadActor): ThreadActor {
 }
 
 /**
- * The refusal a person sees. `owner` is the platform user id; front ends that word it otherwise
- * (a mention, a display name) find it and the action in the details.
+ * The refusal a person sees. `owner` (and `latestBy`, who made the newest edit) are platform user
+ * ids; front ends that word them otherwise (a mention, a display name) find them in the details.
  */
-export function notAllowed(owner: string, action: OwnerAction): GasError {
-  const message =
-    action === 'undo'
-      ? `Only ${owner} (who started this thread) or an admin can undo edits in this thread.`
-      : `Only ${owner} (who started this thread) or an admin can replace its photo; post yours outside this thread to start a new one.`;
-  return new GasError('not_allowed', message, { owner, action });
+export function notAllowed(owner: string, action: OwnerAction, latestBy?: string): GasError {
+  if (action === 'replace') {
+    return new GasError('not_allowed', `Only ${owner} (who started this thread) or an admin can replace its photo; post yours outside this thread to start a new one.`, { owner, action });
+  }
+  if (latestBy === undefined || latestBy === owner) {
+    return new GasError('not_allowed', `Only ${owner} (who started this thread) or an admin can undo edits in this thread.`, { owner, action });
+  }
+  return new GasError('not_allowed', `Only ${owner} (who started this thread), ${latestBy} (who made the latest edit) or an admin can undo it.`, { owner, action, latestBy });
 }
 
 /** Runs a MULTI and returns its replies, failing on the first command that failed. */

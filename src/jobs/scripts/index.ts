@@ -40,7 +40,7 @@ const SPECS = {
   release: script<string | null>()('release.lua', ['active', 'backlog', 'heldJobs', 'admitting'], ['jobId', 'perUserLimit', 'heldPrefix', 'now', 'ttlSeconds']),
   unhold: script<0 | 1>()('unhold.lua', ['backlog', 'heldJobs', 'held'], ['jobId']),
   setOrigin: script<[0 | 1, string]>()('set-origin.lua', ['list', 'origin', 'owner'], ['ref', 'user', 'ttlSeconds', 'isAdmin']),
-  threadUndo: script<[0, string] | [1, string, string[]]>()('thread-undo.lua', ['list', 'origin', 'owner'], ['user', 'isAdmin', 'ttlSeconds']),
+  threadUndo: script<[0, string, string] | [1, string, string[]]>()('thread-undo.lua', ['list', 'origin', 'owner'], ['user', 'isAdmin', 'ttlSeconds']),
 };
 
 type Call<Spec> = Spec extends ScriptSpec<infer Key, infer Arg, infer Reply> ? (keys: Record<Key, string>, args: Record<Arg, ScriptArg>) => Promise<Reply> : never;
