@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slackMessage } from '../adapters/slack/blocks.js';
 import { slackConfigFromEnv, type SlackConfigInput } from '../adapters/slack/config.js';
-import { downloadSlackFile, fileHosts, incomingFile } from '../adapters/slack/download.js';
+import { downloadSlackFile, fileHosts, sharedFile, slackFileSource } from '../adapters/slack/download.js';
 import { slackFormat } from '../adapters/slack/format.js';
 import { BOT_EVENTS, BOT_SCOPES, slackManifest } from '../adapters/slack/manifest.js';
 import { SlackTransport, type SlackStatusRef } from '../adapters/slack/transport.js';
@@ -300,7 +300,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     expect([page.code, page.message]).toEqual(['bad_image', 'Slack sent a web page instead of the image: the bot needs the files:read scope (reinstall the app after adding it).']);
     expect((await downloadSlackFile(file.url_private_download, fake.botToken, MIB, hosts)).equals(fake.fileBytes(file.id)!)).toBe(true);
 
-    const elsewhere = await rejection(incomingFile({ id: 'F1', name: 'p.png', url_private_download: 'https://evil.example/p.png' }, fake.botToken, hosts).download(MIB));
+    const elsewhere = await rejection(sharedFile({ id: 'F1', name: 'p.png', url_private_download: 'https://evil.example/p.png' }, slackFileSource(fake.botToken, hosts)).download(MIB));
     expect([elsewhere.code, elsewhere.message]).toEqual(['bad_input', 'That file is not hosted by Slack; share the image in your message.']);
     const plain = await rejection(downloadSlackFile('http://files.slack.com/files-pri/T-F/p.png', fake.botToken, MIB, fileHosts('https://slack.com/api/')));
     expect(plain.code).toBe('bad_input');
@@ -413,7 +413,7 @@ describe('Slack settings, payloads and manifest', () => {
     expect(slackFormat.relativeTime(Date.UTC(2030, 0, 1))).toBe('<!date^1893456000^at {time}|at 2030-01-01 00:00:00 UTC>');
     const long = `${slackFormat.bold('Plan')}\n${'x'.repeat(2_990)}\n${'y'.repeat(3_500)}`;
     const body = slackMessage({ text: long, images: [], buttons: [], final: false }, []);
-    const texts = body.blocks.map((b) => (b.text as { text: string }).text);
+    const texts = body.blocks.map((b) => (b as { text: { text: string } }).text.text);
     expect(texts[0]).toBe(`*Plan*\n${'x'.repeat(2_990)}`);
     expect([texts[1].length, texts[1].endsWith('y…')]).toEqual([2_999, true]);
     expect(body.text.length).toBeLessThanOrEqual(3_000);
