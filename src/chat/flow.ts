@@ -359,7 +359,7 @@ export class ChatFlow implements ChatFlowHandlers {
   private async undo(press: IncomingButton, record: JobRecord, isAdmin: boolean): Promise<void> {
     const source = await undoThread(this.deps, threadOf(record), press.user, isAdmin);
     const stored = await this.deps.blobs.get(source).catch(() => undefined);
-    const image = stored ? await fitForUpload(stored, this.deps.transport.maxUploadBytes) : undefined;
+    const image = stored ? await fitForUpload(stored, this.deps.transport.uploadLimits) : undefined;
     await press.postStatus({
       text: `Went back one edit. A reply in this thread now edits ${image ? 'this image' : 'the original photo'}.`,
       images: image
@@ -409,7 +409,7 @@ export class ChatFlow implements ChatFlowHandlers {
     if (shown.preview) images.preview = await get(view.preview);
     if (shown.result) {
       const result = await get(view.result?.image);
-      if (result) images.result = await fitForUpload(result, this.deps.transport.maxUploadBytes);
+      if (result) images.result = await fitForUpload(result, this.deps.transport.uploadLimits);
     }
     return images;
   }
