@@ -19,12 +19,8 @@ import { buttonId, type ChatButton, type ChatImage, type ChatMessage } from '../
 import { truncate } from '../../src/chat/truncate.js';
 import { DISCORD_BOLD } from './format.js';
 
-export const MAX_CONTENT_CHARS = 2000;
-export const MAX_BUTTONS_PER_ROW = 5;
-const MAX_BUTTON_LABEL = 80;
-const MAX_ALT_TEXT = 1024;
-const MAX_EMBEDS = 10;
-const MAX_ATTACHMENTS = 10;
+/** Discord's limits on one message. */
+const LIMITS = { contentChars: 2000, buttonsPerRow: 5, buttonLabel: 80, altText: 1024, embeds: 10, attachments: 10 } as const;
 
 export interface DiscordPayload {
   body: RESTPostAPIChannelMessageJSONBody;
@@ -38,34 +34,34 @@ const BUTTON_STYLES: Record<ChatButton['style'], ButtonStyle> = {
 };
 
 /** Text within Discord's limit (2000 by default), cut safely (src/chat/truncate.ts). */
-export const truncateContent = (text: string, max = MAX_CONTENT_CHARS): string => truncate(text, max, DISCORD_BOLD);
+export const truncateContent = (text: string, max: number = LIMITS.contentChars): string => truncate(text, max, DISCORD_BOLD);
 
 /** The text with a resize note as its last line: the text is cut to make room, so the note always shows. */
-const withNote = (text: string, note?: string) => (note ? `${truncateContent(text, MAX_CONTENT_CHARS - note.length - 1)}\n${note}` : truncateContent(text));
+const withNote = (text: string, note?: string) => (note ? `${truncateContent(text, LIMITS.contentChars - note.length - 1)}\n${note}` : truncateContent(text));
 
 function attachments(images: readonly ChatImage[]): AttachmentBuilder[] {
   const seen = new Set<string>();
   return images.map((image, i) => {
     const name = seen.has(image.name) ? `${i}-${image.name}` : image.name;
     seen.add(name);
-    return new AttachmentBuilder(image.data, { name, ...(image.alt ? { description: image.alt.slice(0, MAX_ALT_TEXT) } : {}) });
+    return new AttachmentBuilder(image.data, { name, ...(image.alt ? { description: image.alt.slice(0, LIMITS.altText) } : {}) });
   });
 }
 
 function buttonRows(buttons: readonly ChatButton[]) {
   if (buttons.length === 0) return [];
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
-    buttons.slice(0, MAX_BUTTONS_PER_ROW).map((button) =>
-      new ButtonBuilder().setCustomId(buttonId(button.action, button.jobId)).setLabel(button.label.slice(0, MAX_BUTTON_LABEL)).setStyle(BUTTON_STYLES[button.style]),
+    buttons.slice(0, LIMITS.buttonsPerRow).map((button) =>
+      new ButtonBuilder().setCustomId(buttonId(button.action, button.jobId)).setLabel(button.label.slice(0, LIMITS.buttonLabel)).setStyle(BUTTON_STYLES[button.style]),
     ),
   );
   return [row.toJSON()];
 }
 
 export function discordPayload(message: ChatMessage, note?: string): DiscordPayload {
-  const images = message.images.slice(0, MAX_ATTACHMENTS);
+  const images = message.images.slice(0, LIMITS.attachments);
   const files = attachments(images);
-  const embeds = files.filter((_, i) => images[i].placement === 'inline').slice(0, MAX_EMBEDS).map((file) => new EmbedBuilder().setImage(`attachment://${file.name}`));
+  const embeds = files.filter((_, i) => images[i].placement === 'inline').slice(0, LIMITS.embeds).map((file) => new EmbedBuilder().setImage(`attachment://${file.name}`));
   return {
     body: {
       content: withNote(message.text, note),

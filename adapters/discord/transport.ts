@@ -114,22 +114,18 @@ export class DiscordTransport implements ChatTransport {
   readonly format = discordFormat;
   readonly editIntervalMs: number;
   readonly uploadLimits: UploadLimits;
-  private readonly config: DiscordConfig;
+  /** The gateway connection, from `start` to `stop`. */
+  private client?: Client;
   private readonly rest: REST;
+  private readonly config: DiscordConfig;
   private readonly files: FileSource;
   private readonly access: AccessPolicy;
-  private readonly log: Logger;
-  private client?: Client;
   /** Images of context-menu targets, between the modal and its submission (15 minutes at most). */
   private readonly modalTargets = new Map<string, { file?: IncomingFile; expiresAt: number }>();
   /** Interaction webhooks of status messages, by message id, until their tokens expire or are refused. */
   private readonly webhooks = new Map<string, InteractionWebhook>();
 
-  constructor(
-    config: DiscordConfigInput,
-    log: Logger = createLogger('discord'),
-    private readonly deps: DiscordDeps = {},
-  ) {
+  constructor(config: DiscordConfigInput, private readonly log: Logger = createLogger('discord'), private readonly deps: DiscordDeps = {}) {
     this.config = parseDiscordConfig(config);
     this.editIntervalMs = this.config.editIntervalMs;
     // Discord counts a request's files together; DISCORD_MAX_UPLOAD_BYTES bounds both until a setting tells them apart.
@@ -138,7 +134,6 @@ export class DiscordTransport implements ChatTransport {
     this.files = attachmentSource(attachmentHosts(this.config.apiUrl), deps.fetch);
     const { allowedGuilds, allowedChannels, allowedRoles, adminRoles, dmsEnabled } = this.config;
     this.access = new AccessPolicy({ spaces: allowedGuilds, channels: allowedChannels, roles: allowedRoles, adminRoles, directMessages: dmsEnabled }, { space: 'server' });
-    this.log = log;
   }
 
   async start(handlers: ChatFlowHandlers): Promise<void> {

@@ -10,12 +10,8 @@ import { buttonId, type ChatButton, type ChatMessage } from '../../src/chat/tran
 import { truncate } from '../../src/chat/truncate.js';
 import { SLACK_BOLD } from './format.js';
 
-export const MAX_BLOCKS = 50;
-export const MAX_SECTION_CHARS = 3000;
-const MAX_FALLBACK_CHARS = 3000;
-const MAX_BUTTON_LABEL = 75;
-const MAX_ALT_TEXT = 2000;
-const MAX_BUTTONS = 25;
+/** Block Kit's limits on one message. */
+const LIMITS = { blocks: 50, sectionChars: 3000, fallbackChars: 3000, buttonLabel: 75, altText: 2000, buttons: 25 } as const;
 
 export interface SlackMessageBody {
   text: string;
@@ -38,17 +34,17 @@ export function sectionBlock(text: string): types.SectionBlock {
 }
 
 export function imageBlock(file: ShownFile): types.ImageBlock {
-  return { type: 'image', slack_file: { id: file.fileId }, alt_text: file.alt.slice(0, MAX_ALT_TEXT) || 'image' };
+  return { type: 'image', slack_file: { id: file.fileId }, alt_text: file.alt.slice(0, LIMITS.altText) || 'image' };
 }
 
 export function buttonElement(button: ChatButton): types.Button {
   const id = buttonId(button.action, button.jobId);
   const style = STYLES[button.style];
-  return { type: 'button', action_id: id, value: id, text: { type: 'plain_text', text: button.label.slice(0, MAX_BUTTON_LABEL) }, ...(style ? { style } : {}) };
+  return { type: 'button', action_id: id, value: id, text: { type: 'plain_text', text: button.label.slice(0, LIMITS.buttonLabel) }, ...(style ? { style } : {}) };
 }
 
 export function actionsBlock(buttons: readonly ChatButton[]): types.ActionsBlock {
-  return { type: 'actions', elements: buttons.slice(0, MAX_BUTTONS).map(buttonElement) };
+  return { type: 'actions', elements: buttons.slice(0, LIMITS.buttons).map(buttonElement) };
 }
 
 /** Splits text into section-sized pieces at line breaks where it can. */
@@ -57,12 +53,12 @@ function sections(text: string, maxSections: number): string[] {
   let current = '';
   for (const line of text.split('\n')) {
     const candidate = current ? `${current}\n${line}` : line;
-    if (candidate.length <= MAX_SECTION_CHARS) {
+    if (candidate.length <= LIMITS.sectionChars) {
       current = candidate;
       continue;
     }
     if (current) pieces.push(current);
-    current = line.length <= MAX_SECTION_CHARS ? line : truncateText(line, MAX_SECTION_CHARS);
+    current = line.length <= LIMITS.sectionChars ? line : truncateText(line, LIMITS.sectionChars);
   }
   if (current) pieces.push(current);
   return pieces.slice(0, maxSections);
@@ -71,8 +67,8 @@ function sections(text: string, maxSections: number): string[] {
 export function slackMessage(message: ChatMessage, shown: readonly ShownFile[]): SlackMessageBody {
   const buttons = message.buttons.length > 0 ? [actionsBlock(message.buttons)] : [];
   const images = shown.map(imageBlock);
-  const room = MAX_BLOCKS - buttons.length;
+  const room = LIMITS.blocks - buttons.length;
   const text = sections(message.text, Math.max(1, room - images.length)).map(sectionBlock);
   const blocks: types.KnownBlock[] = [...text, ...images].slice(0, room);
-  return { text: truncateText(message.text || ' ', MAX_FALLBACK_CHARS), blocks: blocks.concat(buttons) };
+  return { text: truncateText(message.text || ' ', LIMITS.fallbackChars), blocks: blocks.concat(buttons) };
 }

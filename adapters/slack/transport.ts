@@ -92,7 +92,6 @@ export class SlackTransport implements ChatTransport {
   private readonly config: SlackConfig;
   private readonly files: FileSource;
   private readonly access: AccessPolicy;
-  private readonly log: Logger;
   private readonly client: SlackWebApi;
   private app?: App;
   private bot?: { userId: string; botId?: string };
@@ -100,18 +99,13 @@ export class SlackTransport implements ChatTransport {
   /** Results already uploaded into a thread, per status message and content. */
   private readonly resultsPosted = new Set<string>();
 
-  constructor(
-    config: SlackConfigInput,
-    log: Logger = createLogger('slack'),
-    private readonly deps: SlackDeps = {},
-  ) {
+  constructor(config: SlackConfigInput, private readonly log: Logger = createLogger('slack'), private readonly deps: SlackDeps = {}) {
     this.config = parseSlackConfig(config);
     this.editIntervalMs = this.config.editIntervalMs;
     // Slack takes each file in its own upload: there is no total per message.
     this.uploadLimits = { fileBytes: this.config.maxUploadBytes };
     this.files = slackFileSource(this.config.botToken, fileHosts(this.config.apiUrl), deps.fetch);
     this.access = new AccessPolicy({ channels: this.config.allowedChannels, users: this.config.allowedUsers }, { space: 'workspace' });
-    this.log = log;
     this.client = deps.client ?? new webApi.WebClient(this.config.botToken, this.clientOptions());
   }
 
