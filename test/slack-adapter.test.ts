@@ -13,47 +13,19 @@ import { slackFormat } from '../adapters/slack/format.js';
 import { BOT_EVENTS, BOT_SCOPES, slackManifest } from '../adapters/slack/manifest.js';
 import { SlackTransport, type SlackStatusRef } from '../adapters/slack/transport.js';
 import { ChatFlow } from '../src/chat/flow.js';
-import type { ChatFlowHandlers, ChatImage, ChatMessage, IncomingButton, IncomingEdit, IncomingMessage, StatusRef } from '../src/chat/transport.js';
+import type { ChatFlowHandlers, ChatImage, ChatMessage, StatusRef } from '../src/chat/transport.js';
 import { encodePng } from '../src/image/decode.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import { createLogger } from '../src/log.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from './fakes/slack/index.js';
 import { sceneImage } from './helpers/colour-world.js';
 import { rejection } from './helpers/errors.js';
+import { RecordingHandlers } from './helpers/recording-handlers.js';
 import { queueHarness, REQUEST, type QueueHarness } from './helpers/queue.js';
 import { freePort } from './helpers/private-redis.js';
 
 const MIB = 1024 * 1024;
 const silent = createLogger('slack-test', { level: 'silent' });
-
-/** The flow's stand-in: records every call, with the downloaded bytes, and runs what a test scripts for it. */
-class RecordingHandlers implements ChatFlowHandlers {
-  readonly edits: Array<{ request: IncomingEdit; at: number; bytes?: Buffer; downloadError?: unknown }> = [];
-  readonly messages: Array<{ message: IncomingMessage; bytes?: Buffer }> = [];
-  readonly buttons: Array<{ press: IncomingButton; at: number }> = [];
-  onEdit: (request: IncomingEdit) => Promise<void> = async () => {};
-  onButton: (press: IncomingButton) => Promise<void> = async () => {};
-
-  async editRequest(request: IncomingEdit): Promise<void> {
-    const entry: (typeof this.edits)[number] = { request, at: Date.now() };
-    try {
-      entry.bytes = await request.image?.download(10 * MIB);
-    } catch (error) {
-      entry.downloadError = error;
-    }
-    this.edits.push(entry);
-    await this.onEdit(request);
-  }
-
-  async threadMessage(message: IncomingMessage): Promise<void> {
-    this.messages.push({ message, bytes: await message.image?.download(10 * MIB) });
-  }
-
-  async buttonPressed(press: IncomingButton): Promise<void> {
-    this.buttons.push({ press, at: Date.now() });
-    await this.onButton(press);
-  }
-}
 
 let fake: FakeSlack | undefined;
 let transport: SlackTransport | undefined;

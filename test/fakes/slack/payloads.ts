@@ -2,7 +2,7 @@
  * What Slack sends an app, in its wire shape: the workspace the fake Slack plays (the team, the bot,
  * two people, three channels), event envelopes, message events, shared-file objects and
  * block_actions payloads. Pure data, shared by the fake server and the offline adapter driver
- * (test/helpers/adapter-drivers.ts), so both send Bolt the same bodies.
+ * (test/helpers/slack-driver.ts), so both send Bolt the same bodies.
  */
 
 export interface Channel {

@@ -12,7 +12,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { blockActions, CHANNELS, eventEnvelope, messageEvent, publicFile, wireFile, WORKSPACE, type Channel, type WireFile } from './payloads.js';
+import { blockActions, CHANNELS, eventEnvelope, messageEvent, publicFile, wireFile, WORKSPACE, type Channel, type SentMessage, type WireFile } from './payloads.js';
 import { checkBlocks, type FileState } from './rules.js';
 
 export type { WireFile } from './payloads.js';
@@ -70,15 +70,9 @@ export interface Delivery {
   transport: 'socket' | 'http';
 }
 
-export interface WireMessage {
+/** A message the fake keeps: what was sent, where, with the ids of its files. */
+export interface WireMessage extends SentMessage {
   type: 'message';
-  subtype?: string;
-  ts: string;
-  thread_ts?: string;
-  user?: string;
-  bot_id?: string;
-  text: string;
-  blocks?: any[];
   files?: string[];
   channel: string;
   /** How many times chat.update changed it. */
