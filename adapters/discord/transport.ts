@@ -302,12 +302,9 @@ export class DiscordTransport implements ChatTransport {
     }
   }
 
-  /** Refuses privately when outside the allow-lists; true when refused. */
-  private async refused(interaction: RepliableInteraction, who: Requester): Promise<boolean> {
-    const refusal = this.access.refusal(who.facts);
-    if (!refusal) return false;
-    await this.acknowledge(() => interaction.reply(privateReply(refusal)));
-    return true;
+  /** Whether the person may use the bot here; when not, says why privately (which acknowledges the interaction). */
+  private admitted(interaction: RepliableInteraction, who: Requester): Promise<boolean> {
+    return this.access.admits(who.facts, (refusal) => this.acknowledge(() => interaction.reply(privateReply(refusal))));
   }
 
   /** `/edit` and the "Edit image" modal: refuse or defer first, then read the request and hand it to the flow. */
@@ -317,7 +314,7 @@ export class DiscordTransport implements ChatTransport {
     read: (who: Requester) => Promise<Said & { options?: { steps?: number; seed?: number } }>,
   ): Promise<void> {
     const who = this.interactionRequester(interaction);
-    if (await this.refused(interaction, who)) return;
+    if (!(await this.admitted(interaction, who))) return;
     const deferred = await this.acknowledge(() => interaction.deferReply({ withResponse: true }));
     if (!deferred) return;
     const said = await read(who);
@@ -340,7 +337,7 @@ export class DiscordTransport implements ChatTransport {
   }
 
   private async onEditImageCommand(interaction: MessageContextMenuCommandInteraction): Promise<void> {
-    if (await this.refused(interaction, this.interactionRequester(interaction))) return;
+    if (!(await this.admitted(interaction, this.interactionRequester(interaction)))) return;
     const target = interaction.targetMessage;
     const image = target.attachments.find((attachment) => isImageFile(attachment));
     const now = Date.now();
@@ -389,7 +386,7 @@ export class DiscordTransport implements ChatTransport {
       interaction.customId,
       interaction.message.id,
     );
-    if (!press || (await this.refused(interaction, who))) return;
+    if (!press || !(await this.admitted(interaction, who))) return;
     if (!(await this.acknowledge(() => interaction.deferUpdate()))) return;
     await handlers.buttonPressed(press);
   }
@@ -452,7 +449,7 @@ export class DiscordTransport implements ChatTransport {
       }
       const roles = message.member ? [...message.member.roles.cache.keys()] : [];
       const who = this.requester(message.author.id, message.guildId, channel.id, channel, roles, Boolean(message.member?.permissions.has(PermissionFlagsBits.Administrator)));
-      if (this.access.refusal(who.facts)) return; // outside the allow-lists the bot stays silent rather than answer in public
+      if (!(await this.access.admits(who.facts))) return; // outside the allow-lists the bot stays silent rather than answer in public
       const image = message.attachments.find((attachment) => isImageFile(attachment));
       const event = this.event(who, channel.id, {
         postStatus: (status) => this.postInChannel(channel.id, channel.id, status),

@@ -266,26 +266,22 @@ export class SlackTransport implements ChatTransport {
   // ---- events ----------------------------------------------------------------------------------------
 
   /** Who acted in which channel and thread, and how to answer them there. */
-  private event(channel: string, user: string, thread: string, isDm: boolean): ChatEvent & { refusal?: string } {
-    const facts = { user, channel, isDm, roles: [], platformAdmin: false };
-    const refusal = this.access.refusal(facts);
+  private event(channel: string, user: string, thread: string): ChatEvent {
     return {
       platform: this.platform,
       user,
-      isAdmin: this.access.isAdmin(facts),
+      isAdmin: false, // Slack marks no admins: the flow's own list of admins applies
       channel,
       thread,
       replyPrivately: (text) => this.replyPrivately(channel, user, thread, text),
       postStatus: (message) => this.postStatus(channel, thread, message),
-      ...(refusal ? { refusal } : {}),
     };
   }
 
   /** Whether the person may use the bot here; when not, tells them privately if `answer`, else stays silent. */
-  private async admitted(event: ChatEvent & { refusal?: string }, answer: boolean): Promise<boolean> {
-    if (!event.refusal) return true;
-    if (answer) await event.replyPrivately(event.refusal).catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not refuse privately'));
-    return false;
+  private admitted(chat: ChatEvent, isDm: boolean, answer: boolean): Promise<boolean> {
+    const refuse = (refusal: string) => chat.replyPrivately(refusal).catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not refuse privately'));
+    return this.access.admits({ user: chat.user, channel: chat.channel, isDm, roles: [], platformAdmin: false }, answer ? refuse : undefined);
   }
 
   private isOwn(event: SlackMessageEvent): boolean {
@@ -318,14 +314,14 @@ export class SlackTransport implements ChatTransport {
   }
 
   private async toEditRequest(event: SlackMessageEvent, handlers: ChatFlowHandlers, answersRefusal: boolean): Promise<void> {
-    const chat = this.event(event.channel, event.user!, event.thread_ts ?? event.ts, event.channel_type === 'im');
-    if (!(await this.admitted(chat, answersRefusal))) return;
+    const chat = this.event(event.channel, event.user!, event.thread_ts ?? event.ts);
+    if (!(await this.admitted(chat, event.channel_type === 'im', answersRefusal))) return;
     await handlers.editRequest(editRequest(chat, this.said(event), { messageIsRequest: true }));
   }
 
   private async toThreadMessage(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {
-    const chat = this.event(event.channel, event.user!, event.thread_ts!, event.channel_type === 'im');
-    if (!(await this.admitted(chat, false))) return; // silent outside the allow-lists
+    const chat = this.event(event.channel, event.user!, event.thread_ts!);
+    if (!(await this.admitted(chat, event.channel_type === 'im', false))) return; // silent outside the allow-lists
     await handlers.threadMessage(threadMessage(chat, this.said(event)));
   }
 
@@ -333,9 +329,9 @@ export class SlackTransport implements ChatTransport {
     const channel = body.channel?.id ?? body.container?.channel_id;
     const ts = body.message?.ts ?? body.container?.message_ts;
     if (!channel || !ts) return;
-    const chat = this.event(channel, body.user.id, body.message?.thread_ts ?? body.container?.thread_ts ?? ts, channel.startsWith('D'));
+    const chat = this.event(channel, body.user.id, body.message?.thread_ts ?? body.container?.thread_ts ?? ts);
     const press = buttonPress(chat, body.actions[0]?.action_id ?? '', ts);
-    if (!press || !(await this.admitted(chat, true))) return;
+    if (!press || !(await this.admitted(chat, channel.startsWith('D'), true))) return;
     await handlers.buttonPressed(press);
   }
 }

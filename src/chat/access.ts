@@ -54,6 +54,17 @@ export class AccessPolicy {
     return who.platformAdmin || who.roles.some((role) => this.rules.adminRoles.includes(role));
   }
 
+  /**
+   * Whether the person may use the bot here. When not, `refuse` (if given) tells them why; without
+   * it the bot stays silent, as it must where answering would be public.
+   */
+  async admits(who: AccessFacts, refuse?: (refusal: string) => Promise<unknown>): Promise<boolean> {
+    const refusal = this.refusal(who);
+    if (refusal === undefined) return true;
+    await refuse?.(refusal);
+    return false;
+  }
+
   /** Why this person may not use the bot here, in words for them; undefined when they may. */
   refusal(who: AccessFacts): string | undefined {
     const { spaces, channels, roles, users, directMessages } = this.rules;
