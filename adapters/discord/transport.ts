@@ -58,7 +58,7 @@ export interface DiscordStatusRef extends StatusRef {
 
 /** The platform clients, injectable so that a test drives the transport without a network. */
 export interface DiscordDeps {
-  /** The gateway client; `start` logs it in unless it is ready already. Default: a new one per `start`. */
+  /** The gateway client; `start` logs it in unless it is ready already, `stop` destroys it. Default: a new one per `start`. */
   client?: Client;
   /** The REST client for the bot's own calls. Default: the injected client's, else a new one. */
   rest?: REST;
