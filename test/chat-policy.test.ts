@@ -152,7 +152,7 @@ describe('the mapping of events', () => {
   });
 
   it('makes an IncomingEdit and an IncomingButton from one description of the event', () => {
-    expect(editRequest(event, { text: 'x into y', message: '1.1' }, { messageIsRequest: true })).toMatchObject({ platform: 'slack', user: 'U1', channel: 'C1', thread: '1.1', text: 'x into y', options: {}, message: '1.1', messageIsRequest: true });
+    expect(editRequest(event, { text: 'x into y', message: '1.1' }, true)).toMatchObject({ platform: 'slack', user: 'U1', channel: 'C1', thread: '1.1', text: 'x into y', options: {}, message: '1.1', messageIsRequest: true });
     expect(buttonPress(event, 'gas:undo:job-7', '2.2')).toMatchObject({ action: 'undo', jobId: 'job-7', status: { platform: 'slack', channel: 'C1', message: '2.2', thread: '1.1' } });
     expect(buttonPress(event, 'someone-else:button', '2.2')).toBeUndefined();
   });

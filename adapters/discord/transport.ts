@@ -16,14 +16,10 @@ import {
   DiscordAPIError,
   Events,
   GatewayIntentBits,
-  LabelBuilder,
-  ModalBuilder,
   Partials,
   PermissionFlagsBits,
   REST,
   Routes,
-  TextInputBuilder,
-  TextInputStyle,
   type APIMessage,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
@@ -41,8 +37,7 @@ import type { ChatFlowHandlers, ChatMessage, ChatTransport, IncomingFile, Status
 import { fitMessage, type FittedMessage } from '../../src/chat/upload.js';
 import { GasError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { MAX_REQUEST_CHARS } from '../../src/plan/planner.js';
-import { EDIT_COMMAND, EDIT_IMAGE_COMMAND, OPTION } from './commands.js';
+import { EDIT_COMMAND, EDIT_IMAGE_COMMAND, EDIT_MODAL, editImageModal, OPTION } from './commands.js';
 import { parseDiscordConfig, type DiscordConfig, type DiscordConfigInput } from './config.js';
 import { attachmentHosts, attachmentSource } from './download.js';
 import { discordFormat } from './format.js';
@@ -81,9 +76,6 @@ interface Requester {
   ownThread: boolean;
 }
 
-/** The modal the "Edit image" context menu opens; its custom id carries the target message id. */
-const MODAL_PREFIX = 'gas-edit:';
-const MODAL_REQUEST_INPUT = 'request';
 const MAX_THREAD_NAME = 100;
 const READY_TIMEOUT_MS = 30_000;
 /** 413 retries, each with images at most this share of the previous attempt's bytes. */
@@ -285,7 +277,7 @@ export class DiscordTransport implements ChatTransport {
     try {
       if (interaction.isChatInputCommand() && interaction.commandName === EDIT_COMMAND) await this.onEditCommand(interaction, handlers);
       else if (interaction.isMessageContextMenuCommand() && interaction.commandName === EDIT_IMAGE_COMMAND) await this.onEditImageCommand(interaction);
-      else if (interaction.isModalSubmit() && interaction.customId.startsWith(MODAL_PREFIX)) await this.onEditModal(interaction, handlers);
+      else if (interaction.isModalSubmit() && interaction.customId.startsWith(EDIT_MODAL.prefix)) await this.onEditModal(interaction, handlers);
       else if (interaction.isButton()) await this.onButton(interaction, handlers);
     } catch (error) {
       this.log.error({ err: error instanceof GasError ? error : String(error), interaction: interaction.id }, 'interaction handling failed');
@@ -311,7 +303,7 @@ export class DiscordTransport implements ChatTransport {
   private async takeEdit(
     interaction: ChatInputCommandInteraction | ModalSubmitInteraction,
     handlers: ChatFlowHandlers,
-    read: (who: Requester) => Promise<Said & { options?: { steps?: number; seed?: number } }>,
+    read: (who: Requester) => Promise<Said>,
   ): Promise<void> {
     const who = this.interactionRequester(interaction);
     if (!(await this.admitted(interaction, who))) return;
@@ -319,7 +311,7 @@ export class DiscordTransport implements ChatTransport {
     if (!deferred) return;
     const said = await read(who);
     const reply = await this.deferredReply(interaction, deferred.interaction.responseMessageId ?? undefined, who, said.text);
-    await handlers.editRequest(editRequest(this.event(who, reply.thread, reply), said, { options: said.options ?? {} }));
+    await handlers.editRequest(editRequest(this.event(who, reply.thread, reply), said));
   }
 
   private async onEditCommand(interaction: ChatInputCommandInteraction, handlers: ChatFlowHandlers): Promise<void> {
@@ -343,30 +335,15 @@ export class DiscordTransport implements ChatTransport {
     const now = Date.now();
     for (const [id, entry] of this.modalTargets) if (entry.expiresAt < now) this.modalTargets.delete(id);
     this.modalTargets.set(target.id, { ...(image ? { file: this.file(image) } : {}), expiresAt: now + this.config.tokenLifetimeMs });
-    const modal = new ModalBuilder()
-      .setCustomId(`${MODAL_PREFIX}${target.id}`)
-      .setTitle('Edit image')
-      .addLabelComponents(
-        new LabelBuilder()
-          .setLabel('What should change?')
-          .setTextInputComponent(
-            new TextInputBuilder()
-              .setCustomId(MODAL_REQUEST_INPUT)
-              .setStyle(TextInputStyle.Paragraph)
-              .setPlaceholder('turn the dog into a tiger and the grass into snow')
-              .setRequired(true)
-              .setMaxLength(MAX_REQUEST_CHARS),
-          ),
-      );
-    await this.acknowledge(() => interaction.showModal(modal));
+    await this.acknowledge(() => interaction.showModal(editImageModal(target.id)));
   }
 
   private async onEditModal(interaction: ModalSubmitInteraction, handlers: ChatFlowHandlers): Promise<void> {
-    const targetId = interaction.customId.slice(MODAL_PREFIX.length);
+    const targetId = interaction.customId.slice(EDIT_MODAL.prefix.length);
     await this.takeEdit(interaction, handlers, async (who) => {
       const image = this.modalTargets.get(targetId)?.file ?? (await this.fetchImage(who.facts.channel, targetId));
       this.modalTargets.delete(targetId);
-      return { text: interaction.fields.getTextInputValue(MODAL_REQUEST_INPUT), ...(image ? { image } : {}), message: targetId };
+      return { text: interaction.fields.getTextInputValue(EDIT_MODAL.requestInput), ...(image ? { image } : {}), message: targetId };
     });
   }
 

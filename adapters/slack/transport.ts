@@ -316,7 +316,7 @@ export class SlackTransport implements ChatTransport {
   private async toEditRequest(event: SlackMessageEvent, handlers: ChatFlowHandlers, answersRefusal: boolean): Promise<void> {
     const chat = this.event(event.channel, event.user!, event.thread_ts ?? event.ts);
     if (!(await this.admitted(chat, event.channel_type === 'im', answersRefusal))) return;
-    await handlers.editRequest(editRequest(chat, this.said(event), { messageIsRequest: true }));
+    await handlers.editRequest(editRequest(chat, this.said(event), true));
   }
 
   private async toThreadMessage(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {

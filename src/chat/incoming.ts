@@ -19,12 +19,13 @@ export interface ChatEvent {
   postStatus(message: ChatMessage): Promise<StatusRef>;
 }
 
-/** What a person sent: their words (bot mentions already removed) and the file they attached. */
+/** What a person sent: their words (bot mentions already removed), the file they attached, the options they set. */
 export interface Said {
   text: string;
   image?: IncomingFile;
   /** Their message, when the event is one (not a command). */
   message?: string;
+  options?: IncomingEdit['options'];
 }
 
 const answers = (event: ChatEvent) => ({
@@ -38,15 +39,16 @@ const answers = (event: ChatEvent) => ({
 
 const attached = (said: Said) => (said.image ? { image: said.image } : {});
 
-export function editRequest(event: ChatEvent, said: Said, extra: { options?: IncomingEdit['options']; messageIsRequest?: boolean } = {}): IncomingEdit {
+/** `messageIsRequest`: the person's message is the request itself (see IncomingEdit.messageIsRequest). */
+export function editRequest(event: ChatEvent, said: Said, messageIsRequest = false): IncomingEdit {
   return {
     ...answers(event),
     text: said.text,
     ...attached(said),
-    options: extra.options ?? {},
+    options: said.options ?? {},
     thread: event.thread,
     ...(said.message !== undefined ? { message: said.message } : {}),
-    ...(extra.messageIsRequest ? { messageIsRequest: true } : {}),
+    ...(messageIsRequest ? { messageIsRequest: true } : {}),
   };
 }
 
