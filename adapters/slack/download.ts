@@ -10,13 +10,12 @@ import { DEFAULT_SLACK_API_URL } from './config.js';
 
 export const SLACK_FILE_HOST = 'files.slack.com';
 
-/** A file as Slack describes it in message events (the fields the adapter reads). */
+/** A file as Slack describes it in message events (the fields the adapter reads; @slack/types has no exported name for it). */
 export interface SlackFileObject {
   id: string;
-  name?: string;
-  title?: string;
+  name?: string | null;
+  title?: string | null;
   mimetype?: string;
-  filetype?: string;
   size?: number;
   url_private?: string;
   url_private_download?: string;

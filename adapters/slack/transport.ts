@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { App, LogLevel, webApi, type Receiver } from '@slack/bolt';
+import { App, LogLevel, webApi, type BlockAction, type Receiver, type types } from '@slack/bolt';
 import { AccessPolicy } from '../../src/chat/access.js';
 import { buttonPress, editRequest, threadMessage, withoutMentions, type ChatEvent, type Said } from '../../src/chat/incoming.js';
 import type { ChatFlowHandlers, ChatImage, ChatMessage, ChatTransport, StatusRef, UploadLimits } from '../../src/chat/transport.js';
@@ -20,7 +20,7 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { slackMessage, truncateText, type ShownFile } from './blocks.js';
 import { boltLogger } from './bolt-logger.js';
 import { parseSlackConfig, type SlackConfig, type SlackConfigInput } from './config.js';
-import { fileHosts, firstImage, sharedFile, slackFileSource, type SlackFileObject } from './download.js';
+import { fileHosts, firstImage, sharedFile, slackFileSource } from './download.js';
 import { slackFormat } from './format.js';
 
 export interface SlackStatusRef extends StatusRef {
@@ -45,31 +45,13 @@ export interface SlackDeps {
   fetch?: typeof fetch;
 }
 
-/** The fields of message and app_mention events the adapter reads. */
-interface SlackMessageEvent {
-  type: 'message' | 'app_mention';
-  subtype?: string;
-  user?: string;
-  bot_id?: string;
-  text?: string;
-  ts: string;
-  thread_ts?: string;
-  channel: string;
-  channel_type?: string;
-  files?: SlackFileObject[];
-}
-
-/** The fields of a block_actions payload the adapter reads. */
-interface ButtonPayload {
-  user: { id: string };
-  channel?: { id: string };
-  message?: { ts: string; thread_ts?: string };
-  container?: { channel_id?: string; message_ts?: string; thread_ts?: string };
-  actions: Array<{ action_id: string }>;
-}
+/** A person's message as Slack delivers it: a mention of the bot, or a message (plain, with files, or a thread reply also sent to the channel). */
+type PersonMessage = types.AppMentionEvent | types.GenericMessageEvent | types.FileShareMessageEvent | types.ThreadBroadcastMessageEvent;
 
 /** Message subtypes that are a person writing (everything else is an edit, a join, a bot…). */
 const PERSON_SUBTYPES = new Set([undefined, 'file_share', 'thread_broadcast']);
+const isPersonMessage = (event: types.MessageEvent): event is Exclude<PersonMessage, types.AppMentionEvent> => PERSON_SUBTYPES.has(event.subtype);
+const inDm = (event: PersonMessage) => 'channel_type' in event && event.channel_type === 'im';
 const MAX_EPHEMERAL_CHARS = 3000;
 /** Polling files.info for an upload to be processed: first wait, growth, longest wait. */
 const FILE_POLL = { firstMs: 150, factor: 1.6, maxMs: 1_500 };
@@ -152,11 +134,11 @@ export class SlackTransport implements ChatTransport {
       clientOptions: this.clientOptions(),
       ...this.receiving(),
     });
-    app.event('app_mention', async ({ event }) => this.onMention(event as unknown as SlackMessageEvent, handlers));
-    app.event('message', async ({ event }) => this.onMessage(event as unknown as SlackMessageEvent, handlers));
-    app.action(/^gas:/, async ({ ack, body }) => {
+    app.event('app_mention', async ({ event }) => this.onMention(event, handlers));
+    app.event('message', async ({ event }) => this.onMessage(event, handlers));
+    app.action<BlockAction>({ type: 'block_actions', action_id: /^gas:/ }, async ({ ack, body }) => {
       await ack();
-      await this.onButton(body as unknown as ButtonPayload, handlers);
+      await this.onButton(body, handlers);
     });
     app.error(async (error) => {
       this.log.error({ err: String(error?.message ?? error) }, 'slack event handling failed');
@@ -284,8 +266,8 @@ export class SlackTransport implements ChatTransport {
     return this.access.admits({ user: chat.user, channel: chat.channel, isDm, roles: [], platformAdmin: false }, answer ? refuse : undefined);
   }
 
-  private isOwn(event: SlackMessageEvent): boolean {
-    return Boolean(event.bot_id) || !event.user || event.user === this.bot?.userId;
+  private isOwn(event: PersonMessage): boolean {
+    return ('bot_id' in event && Boolean(event.bot_id)) || !event.user || event.user === this.bot?.userId;
   }
 
   private mentionsBot(text: string | undefined): boolean {
@@ -293,43 +275,42 @@ export class SlackTransport implements ChatTransport {
   }
 
   /** What the person wrote, without the bot's mentions, and the file they shared. */
-  private said(event: SlackMessageEvent): Said & { message: string } {
-    const file = firstImage(event.files);
+  private said(event: PersonMessage): Said & { message: string } {
+    const file = firstImage('files' in event ? event.files : undefined);
     return { text: withoutMentions(event.text ?? '', this.bot?.userId), ...(file ? { image: sharedFile(file, this.files) } : {}), message: event.ts };
   }
 
-  private async onMention(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {
+  private async onMention(event: types.AppMentionEvent, handlers: ChatFlowHandlers): Promise<void> {
     if (this.isOwn(event)) return;
     await this.toEditRequest(event, handlers, true);
   }
 
-  private async onMessage(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {
-    if (!PERSON_SUBTYPES.has(event.subtype) || this.isOwn(event)) return;
-    const isDm = event.channel_type === 'im';
+  private async onMessage(event: types.MessageEvent, handlers: ChatFlowHandlers): Promise<void> {
+    if (!isPersonMessage(event) || this.isOwn(event)) return;
     const inThread = event.thread_ts !== undefined && event.thread_ts !== event.ts;
-    if (isDm && !inThread) return this.toEditRequest(event, handlers, true);
+    if (inDm(event) && !inThread) return this.toEditRequest(event, handlers, true);
     // The app_mention twin of this event answers refusals; this copy only reaches the flow's de-duplication.
     if (this.mentionsBot(event.text)) return this.toEditRequest(event, handlers, false);
     if (inThread) return this.toThreadMessage(event, handlers);
   }
 
-  private async toEditRequest(event: SlackMessageEvent, handlers: ChatFlowHandlers, answersRefusal: boolean): Promise<void> {
+  private async toEditRequest(event: PersonMessage, handlers: ChatFlowHandlers, answersRefusal: boolean): Promise<void> {
     const chat = this.event(event.channel, event.user!, event.thread_ts ?? event.ts);
-    if (!(await this.admitted(chat, event.channel_type === 'im', answersRefusal))) return;
+    if (!(await this.admitted(chat, inDm(event), answersRefusal))) return;
     await handlers.editRequest(editRequest(chat, this.said(event), true));
   }
 
-  private async toThreadMessage(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {
+  private async toThreadMessage(event: PersonMessage, handlers: ChatFlowHandlers): Promise<void> {
     const chat = this.event(event.channel, event.user!, event.thread_ts!);
-    if (!(await this.admitted(chat, event.channel_type === 'im', false))) return; // silent outside the allow-lists
+    if (!(await this.admitted(chat, inDm(event), false))) return; // silent outside the allow-lists
     await handlers.threadMessage(threadMessage(chat, this.said(event)));
   }
 
-  private async onButton(body: ButtonPayload, handlers: ChatFlowHandlers): Promise<void> {
-    const channel = body.channel?.id ?? body.container?.channel_id;
-    const ts = body.message?.ts ?? body.container?.message_ts;
+  private async onButton(body: BlockAction, handlers: ChatFlowHandlers): Promise<void> {
+    const channel: string | undefined = body.channel?.id ?? body.container.channel_id;
+    const ts: string | undefined = body.message?.ts ?? body.container.message_ts;
     if (!channel || !ts) return;
-    const chat = this.event(channel, body.user.id, body.message?.thread_ts ?? body.container?.thread_ts ?? ts);
+    const chat = this.event(channel, body.user.id, body.message?.thread_ts ?? body.container.thread_ts ?? ts);
     const press = buttonPress(chat, body.actions[0]?.action_id ?? '', ts);
     if (!press || !(await this.admitted(chat, channel.startsWith('D'), true))) return;
     await handlers.buttonPressed(press);
