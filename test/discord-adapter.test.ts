@@ -13,42 +13,14 @@ import { truncateContent } from '../adapters/discord/payload.js';
 import { DiscordTransport, type DiscordStatusRef } from '../adapters/discord/transport.js';
 import { discordSection, type DiscordConfigInput } from '../adapters/discord/config.js';
 import { readSection } from '../src/config/section.js';
-import type { ChatFlowHandlers, ChatImage, ChatMessage, IncomingButton, IncomingEdit, IncomingMessage } from '../src/chat/transport.js';
+import type { ChatImage, ChatMessage } from '../src/chat/transport.js';
 import { GasError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { startFakeDiscord, type FakeDiscord, type FakeDiscordOptions, type RecordedRequest } from './fakes/discord/index.js';
 import { rejection } from './helpers/errors.js';
+import { RecordingHandlers } from './helpers/recording-handlers.js';
 
 const MIB = 1024 * 1024;
-
-/** The flow's stand-in: records every call and runs what a test scripts for it. */
-class RecordingHandlers implements ChatFlowHandlers {
-  readonly edits: Array<{ request: IncomingEdit; at: number; bytes?: Buffer; downloadError?: unknown }> = [];
-  readonly messages: IncomingMessage[] = [];
-  readonly buttons: IncomingButton[] = [];
-  onEdit: (request: IncomingEdit) => Promise<void> = async () => {};
-  onButton: (press: IncomingButton) => Promise<void> = async () => {};
-
-  async editRequest(request: IncomingEdit): Promise<void> {
-    const entry: (typeof this.edits)[number] = { request, at: Date.now() };
-    try {
-      entry.bytes = await request.image?.download(10 * MIB);
-    } catch (error) {
-      entry.downloadError = error;
-    }
-    this.edits.push(entry);
-    await this.onEdit(request);
-  }
-
-  async threadMessage(message: IncomingMessage): Promise<void> {
-    this.messages.push(message);
-  }
-
-  async buttonPressed(press: IncomingButton): Promise<void> {
-    this.buttons.push(press);
-    await this.onButton(press);
-  }
-}
 
 let fake: FakeDiscord | undefined;
 let transport: DiscordTransport | undefined;
@@ -231,7 +203,7 @@ describe('DiscordTransport', () => {
       mentions: [bot],
       attachments: [{ name: 'sky.png', data: sky, contentType: 'image/png' }],
     });
-    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage' });
+    const [{ message }] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage' });
     expect(message).toMatchObject({ platform: 'discord', user: fake.users.alice.id, thread: ref.thread, message: messageId, text: 'now make the sky cloudy' });
     expect((await message.image!.download(MIB)).equals(sky)).toBe(true);
     // The gateway delivers in order: the bot's own status, the other bot's and bob's messages came
@@ -255,7 +227,7 @@ describe('DiscordTransport', () => {
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
     await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
     fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: `<@${fake.users.bot.id}> again`, mentions: [fake.users.bot] });
-    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage' });
+    const [{ message }] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage' });
     const next = await message.postStatus(await runningStatus());
     expect(next).toMatchObject({ channel: ref.thread, thread: ref.thread });
     expect(fake.message(next.message)?.channel_id).toBe(ref.thread);
@@ -268,7 +240,7 @@ describe('DiscordTransport', () => {
     flow.onButton = (press) => press.replyPrivately('Only the person who asked can cancel this edit.');
     const pressedAt = Date.now();
     fake.pressButton({ user: fake.users.bob, messageId: ref.message, customId: 'gas:cancel:job-1' });
-    const [press] = await fake.waitFor(() => flow.buttons.length > 0 && flow.buttons, { describe: 'buttonPressed' });
+    const [{ press }] = await fake.waitFor(() => flow.buttons.length > 0 && flow.buttons, { describe: 'buttonPressed' });
     const callback = callbacks(fake).at(-1)!;
     expect(callback.json).toEqual({ type: 6 });
     expect(callback.at - pressedAt).toBeLessThan(3_000);
@@ -371,7 +343,7 @@ describe('DiscordTransport', () => {
     const theirs = fake.createThread({ user: fake.users.bob, name: 'chat' });
     fake.postMessage({ user: fake.users.bob, channelId: theirs, content: 'make it blue' });
     fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: 'now make it snow' });
-    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage without a mention' });
+    const [{ message }] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage without a mention' });
     expect([message.thread, message.text, flow.messages.length]).toEqual([ref.thread, 'now make it snow', 1]);
   });
 
@@ -510,7 +482,7 @@ describe('DiscordTransport in direct messages', () => {
       retried = (await press.postStatus({ ...(await runningStatus()), text: 'Retrying' })) as DiscordStatusRef;
     };
     fake.pressButton({ user: fake.users.alice, messageId: first.message, customId: 'gas:cancel:job-1' });
-    const [press] = await fake.waitFor(() => flow.buttons.length > 0 && flow.buttons, { describe: 'buttonPressed from the DM' });
+    const [{ press }] = await fake.waitFor(() => flow.buttons.length > 0 && flow.buttons, { describe: 'buttonPressed from the DM' });
     expect(press).toMatchObject({ user: fake.users.alice.id, channel: dm, status: { channel: dm, message: first.message, thread: dm } });
     const next = await fake.waitFor(() => retried, { describe: 'the status posted from the button' });
     expect([next.channel, next.thread, fake.message(next.message)?.channel_id, fake.message(next.message)?.content]).toEqual([dm, dm, dm, 'Retrying']);
@@ -522,7 +494,7 @@ describe('DiscordTransport in direct messages', () => {
     const dm = fake.dmChannel(fake.users.bob);
     const sky = await solidPng(20, 20, { r: 200, g: 200, b: 255 });
     const messageId = fake.postMessage({ user: fake.users.bob, channelId: dm, content: 'now make the sky cloudy', attachments: [{ name: 'sky.png', data: sky, contentType: 'image/png' }] });
-    const [message] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage from the DM' });
+    const [{ message }] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage from the DM' });
     expect(message).toMatchObject({ platform: 'discord', user: fake.users.bob.id, isAdmin: false, channel: dm, thread: dm, message: messageId, text: 'now make the sky cloudy' });
     expect((await message.image!.download(MIB)).equals(sky)).toBe(true);
 

@@ -9,52 +9,24 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { slackMessage } from '../adapters/slack/blocks.js';
 import { slackSection, type SlackConfigInput } from '../adapters/slack/config.js';
 import { readSection } from '../src/config/section.js';
-import { downloadSlackFile, fileHosts, incomingFile } from '../adapters/slack/download.js';
+import { downloadSlackFile, fileHosts, sharedFile, slackFileSource } from '../adapters/slack/download.js';
 import { slackFormat } from '../adapters/slack/format.js';
 import { BOT_EVENTS, BOT_SCOPES, slackManifest } from '../adapters/slack/manifest.js';
 import { SlackTransport, type SlackStatusRef } from '../adapters/slack/transport.js';
 import { ChatFlow } from '../src/chat/flow.js';
-import type { ChatFlowHandlers, ChatImage, ChatMessage, IncomingButton, IncomingEdit, IncomingMessage, StatusRef } from '../src/chat/transport.js';
+import type { ChatFlowHandlers, ChatImage, ChatMessage, StatusRef } from '../src/chat/transport.js';
 import { encodePng } from '../src/image/decode.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import { createLogger } from '../src/log.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from './fakes/slack/index.js';
 import { sceneImage } from './helpers/colour-world.js';
 import { rejection } from './helpers/errors.js';
+import { RecordingHandlers } from './helpers/recording-handlers.js';
 import { queueHarness, REQUEST, type QueueHarness } from './helpers/queue.js';
 import { freePort } from './helpers/private-redis.js';
 
 const MIB = 1024 * 1024;
 const silent = createLogger('slack-test', { level: 'silent' });
-
-/** The flow's stand-in: records every call, with the downloaded bytes, and runs what a test scripts for it. */
-class RecordingHandlers implements ChatFlowHandlers {
-  readonly edits: Array<{ request: IncomingEdit; at: number; bytes?: Buffer; downloadError?: unknown }> = [];
-  readonly messages: Array<{ message: IncomingMessage; bytes?: Buffer }> = [];
-  readonly buttons: Array<{ press: IncomingButton; at: number }> = [];
-  onEdit: (request: IncomingEdit) => Promise<void> = async () => {};
-  onButton: (press: IncomingButton) => Promise<void> = async () => {};
-
-  async editRequest(request: IncomingEdit): Promise<void> {
-    const entry: (typeof this.edits)[number] = { request, at: Date.now() };
-    try {
-      entry.bytes = await request.image?.download(10 * MIB);
-    } catch (error) {
-      entry.downloadError = error;
-    }
-    this.edits.push(entry);
-    await this.onEdit(request);
-  }
-
-  async threadMessage(message: IncomingMessage): Promise<void> {
-    this.messages.push({ message, bytes: await message.image?.download(10 * MIB) });
-  }
-
-  async buttonPressed(press: IncomingButton): Promise<void> {
-    this.buttons.push({ press, at: Date.now() });
-    await this.onButton(press);
-  }
-}
 
 let fake: FakeSlack | undefined;
 let transport: SlackTransport | undefined;
@@ -301,7 +273,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     expect([page.code, page.message]).toEqual(['bad_image', 'Slack sent a web page instead of the image: the bot needs the files:read scope (reinstall the app after adding it).']);
     expect((await downloadSlackFile(file.url_private_download, fake.botToken, MIB, hosts)).equals(fake.fileBytes(file.id)!)).toBe(true);
 
-    const elsewhere = await rejection(incomingFile({ id: 'F1', name: 'p.png', url_private_download: 'https://evil.example/p.png' }, fake.botToken, hosts).download(MIB));
+    const elsewhere = await rejection(sharedFile({ id: 'F1', name: 'p.png', url_private_download: 'https://evil.example/p.png' }, slackFileSource(fake.botToken, hosts)).download(MIB));
     expect([elsewhere.code, elsewhere.message]).toEqual(['bad_input', 'That file is not hosted by Slack; share the image in your message.']);
     const plain = await rejection(downloadSlackFile('http://files.slack.com/files-pri/T-F/p.png', fake.botToken, MIB, fileHosts('https://slack.com/api/')));
     expect(plain.code).toBe('bad_input');
@@ -414,7 +386,7 @@ describe('Slack settings, payloads and manifest', () => {
     expect(slackFormat.relativeTime(Date.UTC(2030, 0, 1))).toBe('<!date^1893456000^at {time}|at 2030-01-01 00:00:00 UTC>');
     const long = `${slackFormat.bold('Plan')}\n${'x'.repeat(2_990)}\n${'y'.repeat(3_500)}`;
     const body = slackMessage({ text: long, images: [], buttons: [], final: false }, []);
-    const texts = body.blocks.map((b) => (b.text as { text: string }).text);
+    const texts = body.blocks.map((b) => (b as { text: { text: string } }).text.text);
     expect(texts[0]).toBe(`*Plan*\n${'x'.repeat(2_990)}`);
     expect([texts[1].length, texts[1].endsWith('y…')]).toEqual([2_999, true]);
     expect(body.text.length).toBeLessThanOrEqual(3_000);

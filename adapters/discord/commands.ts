@@ -1,10 +1,14 @@
-/** The application commands the bot offers, and registering them (`gas discord register`). */
+/** The application commands the bot offers, the modal of "Edit image", and registering them (`gas discord register`). */
 import {
   ApplicationCommandType,
   REST,
   ContextMenuCommandBuilder,
+  LabelBuilder,
+  ModalBuilder,
   Routes,
   SlashCommandBuilder,
+  TextInputBuilder,
+  TextInputStyle,
   type RESTPostAPIApplicationCommandsJSONBody,
   type RESTPutAPIApplicationCommandsResult,
 } from 'discord.js';
@@ -15,6 +19,8 @@ import { DEFAULT_DISCORD_API_URL } from './config.js';
 export const EDIT_COMMAND = 'edit';
 export const EDIT_IMAGE_COMMAND = 'Edit image';
 export const OPTION = { image: 'image', request: 'request', steps: 'steps', seed: 'seed' } as const;
+/** The modal "Edit image" opens: its custom id is the prefix and the target message's id. */
+export const EDIT_MODAL = { prefix: 'gas-edit:', requestInput: 'request' } as const;
 
 const stepsRange = editJobOptionsSchema.shape.steps.unwrap();
 const seedRange = editJobOptionsSchema.shape.seed.unwrap();
@@ -35,6 +41,20 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
     );
   const contextMenu = new ContextMenuCommandBuilder().setName(EDIT_IMAGE_COMMAND).setType(ApplicationCommandType.Message);
   return [slash.toJSON(), contextMenu.toJSON()];
+}
+
+/** What "Edit image" asks for: the request, about the image of message `targetId`. */
+export function editImageModal(targetId: string): ModalBuilder {
+  const request = new TextInputBuilder()
+    .setCustomId(EDIT_MODAL.requestInput)
+    .setStyle(TextInputStyle.Paragraph)
+    .setPlaceholder('turn the dog into a tiger and the grass into snow')
+    .setRequired(true)
+    .setMaxLength(MAX_REQUEST_CHARS);
+  return new ModalBuilder()
+    .setCustomId(`${EDIT_MODAL.prefix}${targetId}`)
+    .setTitle('Edit image')
+    .addLabelComponents(new LabelBuilder().setLabel('What should change?').setTextInputComponent(request));
 }
 
 export interface RegisterOptions {

@@ -1,29 +1,29 @@
 /**
- * A ChatMessage as a Discord message payload: content within 2000 characters, inline images as
- * attachments shown in embeds, the result as a plain attachment at full resolution, buttons as one
- * action row, no pings. Edits replace the attachments (`attachments` lists only the new files).
+ * A ChatMessage as a Discord message payload, made with discord.js's builders and validated as they
+ * serialise: content within 2000 characters, inline images as attachments shown in embeds, the
+ * result as a plain attachment at full resolution, buttons as one action row, no pings. Edits
+ * replace the attachments (`attachments` lists only the new files).
  */
-import { ButtonStyle, ComponentType, type RawFile, type APIActionRowComponent, type APIButtonComponentWithCustomId, type APIEmbed } from 'discord.js';
+import {
+  ActionRowBuilder,
+  AttachmentBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  EmbedBuilder,
+  MessageFlags,
+  type InteractionReplyOptions,
+  type RawFile,
+  type RESTPostAPIChannelMessageJSONBody,
+} from 'discord.js';
 import { buttonId, type ChatButton, type ChatImage, type ChatMessage } from '../../src/chat/transport.js';
+import { truncate } from '../../src/chat/truncate.js';
+import { DISCORD_BOLD } from './format.js';
 
-export const MAX_CONTENT_CHARS = 2000;
-export const MAX_BUTTONS_PER_ROW = 5;
-const MAX_BUTTON_LABEL = 80;
-const MAX_ALT_TEXT = 1024;
-const MAX_EMBEDS = 10;
-const MAX_ATTACHMENTS = 10;
-const ELLIPSIS = '…';
-
-export interface DiscordMessageBody {
-  content: string;
-  embeds: APIEmbed[];
-  components: APIActionRowComponent<APIButtonComponentWithCustomId>[];
-  attachments: Array<{ id: number; filename: string; description?: string }>;
-  allowed_mentions: { parse: [] };
-}
+/** Discord's limits on one message. */
+const LIMITS = { contentChars: 2000, buttonsPerRow: 5, buttonLabel: 80, altText: 1024, embeds: 10, attachments: 10 } as const;
 
 export interface DiscordPayload {
-  body: DiscordMessageBody;
+  body: RESTPostAPIChannelMessageJSONBody;
   files: RawFile[];
 }
 
@@ -33,63 +33,57 @@ const BUTTON_STYLES: Record<ChatButton['style'], ButtonStyle> = {
   danger: ButtonStyle.Danger,
 };
 
-/**
- * Cuts text to `max` characters with an ellipsis, never inside a surrogate pair or a `<…>` token
- * (mention, timestamp), and closes a `**` left open by the cut.
- */
-export function truncateContent(text: string, max = MAX_CONTENT_CHARS): string {
-  if (text.length <= max) return text;
-  let cut = max - ELLIPSIS.length - 2; // room for a closing `**`
-  const code = text.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-  const open = text.lastIndexOf('<', cut - 1);
-  if (open > text.lastIndexOf('>', cut - 1)) cut = open;
-  let head = text.slice(0, cut);
-  if ((head.match(/\*\*/g) ?? []).length % 2 === 1) head += '**';
-  return head + ELLIPSIS;
-}
+/** Text within Discord's limit (2000 by default), cut safely (src/chat/truncate.ts). */
+export const truncateContent = (text: string, max: number = LIMITS.contentChars): string => truncate(text, max, DISCORD_BOLD);
 
-function uniqueNames(images: readonly ChatImage[]): string[] {
+/** The text with a resize note as its last line: the text is cut to make room, so the note always shows. */
+const withNote = (text: string, note?: string) => (note ? `${truncateContent(text, LIMITS.contentChars - note.length - 1)}\n${note}` : truncateContent(text));
+
+function attachments(images: readonly ChatImage[]): AttachmentBuilder[] {
   const seen = new Set<string>();
   return images.map((image, i) => {
     const name = seen.has(image.name) ? `${i}-${image.name}` : image.name;
     seen.add(name);
-    return name;
+    return new AttachmentBuilder(image.data, { name, ...(image.alt ? { description: image.alt.slice(0, LIMITS.altText) } : {}) });
   });
 }
 
-function buttonRow(buttons: readonly ChatButton[]): APIActionRowComponent<APIButtonComponentWithCustomId>[] {
+function buttonRows(buttons: readonly ChatButton[]) {
   if (buttons.length === 0) return [];
-  return [
-    {
-      type: ComponentType.ActionRow,
-      components: buttons.slice(0, MAX_BUTTONS_PER_ROW).map((button) => ({
-        type: ComponentType.Button,
-        style: BUTTON_STYLES[button.style] as ButtonStyle.Primary | ButtonStyle.Secondary | ButtonStyle.Danger,
-        label: button.label.slice(0, MAX_BUTTON_LABEL),
-        custom_id: buttonId(button.action, button.jobId),
-      })),
-    },
-  ];
+  const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
+    buttons.slice(0, LIMITS.buttonsPerRow).map((button) =>
+      new ButtonBuilder().setCustomId(buttonId(button.action, button.jobId)).setLabel(button.label.slice(0, LIMITS.buttonLabel)).setStyle(BUTTON_STYLES[button.style]),
+    ),
+  );
+  return [row.toJSON()];
 }
 
-export function discordPayload(message: ChatMessage): DiscordPayload {
-  const images = message.images.slice(0, MAX_ATTACHMENTS);
-  const names = uniqueNames(images);
-  const files: RawFile[] = images.map((image, i) => ({ name: names[i], data: image.data, contentType: image.contentType }));
-  const embeds: APIEmbed[] = images
-    .map((image, i) => ({ image, name: names[i] }))
-    .filter(({ image }) => image.placement === 'inline')
-    .slice(0, MAX_EMBEDS)
-    .map(({ name }) => ({ image: { url: `attachment://${name}` } }));
+export function discordPayload(message: ChatMessage, note?: string): DiscordPayload {
+  const images = message.images.slice(0, LIMITS.attachments);
+  const files = attachments(images);
+  const embeds = files.filter((_, i) => images[i].placement === 'inline').slice(0, LIMITS.embeds).map((file) => new EmbedBuilder().setImage(`attachment://${file.name}`));
   return {
     body: {
-      content: truncateContent(message.text),
-      embeds,
-      components: buttonRow(message.buttons),
-      attachments: images.map((image, i) => ({ id: i, filename: names[i], ...(image.alt ? { description: image.alt.slice(0, MAX_ALT_TEXT) } : {}) })),
+      content: withNote(message.text, note),
+      embeds: embeds.map((embed) => embed.toJSON()),
+      components: buttonRows(message.buttons),
+      attachments: files.map((file, id) => ({ id, filename: file.name!, ...(file.description ? { description: file.description } : {}) })),
       allowed_mentions: { parse: [] },
     },
-    files,
+    files: files.map((file, i) => ({ name: file.name!, data: images[i].data, contentType: images[i].contentType })),
   };
 }
+
+/** An ephemeral answer to an interaction: only the person sees it, and it pings nobody. */
+export const privateReply = (text: string): InteractionReplyOptions & { flags: MessageFlags.Ephemeral } => ({
+  content: truncateContent(text),
+  flags: MessageFlags.Ephemeral,
+  allowedMentions: { parse: [] },
+});
+
+/** An answer to a person's message that pings only them (outside an interaction Discord has no private replies). */
+export const replyBody = (text: string, messageId: string): RESTPostAPIChannelMessageJSONBody => ({
+  content: truncateContent(text),
+  message_reference: { message_id: messageId, fail_if_not_exists: false },
+  allowed_mentions: { parse: [], replied_user: true },
+});

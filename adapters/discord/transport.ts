@@ -3,7 +3,8 @@
  * thread messages in, status messages out. It acknowledges every interaction before anything else
  * (Discord's 3 s), never acknowledges one twice, edits status messages through the interaction's
  * webhook while its token lives and through the bot token after, and leaves 429s to discord.js's
- * REST queue. What is said, and when, is the flow's.
+ * REST queue. Who may use the bot, downloads, image fitting, truncation and the shape of what the
+ * flow receives are the shared policy's (src/chat); what is said, and when, is the flow's.
  *
  * Direct messages (DISCORD_DMS): Discord has no threads in DMs, so there the DM itself is the edit
  * thread: statuses are posted in it, no thread is started, and a later message in the DM (the
@@ -15,17 +16,11 @@ import {
   DiscordAPIError,
   Events,
   GatewayIntentBits,
-  LabelBuilder,
-  MessageFlags,
-  ModalBuilder,
   Partials,
   PermissionFlagsBits,
   REST,
   Routes,
-  TextInputBuilder,
-  TextInputStyle,
   type APIMessage,
-  type Attachment,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
@@ -33,24 +28,20 @@ import {
   type MessageContextMenuCommandInteraction,
   type ModalSubmitInteraction,
   type RepliableInteraction,
+  type TextBasedChannel,
 } from 'discord.js';
-import {
-  parseButtonId,
-  type ChatFlowHandlers,
-  type ChatMessage,
-  type ChatTransport,
-  type IncomingFile,
-  type StatusRef,
-} from '../../src/chat/transport.js';
+import { AccessPolicy, type AccessFacts } from '../../src/chat/access.js';
+import { incomingFile, isImageFile, type FileSource, type RemoteFile } from '../../src/chat/download.js';
+import { buttonPress, editRequest, threadMessage, withoutMentions, type ChatEvent, type Said } from '../../src/chat/incoming.js';
+import type { ChatFlowHandlers, ChatMessage, ChatTransport, IncomingFile, StatusRef, UploadLimits } from '../../src/chat/transport.js';
+import { fitMessage, type FittedMessage } from '../../src/chat/upload.js';
 import { GasError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { MAX_REQUEST_CHARS } from '../../src/plan/planner.js';
-import { EDIT_COMMAND, EDIT_IMAGE_COMMAND, OPTION } from './commands.js';
+import { EDIT_COMMAND, EDIT_IMAGE_COMMAND, EDIT_MODAL, editImageModal, OPTION } from './commands.js';
 import { parseDiscordConfig, type DiscordConfig, type DiscordConfigInput } from './config.js';
-import { attachmentHosts, incomingFile, isImageAttachment } from './download.js';
-import { fitImages, totalImageBytes } from './fit-upload.js';
+import { attachmentHosts, attachmentSource } from './download.js';
 import { discordFormat } from './format.js';
-import { discordPayload, truncateContent, type DiscordPayload } from './payload.js';
+import { discordPayload, privateReply, replyBody, truncateContent, type DiscordPayload } from './payload.js';
 
 /**
  * A Discord status message. It is stored in Redis with the job, so it holds no credential: the
@@ -60,6 +51,16 @@ export interface DiscordStatusRef extends StatusRef {
   platform: 'discord';
 }
 
+/** The platform clients, injectable so that a test drives the transport without a network. */
+export interface DiscordDeps {
+  /** The gateway client; `start` logs it in unless it is ready already, `stop` destroys it. Default: a new one per `start`. */
+  client?: Client;
+  /** The REST client for the bot's own calls. Default: the injected client's, else a new one. */
+  rest?: REST;
+  /** Downloads attachments. Default: the global fetch. */
+  fetch?: typeof fetch;
+}
+
 /** The interaction webhook of a status message, while its token lives. */
 interface InteractionWebhook {
   applicationId: string;
@@ -67,9 +68,14 @@ interface InteractionWebhook {
   expiresAt: number;
 }
 
-/** The modal the "Edit image" context menu opens; its custom id carries the target message id. */
-const MODAL_PREFIX = 'gas-edit:';
-const MODAL_REQUEST_INPUT = 'request';
+/** A person in a channel, as the allow-lists and the flow see them. */
+interface Requester {
+  facts: AccessFacts;
+  isAdmin: boolean;
+  /** The channel is itself the edit thread: a thread, or a DM. */
+  ownThread: boolean;
+}
+
 const MAX_THREAD_NAME = 100;
 const READY_TIMEOUT_MS = 30_000;
 /** 413 retries, each with images at most this share of the previous attempt's bytes. */
@@ -77,24 +83,16 @@ const UPLOAD_RETRIES = 4;
 const UPLOAD_SHRINK = 0.6;
 const REFUSED_WEBHOOK_CODES = new Set([50027, 10015]);
 
-interface Requester {
-  user: string;
-  isAdmin: boolean;
-  guildId: string | null;
-  channelId: string;
-  /** A thread's parent channel: the allow-list treats a thread as its channel. */
-  parentId: string | null;
-  /** A DM with the bot, where the DM itself is the edit thread. */
-  inDm: boolean;
-  roles: string[];
-}
-
 /**
  * Whether an error is Discord's answer (with one of `codes`). REST is imported through discord.js so
  * that its errors are discord.js's DiscordAPIError class, not the ESM build's twin.
  */
 const isApiError = (error: unknown, ...codes: number[]): error is DiscordAPIError =>
   error instanceof DiscordAPIError && (codes.length === 0 || codes.includes(Number(error.code)));
+
+const isTooLarge = (error: unknown) => isApiError(error, 40005) || (error instanceof DiscordAPIError && error.status === 413);
+
+const imageBytes = (message: ChatMessage) => message.images.reduce((sum, image) => sum + image.data.length, 0);
 
 /** Discord errors carry the request URL, which holds interaction tokens: people and logs get status and code only. */
 function deliveryError(error: unknown, what: string): GasError {
@@ -107,35 +105,46 @@ export class DiscordTransport implements ChatTransport {
   readonly platform = 'discord' as const;
   readonly format = discordFormat;
   readonly editIntervalMs: number;
-  readonly maxUploadBytes: number;
-  private readonly config: DiscordConfig;
-  private readonly rest: REST;
-  private readonly hosts: string[];
-  private readonly log: Logger;
+  readonly uploadLimits: UploadLimits;
+  /** The gateway connection, from `start` to `stop`. */
   private client?: Client;
+  private readonly rest: REST;
+  private readonly config: DiscordConfig;
+  private readonly files: FileSource;
+  private readonly access: AccessPolicy;
   /** Images of context-menu targets, between the modal and its submission (15 minutes at most). */
   private readonly modalTargets = new Map<string, { file?: IncomingFile; expiresAt: number }>();
   /** Interaction webhooks of status messages, by message id, until their tokens expire or are refused. */
   private readonly webhooks = new Map<string, InteractionWebhook>();
 
-  constructor(config: DiscordConfigInput, log: Logger = createLogger('discord')) {
+  constructor(config: DiscordConfigInput, private readonly log: Logger = createLogger('discord'), private readonly deps: DiscordDeps = {}) {
     this.config = parseDiscordConfig(config);
     this.editIntervalMs = this.config.editIntervalMs;
-    this.maxUploadBytes = this.config.maxUploadBytes;
-    this.rest = new REST({ api: this.config.apiUrl }).setToken(this.config.token);
-    this.hosts = attachmentHosts(this.config.apiUrl);
-    this.log = log;
+    // Discord counts a request's files together; DISCORD_MAX_UPLOAD_BYTES bounds both until a setting tells them apart.
+    this.uploadLimits = { fileBytes: this.config.maxUploadBytes, messageBytes: this.config.maxUploadBytes };
+    this.rest = (deps.rest ?? deps.client?.rest ?? new REST({ api: this.config.apiUrl })).setToken(this.config.token);
+    this.files = attachmentSource(attachmentHosts(this.config.apiUrl), deps.fetch);
+    const { allowedGuilds, allowedChannels, allowedRoles, adminRoles, dmsEnabled } = this.config;
+    this.access = new AccessPolicy({ spaces: allowedGuilds, channels: allowedChannels, roles: allowedRoles, adminRoles, directMessages: dmsEnabled }, { space: 'server' });
   }
 
   async start(handlers: ChatFlowHandlers): Promise<void> {
-    const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages];
-    if (this.config.dmsEnabled) intents.push(GatewayIntentBits.DirectMessages);
-    if (this.config.messageContent) intents.push(GatewayIntentBits.MessageContent);
-    const client = new Client({ intents, partials: [Partials.Channel], rest: { api: this.config.apiUrl }, allowedMentions: { parse: [] } });
+    const client = this.deps.client ?? this.newClient();
     this.client = client;
     client.on(Events.InteractionCreate, (interaction) => void this.onInteraction(interaction, handlers));
     client.on(Events.MessageCreate, (message) => void this.onMessage(message, handlers));
     client.on(Events.Error, (error) => this.log.error({ err: error }, 'discord client error'));
+    if (!client.isReady()) await this.connect(client);
+  }
+
+  private newClient(): Client {
+    const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages];
+    if (this.config.dmsEnabled) intents.push(GatewayIntentBits.DirectMessages);
+    if (this.config.messageContent) intents.push(GatewayIntentBits.MessageContent);
+    return new Client({ intents, partials: [Partials.Channel], rest: { api: this.config.apiUrl }, allowedMentions: { parse: [] } });
+  }
+
+  private async connect(client: Client): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       timer = setTimeout(() => reject(new GasError('service_unavailable', 'Discord did not finish connecting within 30 s; check DISCORD_API_URL and the network.')), READY_TIMEOUT_MS);
@@ -174,20 +183,22 @@ export class DiscordTransport implements ChatTransport {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  /** Sends a message, shrinking its images when they exceed the upload limit or Discord answers 413. */
+  /**
+   * Sends a message with its images fitted to the upload limits; when Discord still answers 413
+   * (its real limit can be lower than configured), fits them under a smaller limit and says so.
+   */
   private async deliver<T>(message: ChatMessage, send: (payload: DiscordPayload) => Promise<T>): Promise<T> {
-    let current = message;
-    if (totalImageBytes(message.images) > this.maxUploadBytes) current = (await fitImages(message, this.maxUploadBytes)) ?? message;
+    let fitted: FittedMessage = await fitMessage(message, this.uploadLimits);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await send(discordPayload(current));
+        return await send(discordPayload(fitted.message, fitted.note));
       } catch (error) {
-        const tooLarge = isApiError(error, 40005) || (error instanceof DiscordAPIError && error.status === 413);
-        if (!tooLarge || attempt >= UPLOAD_RETRIES) throw error;
-        const smaller = await fitImages(message, Math.floor(totalImageBytes(current.images) * UPLOAD_SHRINK));
-        if (!smaller) throw error;
-        this.log.warn({ bytes: totalImageBytes(smaller.images) }, 'upload too large for Discord; sending smaller images');
-        current = smaller;
+        if (!isTooLarge(error) || attempt >= UPLOAD_RETRIES || fitted.message.images.length === 0) throw error;
+        const limit = Math.floor(imageBytes(fitted.message) * UPLOAD_SHRINK);
+        fitted = await fitMessage(message, { fileBytes: limit, messageBytes: limit }, 'Discord').catch(() => {
+          throw error;
+        });
+        this.log.warn({ bytes: imageBytes(fitted.message) }, 'upload too large for Discord; sending smaller images');
       }
     }
   }
@@ -233,34 +244,31 @@ export class DiscordTransport implements ChatTransport {
     }
   }
 
-  // ---- who may do what ----------------------------------------------------------------------------
-
-  private refusal(who: Requester): string | undefined {
-    const { allowedGuilds, allowedChannels, allowedRoles } = this.config;
-    if (!who.guildId) return this.config.dmsEnabled ? undefined : 'Edits are not available in direct messages; use the command in a server channel.';
-    if (allowedGuilds.length > 0 && !allowedGuilds.includes(who.guildId)) return 'This bot is not enabled in this server.';
-    if (allowedChannels.length > 0 && !allowedChannels.includes(who.channelId) && !(who.parentId && allowedChannels.includes(who.parentId))) {
-      return `Edits are not enabled in this channel; use ${allowedChannels.map((id) => `<#${id}>`).join(', ')}.`;
-    }
-    if (allowedRoles.length > 0 && !who.isAdmin && !who.roles.some((role) => allowedRoles.includes(role))) {
-      return 'You need one of the roles allowed to request edits; ask a server admin.';
-    }
-    return undefined;
+  /** Answers a person's message in its channel, pinging only them. */
+  private async replyTo(message: Message, text: string): Promise<void> {
+    await this.rest.post(Routes.channelMessages(message.channelId), { body: replyBody(text, message.id) }).catch((error: unknown) => {
+      throw deliveryError(error, 'send the reply');
+    });
   }
 
-  private requester(interaction: Interaction): Requester {
+  // ---- who may do what ----------------------------------------------------------------------------
+
+  private requester(user: string, guildId: string | null, channelId: string, channel: TextBasedChannel | null, roles: string[], administrator: boolean): Requester {
+    const parent = channel?.isThread() ? channel.parentId : null;
+    const facts: AccessFacts = { user, ...(guildId ? { space: guildId } : {}), channel: channelId, ...(parent ? { parentChannel: parent } : {}), isDm: !guildId, roles, platformAdmin: administrator };
+    return { facts, isAdmin: this.access.isAdmin(facts), ownThread: facts.isDm || parent !== null };
+  }
+
+  private interactionRequester(interaction: Interaction): Requester {
     const member = interaction.member;
     const roles = !member ? [] : Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
-    const channel = interaction.channel;
-    return {
-      user: interaction.user.id,
-      isAdmin: Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.Administrator)) || roles.some((role) => this.config.adminRoles.includes(role)),
-      guildId: interaction.guildId,
-      channelId: interaction.channelId ?? '',
-      parentId: channel?.isThread() ? channel.parentId : null,
-      inDm: !interaction.guildId,
-      roles,
-    };
+    const administrator = Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.Administrator));
+    return this.requester(interaction.user.id, interaction.guildId, interaction.channelId ?? '', interaction.channel, roles, administrator);
+  }
+
+  /** What the flow needs to know of who acted where, and how to answer them. */
+  private event(who: Requester, thread: string, answer: Pick<ChatEvent, 'replyPrivately' | 'postStatus'>): ChatEvent {
+    return { platform: this.platform, user: who.facts.user, isAdmin: who.isAdmin, channel: who.facts.channel, thread, ...answer };
   }
 
   // ---- interactions -------------------------------------------------------------------------------
@@ -269,14 +277,14 @@ export class DiscordTransport implements ChatTransport {
     try {
       if (interaction.isChatInputCommand() && interaction.commandName === EDIT_COMMAND) await this.onEditCommand(interaction, handlers);
       else if (interaction.isMessageContextMenuCommand() && interaction.commandName === EDIT_IMAGE_COMMAND) await this.onEditImageCommand(interaction);
-      else if (interaction.isModalSubmit() && interaction.customId.startsWith(MODAL_PREFIX)) await this.onEditModal(interaction, handlers);
+      else if (interaction.isModalSubmit() && interaction.customId.startsWith(EDIT_MODAL.prefix)) await this.onEditModal(interaction, handlers);
       else if (interaction.isButton()) await this.onButton(interaction, handlers);
     } catch (error) {
       this.log.error({ err: error instanceof GasError ? error : String(error), interaction: interaction.id }, 'interaction handling failed');
     }
   }
 
-  /** Runs an acknowledgement; false when Discord refused it (10062 late, 40060 twice), which is never retried. */
+  /** Runs an acknowledgement; undefined when Discord refused it (10062 late, 40060 twice), which is never retried. */
   private async acknowledge<T>(ack: () => Promise<T>): Promise<T | undefined> {
     try {
       return await ack();
@@ -286,112 +294,78 @@ export class DiscordTransport implements ChatTransport {
     }
   }
 
-  /** Refuses privately when outside the allow-lists; true when refused. */
-  private async refused(interaction: RepliableInteraction, who: Requester): Promise<boolean> {
-    const refusal = this.refusal(who);
-    if (!refusal) return false;
-    await this.acknowledge(() => interaction.reply({ content: refusal, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } }));
-    return true;
+  /** Whether the person may use the bot here; when not, says why privately (which acknowledges the interaction). */
+  private admitted(interaction: RepliableInteraction, who: Requester): Promise<boolean> {
+    return this.access.admits(who.facts, (refusal) => this.acknowledge(() => interaction.reply(privateReply(refusal))));
+  }
+
+  /** `/edit` and the "Edit image" modal: refuse or defer first, then read the request and hand it to the flow. */
+  private async takeEdit(
+    interaction: ChatInputCommandInteraction | ModalSubmitInteraction,
+    handlers: ChatFlowHandlers,
+    read: (who: Requester) => Promise<Said>,
+  ): Promise<void> {
+    const who = this.interactionRequester(interaction);
+    if (!(await this.admitted(interaction, who))) return;
+    const deferred = await this.acknowledge(() => interaction.deferReply({ withResponse: true }));
+    if (!deferred) return;
+    const said = await read(who);
+    const reply = await this.deferredReply(interaction, deferred.interaction.responseMessageId ?? undefined, who, said.text);
+    await handlers.editRequest(editRequest(this.event(who, reply.thread, reply), said));
   }
 
   private async onEditCommand(interaction: ChatInputCommandInteraction, handlers: ChatFlowHandlers): Promise<void> {
-    const who = this.requester(interaction);
-    if (await this.refused(interaction, who)) return;
-    const deferred = await this.acknowledge(() => interaction.deferReply({ withResponse: true }));
-    if (!deferred) return;
-    // Not `required` here: a stale registration without an option must still reach the flow, which words what is missing.
-    const attachment = interaction.options.getAttachment(OPTION.image);
-    const text = interaction.options.getString(OPTION.request) ?? '';
-    const steps = interaction.options.getInteger(OPTION.steps);
-    const seed = interaction.options.getInteger(OPTION.seed);
-    const reply = await this.deferredReply(interaction, deferred.interaction.responseMessageId ?? undefined, who, text);
-    await handlers.editRequest({
-      platform: this.platform,
-      user: who.user,
-      isAdmin: who.isAdmin,
-      channel: who.channelId,
-      text,
-      ...(attachment ? { image: this.file(attachment) } : {}),
-      options: { ...(steps !== null ? { steps } : {}), ...(seed !== null ? { seed } : {}) },
-      thread: reply.thread,
-      replyPrivately: (message) => reply.replyPrivately(message),
-      postStatus: (message) => reply.postStatus(message),
+    await this.takeEdit(interaction, handlers, async () => {
+      // Not `required` here: a stale registration without an option must still reach the flow, which words what is missing.
+      const attachment = interaction.options.getAttachment(OPTION.image);
+      const steps = interaction.options.getInteger(OPTION.steps);
+      const seed = interaction.options.getInteger(OPTION.seed);
+      return {
+        text: interaction.options.getString(OPTION.request) ?? '',
+        ...(attachment ? { image: this.file(attachment) } : {}),
+        options: { ...(steps !== null ? { steps } : {}), ...(seed !== null ? { seed } : {}) },
+      };
     });
   }
 
   private async onEditImageCommand(interaction: MessageContextMenuCommandInteraction): Promise<void> {
-    if (await this.refused(interaction, this.requester(interaction))) return;
+    if (!(await this.admitted(interaction, this.interactionRequester(interaction)))) return;
     const target = interaction.targetMessage;
-    const image = target.attachments.find((attachment) => isImageAttachment({ name: attachment.name, contentType: attachment.contentType }));
+    const image = target.attachments.find((attachment) => isImageFile(attachment));
     const now = Date.now();
     for (const [id, entry] of this.modalTargets) if (entry.expiresAt < now) this.modalTargets.delete(id);
     this.modalTargets.set(target.id, { ...(image ? { file: this.file(image) } : {}), expiresAt: now + this.config.tokenLifetimeMs });
-    const modal = new ModalBuilder()
-      .setCustomId(`${MODAL_PREFIX}${target.id}`)
-      .setTitle('Edit image')
-      .addLabelComponents(
-        new LabelBuilder()
-          .setLabel('What should change?')
-          .setTextInputComponent(
-            new TextInputBuilder()
-              .setCustomId(MODAL_REQUEST_INPUT)
-              .setStyle(TextInputStyle.Paragraph)
-              .setPlaceholder('turn the dog into a tiger and the grass into snow')
-              .setRequired(true)
-              .setMaxLength(MAX_REQUEST_CHARS),
-          ),
-      );
-    await this.acknowledge(() => interaction.showModal(modal));
+    await this.acknowledge(() => interaction.showModal(editImageModal(target.id)));
   }
 
   private async onEditModal(interaction: ModalSubmitInteraction, handlers: ChatFlowHandlers): Promise<void> {
-    const who = this.requester(interaction);
-    if (await this.refused(interaction, who)) return;
-    const deferred = await this.acknowledge(() => interaction.deferReply({ withResponse: true }));
-    if (!deferred) return;
-    const targetId = interaction.customId.slice(MODAL_PREFIX.length);
-    const text = interaction.fields.getTextInputValue(MODAL_REQUEST_INPUT);
-    const image = this.modalTargets.get(targetId)?.file ?? (await this.fetchImage(who.channelId, targetId));
-    this.modalTargets.delete(targetId);
-    const reply = await this.deferredReply(interaction, deferred.interaction.responseMessageId ?? undefined, who, text);
-    await handlers.editRequest({
-      platform: this.platform,
-      user: who.user,
-      isAdmin: who.isAdmin,
-      channel: who.channelId,
-      text,
-      ...(image ? { image } : {}),
-      options: {},
-      thread: reply.thread,
-      message: targetId,
-      replyPrivately: (message) => reply.replyPrivately(message),
-      postStatus: (message) => reply.postStatus(message),
+    const targetId = interaction.customId.slice(EDIT_MODAL.prefix.length);
+    await this.takeEdit(interaction, handlers, async (who) => {
+      const image = this.modalTargets.get(targetId)?.file ?? (await this.fetchImage(who.facts.channel, targetId));
+      this.modalTargets.delete(targetId);
+      return { text: interaction.fields.getTextInputValue(EDIT_MODAL.requestInput), ...(image ? { image } : {}), message: targetId };
     });
   }
 
   private async onButton(interaction: ButtonInteraction, handlers: ChatFlowHandlers): Promise<void> {
-    const parsed = parseButtonId(interaction.customId);
-    if (!parsed) return;
-    const who = this.requester(interaction);
-    if (await this.refused(interaction, who)) return;
-    if (!(await this.acknowledge(() => interaction.deferUpdate()))) return;
+    const who = this.interactionRequester(interaction);
     // A thread started from a status message has the message's id; a DM is its own thread.
-    const thread = who.parentId || who.inDm ? who.channelId : interaction.message.id;
-    await handlers.buttonPressed({
-      platform: this.platform,
-      user: who.user,
-      isAdmin: who.isAdmin,
-      channel: who.channelId,
-      action: parsed.action,
-      jobId: parsed.jobId,
-      status: { platform: this.platform, channel: who.channelId, message: interaction.message.id, thread },
-      postStatus: (message) => this.postInChannel(thread, thread, message),
-      replyPrivately: async (text) => {
-        await interaction.followUp({ content: truncateContent(text), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } }).catch((error: unknown) => {
-          throw deliveryError(error, 'send the private reply');
-        });
-      },
-    });
+    const thread = who.ownThread ? who.facts.channel : interaction.message.id;
+    const press = buttonPress(
+      this.event(who, thread, {
+        postStatus: (message) => this.postInChannel(thread, thread, message),
+        replyPrivately: async (text) => {
+          await interaction.followUp(privateReply(text)).catch((error: unknown) => {
+            throw deliveryError(error, 'send the private reply');
+          });
+        },
+      }),
+      interaction.customId,
+      interaction.message.id,
+    );
+    if (!press || !(await this.admitted(interaction, who))) return;
+    if (!(await this.acknowledge(() => interaction.deferUpdate()))) return;
+    await handlers.buttonPressed(press);
   }
 
   /**
@@ -402,19 +376,19 @@ export class DiscordTransport implements ChatTransport {
    */
   private async deferredReply(interaction: RepliableInteraction, messageId: string | undefined, who: Requester, request: string) {
     const statusId = messageId ?? (await interaction.fetchReply()).id;
-    const inThread = who.parentId !== null || who.inDm;
-    const thread = inThread ? who.channelId : statusId;
+    const channel = who.facts.channel;
+    const thread = who.ownThread ? channel : statusId;
     const expiresAt = interaction.createdTimestamp + this.config.tokenLifetimeMs;
     let original: 'loading' | 'posted' | 'deleted' = 'loading';
     return {
       thread,
       postStatus: async (message: ChatMessage): Promise<DiscordStatusRef> => {
-        if (original !== 'loading') return this.postInChannel(original === 'posted' ? thread : who.channelId, thread, message);
+        if (original !== 'loading') return this.postInChannel(original === 'posted' ? thread : channel, thread, message);
         original = 'posted';
-        const ref: DiscordStatusRef = { platform: 'discord', channel: who.channelId, message: statusId, thread };
+        const ref: DiscordStatusRef = { platform: 'discord', channel, message: statusId, thread };
         this.rememberWebhook(statusId, { applicationId: this.config.applicationId, token: interaction.token, expiresAt });
         await this.editStatus(ref, message);
-        if (!inThread) await this.startThread(who.channelId, statusId, request);
+        if (!who.ownThread) await this.startThread(channel, statusId, request);
         return ref;
       },
       replyPrivately: async (text: string): Promise<void> => {
@@ -423,7 +397,7 @@ export class DiscordTransport implements ChatTransport {
             await interaction.deleteReply();
             original = 'deleted';
           }
-          await interaction.followUp({ content: truncateContent(text), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+          await interaction.followUp(privateReply(text));
         } catch (error) {
           throw deliveryError(error, 'send the private reply');
         }
@@ -432,17 +406,6 @@ export class DiscordTransport implements ChatTransport {
   }
 
   // ---- thread messages ---------------------------------------------------------------------------
-
-  /** Answers a person's message in its channel, pinging only them. */
-  private async replyTo(message: Message, text: string): Promise<void> {
-    await this.rest
-      .post(Routes.channelMessages(message.channelId), {
-        body: { content: truncateContent(text), message_reference: { message_id: message.id, fail_if_not_exists: false }, allowed_mentions: { parse: [], replied_user: true } },
-      })
-      .catch((error: unknown) => {
-        throw deliveryError(error, 'send the reply');
-      });
-  }
 
   private async onMessage(message: Message, handlers: ChatFlowHandlers): Promise<void> {
     try {
@@ -462,30 +425,15 @@ export class DiscordTransport implements ChatTransport {
         return;
       }
       const roles = message.member ? [...message.member.roles.cache.keys()] : [];
-      const who: Requester = {
-        user: message.author.id,
-        isAdmin: Boolean(message.member?.permissions.has(PermissionFlagsBits.Administrator)) || roles.some((role) => this.config.adminRoles.includes(role)),
-        guildId: message.guildId,
-        channelId: channel.id,
-        parentId: channel.isThread() ? channel.parentId : null,
-        inDm,
-        roles,
-      };
-      if (this.refusal(who)) return; // outside the allow-lists the bot stays silent rather than answer in public
-      const image = message.attachments.find((attachment) => isImageAttachment({ name: attachment.name, contentType: attachment.contentType }));
-      await handlers.threadMessage({
-        platform: this.platform,
-        user: who.user,
-        isAdmin: who.isAdmin,
-        channel: channel.id,
-        thread: channel.id,
-        message: message.id,
-        text: message.content.replace(new RegExp(`^\\s*<@!?${bot.id}>\\s*`), '').trim(),
-        ...(image ? { image: this.file(image) } : {}),
+      const who = this.requester(message.author.id, message.guildId, channel.id, channel, roles, Boolean(message.member?.permissions.has(PermissionFlagsBits.Administrator)));
+      if (!(await this.access.admits(who.facts))) return; // outside the allow-lists the bot stays silent rather than answer in public
+      const image = message.attachments.find((attachment) => isImageFile(attachment));
+      const event = this.event(who, channel.id, {
         postStatus: (status) => this.postInChannel(channel.id, channel.id, status),
         // Outside an interaction Discord has no private replies: answer the person's message, pinging only them.
         replyPrivately: (text) => this.replyTo(message, text),
       });
+      await handlers.threadMessage(threadMessage(event, { message: message.id, text: withoutMentions(message.content, bot.id), ...(image ? { image: this.file(image) } : {}) }));
     } catch (error) {
       this.log.error({ err: error instanceof GasError ? error : String(error), message: message.id }, 'message handling failed');
     }
@@ -493,19 +441,18 @@ export class DiscordTransport implements ChatTransport {
 
   // ---- attachments ---------------------------------------------------------------------------------
 
-  private file(attachment: Attachment): IncomingFile {
-    return incomingFile({ name: attachment.name, url: attachment.url, contentType: attachment.contentType, size: attachment.size }, this.hosts);
+  private file(attachment: RemoteFile): IncomingFile {
+    return incomingFile(attachment, this.files);
   }
 
   /** The first image of a message, read with the bot token (the context menu's target after a restart). */
   private async fetchImage(channelId: string, messageId: string): Promise<IncomingFile | undefined> {
     try {
       const message = (await this.rest.get(Routes.channelMessage(channelId, messageId))) as APIMessage;
-      const image = message.attachments.find((attachment) => isImageAttachment({ name: attachment.filename, contentType: attachment.content_type }));
-      return image ? incomingFile({ name: image.filename, url: image.url, contentType: image.content_type, size: image.size }, this.hosts) : undefined;
+      const image = message.attachments.map((a) => ({ name: a.filename, url: a.url, contentType: a.content_type, size: a.size })).find((a) => isImageFile(a));
+      return image ? this.file(image) : undefined;
     } catch {
       return undefined;
     }
   }
 }
-

@@ -1,27 +1,21 @@
 /**
- * A ChatMessage as a Slack message: mrkdwn sections (each within 3000 characters), the inline
- * images as `slack_file` image blocks (files uploaded and processed beforehand), the buttons as one
- * actions block, a plain fallback `text` for notifications; at most 50 blocks. The result image is
- * not a block: the transport uploads it into the thread at full resolution.
+ * A ChatMessage as a Slack message, built from @slack/types' Block Kit types (the one place the
+ * adapter makes blocks): mrkdwn sections (each within 3000 characters), the inline images as
+ * `slack_file` image blocks (files uploaded and processed beforehand), the buttons as one actions
+ * block, a plain fallback `text` for notifications; at most 50 blocks. The result image is not a
+ * block: the transport uploads it into the thread at full resolution.
  */
+import type { types } from '@slack/bolt';
 import { buttonId, type ChatButton, type ChatMessage } from '../../src/chat/transport.js';
+import { truncate } from '../../src/chat/truncate.js';
+import { SLACK_BOLD } from './format.js';
 
-export const MAX_BLOCKS = 50;
-export const MAX_SECTION_CHARS = 3000;
-const MAX_FALLBACK_CHARS = 3000;
-const MAX_BUTTON_LABEL = 75;
-const MAX_ALT_TEXT = 2000;
-const MAX_BUTTONS = 25;
-const ELLIPSIS = '…';
-
-export interface SlackBlock {
-  type: string;
-  [field: string]: unknown;
-}
+/** Block Kit's limits on one message. */
+const LIMITS = { blocks: 50, sectionChars: 3000, fallbackChars: 3000, buttonLabel: 75, altText: 2000, buttons: 25 } as const;
 
 export interface SlackMessageBody {
   text: string;
-  blocks: SlackBlock[];
+  blocks: types.KnownBlock[];
 }
 
 /** An inline image already uploaded: its file id (processed) and alt text. */
@@ -30,18 +24,27 @@ export interface ShownFile {
   alt: string;
 }
 
-/** Cuts text to `max` characters, never inside a surrogate pair or a `<…>` token, and never leaving `*` bold open. */
-export function truncateText(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = max - ELLIPSIS.length - 1; // room for a closing `*`
-  const code = text.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-  const open = text.lastIndexOf('<', cut - 1);
-  if (open > text.lastIndexOf('>', cut - 1)) cut = open;
-  let head = text.slice(0, cut);
-  // An odd count of `*` on the last line means a bold left open by the cut.
-  if (((head.split('\n').at(-1) ?? '').match(/\*/g) ?? []).length % 2 === 1) head += '*';
-  return head + ELLIPSIS;
+/** Text within `max` characters, cut safely (src/chat/truncate.ts). */
+export const truncateText = (text: string, max: number): string => truncate(text, max, SLACK_BOLD);
+
+const STYLES: Record<ChatButton['style'], types.Button['style']> = { primary: 'primary', danger: 'danger', secondary: undefined };
+
+export function sectionBlock(text: string): types.SectionBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text } };
+}
+
+export function imageBlock(file: ShownFile): types.ImageBlock {
+  return { type: 'image', slack_file: { id: file.fileId }, alt_text: file.alt.slice(0, LIMITS.altText) || 'image' };
+}
+
+export function buttonElement(button: ChatButton): types.Button {
+  const id = buttonId(button.action, button.jobId);
+  const style = STYLES[button.style];
+  return { type: 'button', action_id: id, value: id, text: { type: 'plain_text', text: button.label.slice(0, LIMITS.buttonLabel) }, ...(style ? { style } : {}) };
+}
+
+export function actionsBlock(buttons: readonly ChatButton[]): types.ActionsBlock {
+  return { type: 'actions', elements: buttons.slice(0, LIMITS.buttons).map(buttonElement) };
 }
 
 /** Splits text into section-sized pieces at line breaks where it can. */
@@ -50,38 +53,22 @@ function sections(text: string, maxSections: number): string[] {
   let current = '';
   for (const line of text.split('\n')) {
     const candidate = current ? `${current}\n${line}` : line;
-    if (candidate.length <= MAX_SECTION_CHARS) {
+    if (candidate.length <= LIMITS.sectionChars) {
       current = candidate;
       continue;
     }
     if (current) pieces.push(current);
-    current = line.length <= MAX_SECTION_CHARS ? line : truncateText(line, MAX_SECTION_CHARS);
+    current = line.length <= LIMITS.sectionChars ? line : truncateText(line, LIMITS.sectionChars);
   }
   if (current) pieces.push(current);
   return pieces.slice(0, maxSections);
 }
 
-const STYLES: Record<ChatButton['style'], 'primary' | 'danger' | undefined> = { primary: 'primary', danger: 'danger', secondary: undefined };
-
-function actions(buttons: readonly ChatButton[]): SlackBlock[] {
-  if (buttons.length === 0) return [];
-  return [
-    {
-      type: 'actions',
-      elements: buttons.slice(0, MAX_BUTTONS).map((button) => {
-        const id = buttonId(button.action, button.jobId);
-        const style = STYLES[button.style];
-        return { type: 'button', action_id: id, value: id, text: { type: 'plain_text', text: button.label.slice(0, MAX_BUTTON_LABEL) }, ...(style ? { style } : {}) };
-      }),
-    },
-  ];
-}
-
 export function slackMessage(message: ChatMessage, shown: readonly ShownFile[]): SlackMessageBody {
-  const buttonBlocks = actions(message.buttons);
-  const images: SlackBlock[] = shown.map((file) => ({ type: 'image', slack_file: { id: file.fileId }, alt_text: file.alt.slice(0, MAX_ALT_TEXT) || 'image' }));
-  const room = MAX_BLOCKS - buttonBlocks.length;
-  const textBlocks = sections(message.text, Math.max(1, room - images.length)).map((text) => ({ type: 'section', text: { type: 'mrkdwn', text } }));
-  const blocks = [...textBlocks, ...images].slice(0, room).concat(buttonBlocks);
-  return { text: truncateText(message.text || ' ', MAX_FALLBACK_CHARS), blocks };
+  const buttons = message.buttons.length > 0 ? [actionsBlock(message.buttons)] : [];
+  const images = shown.map(imageBlock);
+  const room = LIMITS.blocks - buttons.length;
+  const text = sections(message.text, Math.max(1, room - images.length)).map(sectionBlock);
+  const blocks: types.KnownBlock[] = [...text, ...images].slice(0, room);
+  return { text: truncateText(message.text || ' ', LIMITS.fallbackChars), blocks: blocks.concat(buttons) };
 }

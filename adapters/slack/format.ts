@@ -1,5 +1,6 @@
 /** Slack mrkdwn for the flow's renderer: bold, dates in the reader's zone, and escaping of what people wrote. */
 import type { TextFormat } from '../../src/chat/transport.js';
+import type { BoldMarkup } from '../../src/chat/truncate.js';
 
 const ZERO_WIDTH_SPACE = '\u200b';
 
@@ -15,8 +16,11 @@ export function escapeMrkdwn(text: string): string {
     .replace(/[*_~`]/g, (c) => `${c}${ZERO_WIDTH_SPACE}`);
 }
 
+/** Slack's bold ends at a line break. */
+export const SLACK_BOLD: BoldMarkup = { marker: '*', spansLines: false };
+
 export const slackFormat: TextFormat = {
-  bold: (text) => `*${text}*`,
+  bold: (text) => `${SLACK_BOLD.marker}${text}${SLACK_BOLD.marker}`,
   relativeTime: (epochMs) => {
     const seconds = Math.round(epochMs / 1000);
     // Slack documents `{ago}` for past times only; the reader's own clock time says when, future or past.

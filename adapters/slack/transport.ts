@@ -4,50 +4,54 @@
  * chat.update. Inline images (masks, previews) are uploaded without a channel and shown as
  * `slack_file` image blocks once Slack has processed them; the result is uploaded into the thread.
  * Socket Mode by default, HTTP mode (signed requests, checked by Bolt) by config. Bolt acknowledges
- * events before anything else runs; buttons are acknowledged first thing. What is said, and when,
- * is the flow's.
+ * events before anything else runs; buttons are acknowledged first thing. Who may use the bot,
+ * downloads, truncation and the shape of what the flow receives are the shared policy's
+ * (src/chat); what is said, and when, is the flow's.
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { App, LogLevel, webApi } from '@slack/bolt';
-import { parseButtonId, type ChatFlowHandlers, type ChatImage, type ChatMessage, type ChatTransport, type IncomingFile, type StatusRef } from '../../src/chat/transport.js';
+import { App, LogLevel, webApi, type BlockAction, type Receiver, type types } from '@slack/bolt';
+import { AccessPolicy } from '../../src/chat/access.js';
+import { buttonPress, editRequest, threadMessage, withoutMentions, type ChatEvent, type Said } from '../../src/chat/incoming.js';
+import type { ChatFlowHandlers, ChatImage, ChatMessage, ChatTransport, StatusRef, UploadLimits } from '../../src/chat/transport.js';
+import type { FileSource } from '../../src/chat/download.js';
 import { GasError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { slackMessage, truncateText, type ShownFile } from './blocks.js';
 import { boltLogger } from './bolt-logger.js';
 import { parseSlackConfig, type SlackConfig, type SlackConfigInput } from './config.js';
-import { fileHosts, incomingFile, isImageFile, type SlackFileObject } from './download.js';
+import { fileHosts, firstImage, sharedFile, slackFileSource } from './download.js';
 import { slackFormat } from './format.js';
 
 export interface SlackStatusRef extends StatusRef {
   platform: 'slack';
 }
 
-/** The fields of message and app_mention events the adapter reads. */
-interface SlackMessageEvent {
-  type: 'message' | 'app_mention';
-  subtype?: string;
-  user?: string;
-  bot_id?: string;
-  text?: string;
-  ts: string;
-  thread_ts?: string;
-  channel: string;
-  channel_type?: string;
-  files?: SlackFileObject[];
+/** The Web API methods the transport calls: a WebClient has them, and so may a test's stand-in. */
+export interface SlackWebApi {
+  auth: Pick<webApi.WebClient['auth'], 'test'>;
+  chat: Pick<webApi.WebClient['chat'], 'postMessage' | 'update' | 'postEphemeral'>;
+  files: Pick<webApi.WebClient['files'], 'getUploadURLExternal' | 'completeUploadExternal' | 'info'>;
+  filesUploadV2: webApi.WebClient['filesUploadV2'];
 }
 
-/** The fields of a block_actions payload the adapter reads. */
-interface ButtonPayload {
-  user: { id: string };
-  channel?: { id: string };
-  message?: { ts: string; thread_ts?: string };
-  container?: { channel_id?: string; message_ts?: string; thread_ts?: string };
-  actions: Array<{ action_id: string }>;
+/** The platform clients, injectable so that a test drives the transport without a network. */
+export interface SlackDeps {
+  /** Where events arrive: a Bolt Receiver (bolt-js's own test seam). Default: Socket Mode or HTTP, as configured. */
+  receiver?: Receiver;
+  /** The Web API client for the bot's own calls. Default: a WebClient on SLACK_API_URL. */
+  client?: SlackWebApi;
+  /** Uploads inline images and downloads shared files. Default: the global fetch. */
+  fetch?: typeof fetch;
 }
+
+/** A person's message as Slack delivers it: a mention of the bot, or a message (plain, with files, or a thread reply also sent to the channel). */
+type PersonMessage = types.AppMentionEvent | types.GenericMessageEvent | types.FileShareMessageEvent | types.ThreadBroadcastMessageEvent;
 
 /** Message subtypes that are a person writing (everything else is an edit, a join, a bot…). */
 const PERSON_SUBTYPES = new Set([undefined, 'file_share', 'thread_broadcast']);
+const isPersonMessage = (event: types.MessageEvent): event is Exclude<PersonMessage, types.AppMentionEvent> => PERSON_SUBTYPES.has(event.subtype);
+const inDm = (event: PersonMessage) => 'channel_type' in event && event.channel_type === 'im';
 const MAX_EPHEMERAL_CHARS = 3000;
 /** Polling files.info for an upload to be processed: first wait, growth, longest wait. */
 const FILE_POLL = { firstMs: 150, factor: 1.6, maxMs: 1_500 };
@@ -66,24 +70,25 @@ export class SlackTransport implements ChatTransport {
   readonly platform = 'slack' as const;
   readonly format = slackFormat;
   readonly editIntervalMs: number;
-  readonly maxUploadBytes: number;
+  readonly uploadLimits: UploadLimits;
   private readonly config: SlackConfig;
-  private readonly hosts: string[];
-  private readonly log: Logger;
-  private readonly client: webApi.WebClient;
+  private readonly files: FileSource;
+  private readonly access: AccessPolicy;
+  private readonly client: SlackWebApi;
   private app?: App;
   private bot?: { userId: string; botId?: string };
   private readonly uploaded = new Map<string, string>();
   /** Results already uploaded into a thread, per status message and content. */
   private readonly resultsPosted = new Set<string>();
 
-  constructor(config: SlackConfigInput, log: Logger = createLogger('slack')) {
+  constructor(config: SlackConfigInput, private readonly log: Logger = createLogger('slack'), private readonly deps: SlackDeps = {}) {
     this.config = parseSlackConfig(config);
     this.editIntervalMs = this.config.editIntervalMs;
-    this.maxUploadBytes = this.config.maxUploadBytes;
-    this.hosts = fileHosts(this.config.apiUrl);
-    this.log = log;
-    this.client = new webApi.WebClient(this.config.botToken, this.clientOptions());
+    // Slack takes each file in its own upload: there is no total per message.
+    this.uploadLimits = { fileBytes: this.config.maxUploadBytes };
+    this.files = slackFileSource(this.config.botToken, fileHosts(this.config.apiUrl), deps.fetch);
+    this.access = new AccessPolicy({ channels: this.config.allowedChannels, users: this.config.allowedUsers }, { space: 'workspace' });
+    this.client = deps.client ?? new webApi.WebClient(this.config.botToken, this.clientOptions());
   }
 
   /**
@@ -97,6 +102,15 @@ export class SlackTransport implements ChatTransport {
       logger: boltLogger(this.log),
       retryConfig: { retries: this.config.apiRetries, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
     };
+  }
+
+  /** Where events come from: the injected receiver, else Socket Mode or HTTP as configured. */
+  private receiving() {
+    const { config, deps } = this;
+    if (deps.receiver) return { receiver: deps.receiver };
+    return config.mode === 'socket'
+      ? { socketMode: true, appToken: config.appToken, installerOptions: { clientOptions: this.clientOptions() } }
+      : { signingSecret: config.signingSecret, port: config.port };
   }
 
   async start(handlers: ChatFlowHandlers): Promise<void> {
@@ -118,22 +132,20 @@ export class SlackTransport implements ChatTransport {
       logger: boltLogger(this.log),
       logLevel: LogLevel.WARN,
       clientOptions: this.clientOptions(),
-      ...(config.mode === 'socket'
-        ? { socketMode: true, appToken: config.appToken, installerOptions: { clientOptions: this.clientOptions() } }
-        : { signingSecret: config.signingSecret, port: config.port }),
+      ...this.receiving(),
     });
-    app.event('app_mention', async ({ event }) => this.onMention(event as unknown as SlackMessageEvent, handlers));
-    app.event('message', async ({ event }) => this.onMessage(event as unknown as SlackMessageEvent, handlers));
-    app.action(/^gas:/, async ({ ack, body }) => {
+    app.event('app_mention', async ({ event }) => this.onMention(event, handlers));
+    app.event('message', async ({ event }) => this.onMessage(event, handlers));
+    app.action<BlockAction>({ type: 'block_actions', action_id: /^gas:/ }, async ({ ack, body }) => {
       await ack();
-      await this.onButton(body as unknown as ButtonPayload, handlers);
+      await this.onButton(body, handlers);
     });
     app.error(async (error) => {
       this.log.error({ err: String(error?.message ?? error) }, 'slack event handling failed');
     });
     this.app = app;
     try {
-      if (config.mode === 'http') await app.start(config.port);
+      if (config.mode === 'http' && !this.deps.receiver) await app.start(config.port);
       else await app.start();
     } catch (error) {
       this.app = undefined;
@@ -199,7 +211,7 @@ export class SlackTransport implements ChatTransport {
     if (known) return known;
     const { upload_url: url, file_id: fileId } = await this.client.files.getUploadURLExternal({ filename: image.name, length: image.data.length, alt_text: image.alt });
     if (!url || !fileId) throw new GasError('internal', 'Slack did not give an upload address for an image.');
-    const response = await fetch(url, { method: 'POST', body: new Uint8Array(image.data), headers: { 'content-type': image.contentType }, redirect: 'error' });
+    const response = await (this.deps.fetch ?? fetch)(url, { method: 'POST', body: new Uint8Array(image.data), headers: { 'content-type': image.contentType }, redirect: 'error' });
     if (!response.ok) throw new GasError('internal', 'Slack refused an image upload.', { status: response.status });
     await response.body?.cancel();
     await this.client.files.completeUploadExternal({ files: [{ id: fileId, title: image.name }] });
@@ -233,121 +245,74 @@ export class SlackTransport implements ChatTransport {
     this.resultsPosted.add(key);
   }
 
-  // ---- who may do what ----------------------------------------------------------------------------
-
-  private refusal(channel: string, user: string, isDm: boolean): string | undefined {
-    const { allowedChannels, allowedUsers } = this.config;
-    if (allowedUsers.length > 0 && !allowedUsers.includes(user)) return 'You are not on the list of people who may request edits; ask the bot’s admin.';
-    if (!isDm && allowedChannels.length > 0 && !allowedChannels.includes(channel)) {
-      return `Edits are not enabled in this channel; use ${allowedChannels.map((id) => `<#${id}>`).join(', ')}.`;
-    }
-    return undefined;
-  }
-
   // ---- events ----------------------------------------------------------------------------------------
 
-  private isOwn(event: SlackMessageEvent): boolean {
-    return Boolean(event.bot_id) || !event.user || event.user === this.bot?.userId;
+  /** Who acted in which channel and thread, and how to answer them there. */
+  private event(channel: string, user: string, thread: string): ChatEvent {
+    return {
+      platform: this.platform,
+      user,
+      isAdmin: false, // Slack marks no admins: the flow's own list of admins applies
+      channel,
+      thread,
+      replyPrivately: (text) => this.replyPrivately(channel, user, thread, text),
+      postStatus: (message) => this.postStatus(channel, thread, message),
+    };
+  }
+
+  /** Whether the person may use the bot here; when not, tells them privately if `answer`, else stays silent. */
+  private admitted(chat: ChatEvent, isDm: boolean, answer: boolean): Promise<boolean> {
+    const refuse = (refusal: string) => chat.replyPrivately(refusal).catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not refuse privately'));
+    return this.access.admits({ user: chat.user, channel: chat.channel, isDm, roles: [], platformAdmin: false }, answer ? refuse : undefined);
+  }
+
+  private isOwn(event: PersonMessage): boolean {
+    return ('bot_id' in event && Boolean(event.bot_id)) || !event.user || event.user === this.bot?.userId;
   }
 
   private mentionsBot(text: string | undefined): boolean {
     return Boolean(this.bot?.userId) && (text ?? '').includes(`<@${this.bot!.userId}`);
   }
 
-  /** The request without the bot's mentions (`<@U123>` or `<@U123|name>`). */
-  private requestText(text: string | undefined): string {
-    const id = this.bot?.userId;
-    const withoutMentions = id ? (text ?? '').replace(new RegExp(`<@${id}(?:\\|[^>]*)?>`, 'g'), ' ') : (text ?? '');
-    return withoutMentions.replace(/\s+/g, ' ').trim();
+  /** What the person wrote, without the bot's mentions, and the file they shared. */
+  private said(event: PersonMessage): Said & { message: string } {
+    const file = firstImage('files' in event ? event.files : undefined);
+    return { text: withoutMentions(event.text ?? '', this.bot?.userId), ...(file ? { image: sharedFile(file, this.files) } : {}), message: event.ts };
   }
 
-  /** The first image shared; else the first file, so that the flow names it as not an image instead of asking for one. */
-  private sharedFile(event: SlackMessageEvent): IncomingFile | undefined {
-    const file = event.files?.find(isImageFile) ?? event.files?.[0];
-    return file ? incomingFile(file, this.config.botToken, this.hosts) : undefined;
-  }
-
-  private async onMention(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {
+  private async onMention(event: types.AppMentionEvent, handlers: ChatFlowHandlers): Promise<void> {
     if (this.isOwn(event)) return;
     await this.toEditRequest(event, handlers, true);
   }
 
-  private async onMessage(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {
-    if (!PERSON_SUBTYPES.has(event.subtype) || this.isOwn(event)) return;
-    const isDm = event.channel_type === 'im';
+  private async onMessage(event: types.MessageEvent, handlers: ChatFlowHandlers): Promise<void> {
+    if (!isPersonMessage(event) || this.isOwn(event)) return;
     const inThread = event.thread_ts !== undefined && event.thread_ts !== event.ts;
-    if (isDm && !inThread) return this.toEditRequest(event, handlers, true);
+    if (inDm(event) && !inThread) return this.toEditRequest(event, handlers, true);
     // The app_mention twin of this event answers refusals; this copy only reaches the flow's de-duplication.
     if (this.mentionsBot(event.text)) return this.toEditRequest(event, handlers, false);
     if (inThread) return this.toThreadMessage(event, handlers);
   }
 
-  private async toEditRequest(event: SlackMessageEvent, handlers: ChatFlowHandlers, answersRefusal: boolean): Promise<void> {
-    const user = event.user!;
-    const thread = event.thread_ts ?? event.ts;
-    const refusal = this.refusal(event.channel, user, event.channel_type === 'im');
-    if (refusal) {
-      if (answersRefusal) await this.replyPrivately(event.channel, user, thread, refusal).catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not refuse privately'));
-      return;
-    }
-    const image = this.sharedFile(event);
-    await handlers.editRequest({
-      platform: this.platform,
-      user,
-      isAdmin: false,
-      channel: event.channel,
-      text: this.requestText(event.text),
-      ...(image ? { image } : {}),
-      options: {},
-      thread,
-      message: event.ts,
-      messageIsRequest: true,
-      replyPrivately: (text) => this.replyPrivately(event.channel, user, thread, text),
-      postStatus: (message) => this.postStatus(event.channel, thread, message),
-    });
+  private async toEditRequest(event: PersonMessage, handlers: ChatFlowHandlers, answersRefusal: boolean): Promise<void> {
+    const chat = this.event(event.channel, event.user!, event.thread_ts ?? event.ts);
+    if (!(await this.admitted(chat, inDm(event), answersRefusal))) return;
+    await handlers.editRequest(editRequest(chat, this.said(event), true));
   }
 
-  private async toThreadMessage(event: SlackMessageEvent, handlers: ChatFlowHandlers): Promise<void> {
-    const user = event.user!;
-    const thread = event.thread_ts!;
-    if (this.refusal(event.channel, user, event.channel_type === 'im')) return; // silent outside the allow-lists
-    const image = this.sharedFile(event);
-    await handlers.threadMessage({
-      platform: this.platform,
-      user,
-      isAdmin: false,
-      channel: event.channel,
-      thread,
-      message: event.ts,
-      text: this.requestText(event.text),
-      ...(image ? { image } : {}),
-      replyPrivately: (text) => this.replyPrivately(event.channel, user, thread, text),
-      postStatus: (message) => this.postStatus(event.channel, thread, message),
-    });
+  private async toThreadMessage(event: PersonMessage, handlers: ChatFlowHandlers): Promise<void> {
+    const chat = this.event(event.channel, event.user!, event.thread_ts!);
+    if (!(await this.admitted(chat, inDm(event), false))) return; // silent outside the allow-lists
+    await handlers.threadMessage(threadMessage(chat, this.said(event)));
   }
 
-  private async onButton(body: ButtonPayload, handlers: ChatFlowHandlers): Promise<void> {
-    const parsed = parseButtonId(body.actions[0]?.action_id ?? '');
-    const channel = body.channel?.id ?? body.container?.channel_id;
-    const ts = body.message?.ts ?? body.container?.message_ts;
-    if (!parsed || !channel || !ts) return;
-    const user = body.user.id;
-    const thread = body.message?.thread_ts ?? body.container?.thread_ts ?? ts;
-    const refusal = this.refusal(channel, user, channel.startsWith('D'));
-    if (refusal) {
-      await this.replyPrivately(channel, user, thread, refusal).catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not refuse privately'));
-      return;
-    }
-    await handlers.buttonPressed({
-      platform: this.platform,
-      user,
-      isAdmin: false,
-      channel,
-      action: parsed.action,
-      jobId: parsed.jobId,
-      status: { platform: this.platform, channel, message: ts, thread },
-      postStatus: (message) => this.postStatus(channel, thread, message),
-      replyPrivately: (text) => this.replyPrivately(channel, user, thread, text),
-    });
+  private async onButton(body: BlockAction, handlers: ChatFlowHandlers): Promise<void> {
+    const channel: string | undefined = body.channel?.id ?? body.container.channel_id;
+    const ts: string | undefined = body.message?.ts ?? body.container.message_ts;
+    if (!channel || !ts) return;
+    const chat = this.event(channel, body.user.id, body.message?.thread_ts ?? body.container.thread_ts ?? ts);
+    const press = buttonPress(chat, body.actions[0]?.action_id ?? '', ts);
+    if (!press || !(await this.admitted(chat, channel.startsWith('D'), true))) return;
+    await handlers.buttonPressed(press);
   }
 }

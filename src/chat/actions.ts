@@ -115,7 +115,7 @@ export class ButtonActions {
     const { blobs, transport } = this.context;
     const source = await undoThread(this.context, threadOf(record), press.user, isAdmin);
     const stored = await blobs.get(source).catch(() => undefined);
-    const image = stored ? await fitForUpload(stored, transport.maxUploadBytes) : undefined;
+    const image = stored ? await fitForUpload(stored, transport.uploadLimits) : undefined;
     await press.postStatus({
       text: `Went back one edit. A reply in this thread now edits ${image ? 'this image' : 'the original photo'}.`,
       images: image

@@ -8,7 +8,7 @@ import { regionDoubts, type RegionDoubt } from '../ground/region-checks.js';
 import type { BlobRef, JobEvent } from '../jobs/contracts.js';
 import type { Plan } from '../plan/schema.js';
 import type { ChatAction, ChatButton, ChatImage, ChatMessage, TextFormat } from './transport.js';
-import type { FittedImage } from './upload.js';
+import { resizeNote, type FittedImage } from './upload.js';
 
 export type JobPhase = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -219,8 +219,8 @@ function notes(view: JobView, images: StatusImages, format: TextFormat): string[
   if (view.phase === 'running' && view.missing.length > 0) lines.push(`Not found: ${quoteList(view.missing, format)}.`);
   if (view.phase === 'running' || view.phase === 'done') lines.push(...view.doubts.map((doubt) => doubtText(doubt, format)));
   const fitted = view.phase === 'done' ? images.result : undefined;
-  if (fitted?.shrunk === 'jpeg') lines.push('The PNG is over the upload limit here, so this is a JPEG of it.');
-  if (fitted?.shrunk === 'downscaled') lines.push(`The PNG is over the upload limit here, so this is a JPEG at ${fitted.width}×${fitted.height}.`);
+  const resized = fitted && resizeNote(fitted);
+  if (resized) lines.push(resized);
   const shown = imagesShown(view);
   if ((shown.overlay || shown.preview) && !imageFor(view, images)) lines.push('(The image has expired.)');
   return lines;

@@ -187,7 +187,7 @@ export class StatusFollower {
     if (shown.preview) images.preview = await get(view.preview);
     if (shown.result) {
       const result = await get(view.result?.image);
-      if (result) images.result = await fitForUpload(result, transport.maxUploadBytes);
+      if (result) images.result = await fitForUpload(result, transport.uploadLimits);
     }
     return images;
   }

@@ -144,14 +144,22 @@ export interface ChatFlowHandlers {
   buttonPressed(press: IncomingButton): Promise<void>;
 }
 
+/** The sizes a platform takes files up to. */
+export interface UploadLimits {
+  /** The largest single file (Discord: an attachment). */
+  fileBytes: number;
+  /** The largest total of one message's files (Discord: a request); absent: each file counts alone. */
+  messageBytes?: number;
+}
+
 /** A platform plug. */
 export interface ChatTransport {
   readonly platform: Platform;
   readonly format: TextFormat;
   /** Minimum time between two edits of one message (Discord 2.5 s, Slack 1.5 s by default). */
   readonly editIntervalMs: number;
-  /** The largest file the platform accepts in one message; bigger results are re-encoded or downscaled. */
-  readonly maxUploadBytes: number;
+  /** What the platform accepts in one message; bigger images are re-encoded or downscaled (src/chat/upload.ts). */
+  readonly uploadLimits: UploadLimits;
   /** Connects and starts delivering events to `handlers`. */
   start(handlers: ChatFlowHandlers): Promise<void>;
   stop(): Promise<void>;

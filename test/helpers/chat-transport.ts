@@ -2,7 +2,7 @@
  * A ChatTransport in memory: it records every status post, edit and private reply with its time,
  * and lets a test play a person (an edit request, a reply in a thread, a button press).
  */
-import type { ChatFlowHandlers, ChatAction, ChatMessage, ChatTransport, IncomingFile, StatusRef, TextFormat } from '../../src/chat/transport.js';
+import type { ChatFlowHandlers, ChatAction, ChatMessage, ChatTransport, IncomingFile, StatusRef, TextFormat, UploadLimits } from '../../src/chat/transport.js';
 
 /** Markdown-ish markup, like Discord's, so tests can see what was escaped. */
 export const testFormat: TextFormat = {
@@ -48,7 +48,7 @@ export class RecordingTransport implements ChatTransport {
   readonly platform = 'discord' as const;
   readonly format = testFormat;
   readonly editIntervalMs: number;
-  readonly maxUploadBytes: number;
+  readonly uploadLimits: UploadLimits;
   readonly writes: RecordedWrite[] = [];
   readonly privateReplies: PrivateReply[] = [];
   /** Edits in flight at once, at most (the flow must keep it at one per message). */
@@ -59,7 +59,7 @@ export class RecordingTransport implements ChatTransport {
 
   constructor(options: { editIntervalMs?: number; maxUploadBytes?: number; editLatencyMs?: number } = {}) {
     this.editIntervalMs = options.editIntervalMs ?? 100;
-    this.maxUploadBytes = options.maxUploadBytes ?? 8 * 1024 * 1024;
+    this.uploadLimits = { fileBytes: options.maxUploadBytes ?? 8 * 1024 * 1024 };
     this.editLatencyMs = options.editLatencyMs ?? 5;
   }
 

@@ -110,20 +110,10 @@ export class FakeGateway {
     session.identified = true;
     const port = (this.server.address() as { port?: number } | null)?.port;
     this.dispatchTo(session, 'READY', {
-      v: 10,
-      user: this.world.people.bot,
-      guilds: [{ id: this.world.guildId, unavailable: true }],
+      ...this.world.ready(),
       session_id: session.id,
       resume_gateway_url: `ws://127.0.0.1:${port ?? this.world.baseUrl.split(':').pop()}/gateway`,
       shard: data.shard ?? [0, 1],
-      application: { id: this.world.applicationId, flags: 0 },
-      private_channels: [],
-      presences: [],
-      guild_join_requests: [],
-      geo_ordered_rtc_regions: [],
-      user_settings: {},
-      relationships: [],
-      auth: {},
     });
     if (session.intents & INTENTS.guilds) this.dispatchTo(session, 'GUILD_CREATE', this.world.guildCreate());
   }
@@ -151,10 +141,7 @@ export class FakeGateway {
       const visible =
         inDm || session.intents & INTENTS.messageContent || message.author.id === bot || message.mentions.some((user) => user.id === bot);
       const data = visible ? message : { ...message, content: '', attachments: [], embeds: [], components: [] };
-      // A DM has no member; Discord sends a DM's MESSAGE_CREATE without one.
-      const member = inDm || (message.author.bot && message.webhook_id) ? undefined : this.world.member(message.author.id);
-      // `channel_type` as Discord sends it: discord.js needs it to build a DM channel it has not cached.
-      this.dispatchTo(session, type, { ...data, member, channel_type: this.world.channels.get(message.channel_id)?.type });
+      this.dispatchTo(session, type, this.world.messagePayload(data));
     }
   }
 

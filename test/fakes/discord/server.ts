@@ -30,7 +30,9 @@ import { FakeGateway } from './gateway.js';
 import { parseBody, readBody, sendError, sendJson, type UploadedPart } from './http.js';
 import { checkMessagePayload, checkModal, LIMITS, modalTextInputs } from './rules.js';
 import { snowflake } from './snowflake.js';
-import { CHANNEL_TYPE, MESSAGE_FLAGS, World, type WireAttachment, type WireMessage, type WireUser } from './world.js';
+import { CHANNEL_TYPE, INTERACTION_TYPE, MESSAGE_FLAGS, World, type FileInput, type OptionValue, type WireAttachment, type WireMessage, type WireUser } from './world.js';
+
+export type { FileInput, OptionValue } from './world.js';
 import { waitForRecord } from '../wait.js';
 
 export interface RateLimit {
@@ -71,13 +73,6 @@ export interface Violation {
   detail: string;
 }
 
-export interface FileInput {
-  name: string;
-  data: Buffer;
-  contentType?: string;
-}
-
-export type OptionValue = string | number | boolean | FileInput;
 
 /** Which requests an injected failure applies to: `METHOD /path` with `*` for one path segment, a RegExp on the same text, or a function (which also sees the parsed body and files). */
 export type RouteMatcher = string | RegExp | ((method: string, path: string, request: RecordedRequest) => boolean);
@@ -169,8 +164,6 @@ const DEFAULTS = {
   rateLimit: { limit: 5, windowMs: 5_000 },
 };
 
-const COMMAND_OPTION = { string: 3, integer: 4, boolean: 5, number: 10, attachment: 11 } as const;
-const INTERACTION_TYPE = { command: 2, component: 3, modal: 5 } as const;
 const CALLBACK = { reply: 4, deferredReply: 5, deferredUpdate: 6, update: 7, modal: 9 } as const;
 const ALLOWED_CALLBACKS: Record<InteractionState['kind'], number[]> = {
   command: [CALLBACK.reply, CALLBACK.deferredReply, CALLBACK.modal],
@@ -475,7 +468,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   function startThread(parentId: string, name: string, ownerId: string, id?: string): any {
     if (world.channels.get(parentId)?.type === CHANNEL_TYPE.dm) fail(WRONG_CHANNEL_TYPE, 'thread-in-dm', `thread in DM channel ${parentId}`);
     const thread = world.newThread(parentId, name, ownerId, id);
-    gateway.dispatch('THREAD_CREATE', { ...thread, newly_created: true, member: { id: thread.id, user_id: ownerId, join_timestamp: new Date().toISOString(), flags: 0 } });
+    gateway.dispatch('THREAD_CREATE', world.threadCreatePayload(thread));
     return thread;
   }
 
@@ -632,38 +625,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   // ---- people's actions --------------------------------------------------------------------------
 
   function dispatchInteraction(kind: InteractionState['kind'], data: any, userId: string, channelId: string, message?: WireMessage): InteractionRef {
-    const channel = world.channels.get(channelId);
-    if (!channel) throw new Error(`the fake Discord has no channel ${channelId}`);
+    if (!world.channels.has(channelId)) throw new Error(`the fake Discord has no channel ${channelId}`);
     const id = snowflake();
     const interactionToken = `aW50ZXJhY3Rpb246${id}${randomBytes(48).toString('base64url')}`;
     interactions.set(id, { id, token: interactionToken, kind, createdAt: Date.now(), channelId, userId, ...(message ? { message } : {}) });
-    // Discord: from a DM with the bot (context 1) the person comes as `user`, with no guild, member or guild locale.
-    const where =
-      channel.type === CHANNEL_TYPE.dm
-        ? { channel, user: world.user(userId), authorizing_integration_owners: { 0: '0' }, context: 1 }
-        : {
-            guild_id: world.guildId,
-            channel: { ...channel, permissions: world.permissionsOf(userId).toString() },
-            member: world.member(userId, true),
-            guild_locale: 'en-US',
-            authorizing_integration_owners: { 0: world.guildId },
-            context: 0,
-          };
-    gateway.dispatch('INTERACTION_CREATE', {
-      id,
-      application_id: world.applicationId,
-      type: INTERACTION_TYPE[kind],
-      data,
-      ...where,
-      channel_id: channelId,
-      token: interactionToken,
-      version: 1,
-      app_permissions: world.permissionsOf(world.people.bot.id).toString(),
-      locale: 'en-US',
-      entitlements: [],
-      attachment_size_limit: config.maxUploadBytes,
-      ...(message ? { message } : {}),
-    });
+    gateway.dispatch('INTERACTION_CREATE', world.interaction({ id, token: interactionToken, kind, data, userId, channelId, ...(message ? { message } : {}), attachmentSizeLimit: config.maxUploadBytes }));
     return { id, token: interactionToken };
   }
 
@@ -693,23 +659,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
 
     slashCommand({ user, name = 'edit', channelId = world.channelId, options = {} }) {
-      const resolvedAttachments: Record<string, WireAttachment> = {};
-      const wireOptions = Object.entries(options).map(([optionName, value]) => {
-        if (typeof value === 'object') {
-          const attachment = world.storeFile(channelId, value.name, value.data, value.contentType);
-          resolvedAttachments[attachment.id] = attachment;
-          return { name: optionName, type: COMMAND_OPTION.attachment, value: attachment.id };
-        }
-        const type = typeof value === 'string' ? COMMAND_OPTION.string : typeof value === 'boolean' ? COMMAND_OPTION.boolean : Number.isInteger(value) ? COMMAND_OPTION.integer : COMMAND_OPTION.number;
-        return { name: optionName, type, value };
-      });
-      return dispatchInteraction('command', {
-        id: commandId(name, 1),
-        name,
-        type: 1,
-        options: wireOptions,
-        ...(Object.keys(resolvedAttachments).length > 0 ? { resolved: { attachments: resolvedAttachments } } : {}),
-      }, user.id, channelId);
+      return dispatchInteraction('command', world.commandData(name, commandId(name, 1), channelId, options), user.id, channelId);
     },
 
     contextMenu({ user, messageId, name = 'Edit image', channelId }) {

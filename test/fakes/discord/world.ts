@@ -24,6 +24,29 @@ const MEMBER_PERMISSIONS = Object.entries(PERMISSIONS)
 
 export const CHANNEL_TYPE = { text: 0, dm: 1, publicThread: 11 } as const;
 export const MESSAGE_FLAGS = { ephemeral: 1 << 6, loading: 1 << 7 } as const;
+export const INTERACTION_TYPE = { command: 2, component: 3, modal: 5 } as const;
+const COMMAND_OPTION = { string: 3, integer: 4, boolean: 5, number: 10, attachment: 11 } as const;
+
+export interface FileInput {
+  name: string;
+  data: Buffer;
+  contentType?: string;
+}
+
+export type OptionValue = string | number | boolean | FileInput;
+
+/** One interaction as a person's client sends it; `message` is the message a component is on. */
+export interface InteractionInput {
+  id: string;
+  token: string;
+  kind: keyof typeof INTERACTION_TYPE;
+  data: any;
+  userId: string;
+  channelId: string;
+  message?: WireMessage;
+  /** The upload limit Discord tells the app (`attachment_size_limit`). */
+  attachmentSizeLimit: number;
+}
 
 export interface WireUser {
   id: string;
@@ -215,6 +238,82 @@ export class World {
       stage_instances: [],
       guild_scheduled_events: [],
       soundboard_sounds: [],
+    };
+  }
+
+  /** READY's payload, without the fields of the gateway session it opens. */
+  ready(): Record<string, unknown> {
+    return {
+      v: 10,
+      user: this.people.bot,
+      guilds: [{ id: this.guildId, unavailable: true }],
+      application: { id: this.applicationId, flags: 0 },
+      private_channels: [],
+      presences: [],
+      guild_join_requests: [],
+      geo_ordered_rtc_regions: [],
+      user_settings: {},
+      relationships: [],
+      auth: {},
+    };
+  }
+
+  /** MESSAGE_CREATE / MESSAGE_UPDATE's payload: the author's member (none in a DM) and the channel's type, which discord.js needs to build a DM channel it has not cached. */
+  messagePayload(message: WireMessage): any {
+    const inDm = message.guild_id === undefined;
+    const member = inDm || (message.author.bot && message.webhook_id) ? undefined : this.member(message.author.id);
+    return { ...message, member, channel_type: this.channels.get(message.channel_id)?.type };
+  }
+
+  /** THREAD_CREATE's payload for a thread just started. */
+  threadCreatePayload(thread: any): any {
+    return { ...thread, newly_created: true, member: { id: thread.id, user_id: thread.owner_id, join_timestamp: new Date().toISOString(), flags: 0 } };
+  }
+
+  /** A slash command's `data`: its options, attachments stored as files and resolved as Discord resolves them. */
+  commandData(name: string, commandId: string, channelId: string, options: Record<string, OptionValue>): any {
+    const resolvedAttachments: Record<string, WireAttachment> = {};
+    const wireOptions = Object.entries(options).map(([optionName, value]) => {
+      if (typeof value === 'object') {
+        const attachment = this.storeFile(channelId, value.name, value.data, value.contentType);
+        resolvedAttachments[attachment.id] = attachment;
+        return { name: optionName, type: COMMAND_OPTION.attachment, value: attachment.id };
+      }
+      const type = typeof value === 'string' ? COMMAND_OPTION.string : typeof value === 'boolean' ? COMMAND_OPTION.boolean : Number.isInteger(value) ? COMMAND_OPTION.integer : COMMAND_OPTION.number;
+      return { name: optionName, type, value };
+    });
+    return { id: commandId, name, type: 1, options: wireOptions, ...(Object.keys(resolvedAttachments).length > 0 ? { resolved: { attachments: resolvedAttachments } } : {}) };
+  }
+
+  /** INTERACTION_CREATE's payload. From a DM with the bot (context 1) the person comes as `user`, with no guild, member or guild locale. */
+  interaction(input: InteractionInput): any {
+    const channel = this.channels.get(input.channelId);
+    if (!channel) throw new Error(`the fake Discord has no channel ${input.channelId}`);
+    const where =
+      channel.type === CHANNEL_TYPE.dm
+        ? { channel, user: this.user(input.userId), authorizing_integration_owners: { 0: '0' }, context: 1 }
+        : {
+            guild_id: this.guildId,
+            channel: { ...channel, permissions: this.permissionsOf(input.userId).toString() },
+            member: this.member(input.userId, true),
+            guild_locale: 'en-US',
+            authorizing_integration_owners: { 0: this.guildId },
+            context: 0,
+          };
+    return {
+      id: input.id,
+      application_id: this.applicationId,
+      type: INTERACTION_TYPE[input.kind],
+      data: input.data,
+      ...where,
+      channel_id: input.channelId,
+      token: input.token,
+      version: 1,
+      app_permissions: this.permissionsOf(this.people.bot.id).toString(),
+      locale: 'en-US',
+      entitlements: [],
+      attachment_size_limit: input.attachmentSizeLimit,
+      ...(input.message ? { message: input.message } : {}),
     };
   }
 

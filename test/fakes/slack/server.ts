@@ -12,7 +12,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { blockActions, CHANNELS, eventEnvelope, messageEvent, publicFile, wireFile, WORKSPACE, type Channel, type SentMessage, type WireFile } from './payloads.js';
 import { checkBlocks, type FileState } from './rules.js';
+
+export type { WireFile } from './payloads.js';
 import { waitForRecord } from '../wait.js';
 
 export interface RateLimit {
@@ -67,33 +70,9 @@ export interface Delivery {
   transport: 'socket' | 'http';
 }
 
-export interface WireFile {
-  id: string;
-  name: string;
-  title: string;
-  mimetype: string;
-  filetype: string;
-  size: number;
-  user: string;
-  url_private: string;
-  url_private_download: string;
-  created: number;
-  /** Internal: bytes and processing state. */
-  data?: Buffer;
-  declaredLength?: number;
-  state: 'pending' | 'uploaded' | 'processing' | 'processed';
-  altText?: string;
-}
-
-export interface WireMessage {
+/** A message the fake keeps: what was sent, where, with the ids of its files. */
+export interface WireMessage extends SentMessage {
   type: 'message';
-  subtype?: string;
-  ts: string;
-  thread_ts?: string;
-  user?: string;
-  bot_id?: string;
-  text: string;
-  blocks?: any[];
   files?: string[];
   channel: string;
   /** How many times chat.update changed it. */
@@ -118,13 +97,6 @@ export interface PostedByPerson {
   ts: string;
   /** The events this message produced (message, and app_mention when it mentions the bot). */
   eventIds: string[];
-}
-
-interface Channel {
-  id: string;
-  name: string;
-  type: 'channel' | 'im';
-  botIsMember: boolean;
 }
 
 interface Connection {
@@ -254,19 +226,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   let closed = false;
   let tsCounter = 0;
 
-  const teamId = 'T0FAKE0001';
-  const botUserId = 'U0GASBOT01';
-  const botId = 'B0GASBOT01';
+  const { teamId, botUserId, botId, users } = WORKSPACE;
   const botToken = `xoxb-${randomBytes(12).toString('hex')}`;
   const appToken = `xapp-1-${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(16).toString('hex');
-  const users = { alice: 'U0ALICE001', bob: 'U0BOB00001' };
-  const channelList: Channel[] = [
-    { id: 'C0GENERAL1', name: 'general', type: 'channel', botIsMember: true },
-    { id: 'C0OUTSIDE1', name: 'outside', type: 'channel', botIsMember: false },
-    { id: 'D0ALICE001', name: 'alice-dm', type: 'im', botIsMember: true },
-  ];
-  const channels = new Map(channelList.map((c) => [c.id, c]));
+  const channels = new Map(CHANNELS.map((c) => [c.id, c]));
 
   const violate = (rule: string, detail: string) => violations.push({ at: Date.now(), rule, detail });
   const nextTs = () => {
@@ -284,30 +248,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   };
 
   let baseUrl = '';
-  const fileUrls = (fileId: string, name: string) => ({
-    url_private: `${baseUrl}/files-pri/${teamId}-${fileId}/${encodeURIComponent(name)}`,
-    url_private_download: `${baseUrl}/files-pri/${teamId}-${fileId}/download/${encodeURIComponent(name)}`,
-  });
-  const mimetypeOf = (name: string) => (/\.png$/i.test(name) ? 'image/png' : /\.jpe?g$/i.test(name) ? 'image/jpeg' : 'application/octet-stream');
-  /** The file as the Web API shows it: mimetype and filetype stay empty until processing is done. */
-  const publicFile = (file: WireFile) => {
-    const { data: _data, declaredLength: _declared, state, altText: _alt, ...wire } = file;
-    return state === 'processed' ? wire : { ...wire, mimetype: '', filetype: '' };
-  };
 
   // ---- delivery ----------------------------------------------------------------------------
-
-  const eventEnvelope = (eventId: string, event: any) => ({
-    token: 'verification-token',
-    team_id: teamId,
-    api_app_id: 'A0GASAPP01',
-    event,
-    type: 'event_callback',
-    event_id: eventId,
-    event_time: Math.floor(Date.now() / 1000),
-    authorizations: [{ enterprise_id: null, team_id: teamId, user_id: botUserId, is_bot: true, is_enterprise_install: false }],
-    is_ext_shared_channel: false,
-  });
 
   const sign = (body: string, timestamp: number) => `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 
@@ -406,40 +348,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   // ---- people ----------------------------------------------------------------------------------
 
   function personFile(user: string, input: FileInput): WireFile {
-    const fileId = id('F');
-    const file: WireFile = {
-      id: fileId,
-      name: input.name,
-      title: input.name,
-      mimetype: input.mimetype ?? mimetypeOf(input.name),
-      filetype: (input.name.split('.').pop() ?? '').toLowerCase(),
-      size: input.data.length,
-      user,
-      created: Math.floor(Date.now() / 1000),
-      ...fileUrls(fileId, input.name),
-      data: input.data,
-      state: 'processed',
-    };
-    files.set(fileId, file);
+    const file = { ...wireFile({ id: id('F'), name: input.name, user, size: input.data.length, baseUrl, ...(input.mimetype ? { mimetype: input.mimetype } : {}) }), data: input.data };
+    files.set(file.id, file);
     return file;
   }
 
-  function eventOf(message: WireMessage, channel: Channel, type: 'message' | 'app_mention') {
-    const shared = (message.files ?? []).map((fileId) => publicFile(files.get(fileId)!));
-    return {
-      type,
-      ...(type === 'message' && message.subtype ? { subtype: message.subtype } : {}),
-      ...(message.user ? { user: message.user } : {}),
-      ...(message.bot_id ? { bot_id: message.bot_id } : {}),
-      text: message.text,
-      ts: message.ts,
-      ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}),
-      channel: channel.id,
-      ...(type === 'message' ? { channel_type: channel.type === 'im' ? 'im' : 'channel' } : {}),
-      event_ts: message.ts,
-      ...(shared.length ? { files: shared, upload: false } : {}),
-    };
-  }
+  const eventOf = (message: WireMessage, channel: Channel, type: 'message' | 'app_mention') => messageEvent(message, channel, type, (message.files ?? []).map((fileId) => files.get(fileId)!));
 
   // ---- Web API --------------------------------------------------------------------------------
 
@@ -550,20 +464,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       if (!params.filename) return fail('invalid_arguments');
       if (!Number.isInteger(length) || length <= 0) return fail('invalid_arguments');
       const fileId = id('F');
-      files.set(fileId, {
-        id: fileId,
-        name: params.filename,
-        title: params.filename,
-        mimetype: mimetypeOf(params.filename),
-        filetype: (params.filename.split('.').pop() ?? '').toLowerCase(),
-        size: length,
-        user: botUserId,
-        created: Math.floor(Date.now() / 1000),
-        ...fileUrls(fileId, params.filename),
-        declaredLength: length,
-        state: 'pending',
-        ...(params.alt_text ? { altText: params.alt_text } : {}),
-      });
+      files.set(fileId, { ...wireFile({ id: fileId, name: params.filename, user: botUserId, size: length, baseUrl }), declaredLength: length, state: 'pending', ...(params.alt_text ? { altText: params.alt_text } : {}) });
       return ok({ upload_url: `${baseUrl}/upload/v1/${fileId}`, file_id: fileId });
     },
 
@@ -728,7 +629,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
           sendOnSocket(item);
         }
       });
-      ws.send(JSON.stringify({ type: 'hello', num_connections: connections.length, debug_info: { host: 'fake', approximate_connection_time: 18060 }, connection_info: { app_id: 'A0GASAPP01' } }));
+      ws.send(JSON.stringify({ type: 'hello', num_connections: connections.length, debug_info: { host: 'fake', approximate_connection_time: 18060 }, connection_info: { app_id: WORKSPACE.appId } }));
       for (const item of queued.splice(0)) sendOnSocket(item);
     });
   });
@@ -746,7 +647,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     botUserId,
     botId,
     users,
-    channels: { general: 'C0GENERAL1', outside: 'C0OUTSIDE1', dm: 'D0ALICE001' },
+    channels: WORKSPACE.channels,
     requests,
     violations,
     deliveries,
@@ -792,24 +693,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     pressButton({ user, channel: channelId, ts, actionId }) {
       const message = messagesOf(channelId).find((m) => m.ts === ts);
       if (!message) throw new Error(`fake Slack: no message ${ts} in ${channelId}`);
-      const button = (message.blocks ?? []).flatMap((b: any) => (b.type === 'actions' ? b.elements : [])).find((e: any) => e.action_id === actionId);
-      if (!button) throw new Error(`fake Slack: message ${ts} has no button ${actionId}`);
-      const payload = {
-        type: 'block_actions',
-        user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: teamId },
-        api_app_id: 'A0GASAPP01',
-        token: 'verification-token',
-        container: { type: 'message', message_ts: ts, channel_id: channelId, is_ephemeral: false, ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}) },
-        trigger_id: `${Date.now()}.${randomBytes(4).toString('hex')}`,
-        team: { id: teamId, domain: 'fake' },
-        enterprise: null,
-        is_enterprise_install: false,
-        channel: { id: channelId, name: channels.get(channelId)?.name ?? channelId },
-        message: { type: 'message', user: message.user, bot_id: message.bot_id, text: message.text, ts: message.ts, ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}), blocks: message.blocks },
-        state: { values: {} },
-        response_url: `${baseUrl}/actions/respond`,
-        actions: [{ action_id: actionId, block_id: 'actions', text: button.text, value: button.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
-      };
+      const payload = blockActions({ user, channel: channels.get(channelId)!, message, actionId, responseUrl: `${baseUrl}/actions/respond` });
+      if (!payload) throw new Error(`fake Slack: message ${ts} has no button ${actionId}`);
       return dispatch('interactive', payload, { retry: 0 });
     },
 
