@@ -43,6 +43,7 @@ export interface EditFlags {
   boxThreshold?: string;
   textThreshold?: string;
   box: string[];
+  allowRandomWeights?: boolean;
 }
 
 
@@ -171,7 +172,7 @@ export async function runEditCommand(
   const { steps, seed, schedule, ablation, maxSide, intensity } = parseEditFlags(flags, name);
   const prepared = await prepare(imagePath, request, flags, name);
   if (prepared.input.plan) checkIntensity(intensity, prepared.input.plan.subtasks.length);
-  const bundle = await loadDiffusionBundle(flags.bundle, { provider: prepared.provider });
+  const bundle = await loadDiffusionBundle(flags.bundle, { provider: prepared.provider, allowRandomWeights: flags.allowRandomWeights });
   for (const note of bundle.adaptations) io.stderr.write(`${note}\n`);
 
   const out = writer(prepared.outDir);

@@ -20,6 +20,7 @@ import type { WorkerFlags } from './worker-command.js';
 import type { BotFlags } from './discord-command.js';
 import type { ServeFlags } from './serve-command.js';
 import type { ModelsFlags, PullFlags } from './models-command.js';
+import type { BuildRandomFlags } from './build-random-command.js';
 import type { ManifestFlags } from './slack-command.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -57,7 +58,8 @@ function editOptions(command: Command): Command {
     .option('--no-composite', 'keep the whole decoded image instead of compositing the regions over the original')
     .option('--previews', 'also write latent previews every 10% of the steps', false)
     .option('--max-side <px>', 'longer side of the working image, a multiple of 64', '512')
-    .option('--intensity <list>', 'per-subtask intensity, comma-separated in plan order (0 skips one)');
+    .option('--intensity <list>', 'per-subtask intensity, comma-separated in plan order (0 skips one)')
+    .option('--allow-random-weights', 'run a bundle with random weights (gas models build-random): to measure speed, its edits are noise');
 }
 
 function queueOptions(command: Command): Command {
@@ -94,7 +96,8 @@ function workerOptions(command: Command): Command {
     .addOption(new Option('--lock-ms <ms>', "a job's lock; another worker takes over a dead worker's job after it").env('GAS_LOCK_MS').default('30000'))
     .addOption(new Option('--stalled-ms <ms>', "how often to look for dead workers' jobs").env('GAS_STALLED_MS').default('30000'))
     .addOption(new Option('--preview-ms <ms>', 'a preview at most this often').env('GAS_PREVIEW_MS').default('2000'))
-    .addOption(new Option('--timeout-ms <ms>', 'stop an edit that runs longer, as failed (timeout)').env('GAS_JOB_TIMEOUT_MS').default('900000'));
+    .addOption(new Option('--timeout-ms <ms>', 'stop an edit that runs longer, as failed (timeout)').env('GAS_JOB_TIMEOUT_MS').default('900000'))
+    .option('--allow-random-weights', 'run a bundle with random weights (gas models build-random): to measure speed, its edits are noise');
 }
 
 /** The bot's flags: `discord` and `serve` (its settings come from DISCORD_* variables). */
@@ -207,6 +210,17 @@ export function buildProgram(io: CliIo = processIo): Command {
     .action(async (name: string, flags: PullFlags) => {
       const { runModelsPull } = await import('./models-command.js');
       await runModelsPull(name, flags, io);
+    });
+
+  models
+    .command('build-random <shape>')
+    .description('build a bundle with SD 1.5\'s architecture and seeded random weights (sd15-shape, or sd15-shape-tiny with fewer channels), to measure speed and memory: never for editing')
+    .option('--dtype <type>', 'fp16 | fp32', 'fp16')
+    .option('--dir <dir>', 'where to put it (default: models/build/<shape>-<dtype>)')
+    .option('--seed <n>', 'weight seed', '1')
+    .action(async (shape: string, flags: BuildRandomFlags, command: Command) => {
+      const { runBuildRandom } = await import('./build-random-command.js');
+      runBuildRandom(shape, flags, io, namesFor(command));
     });
 
   queueOptions(program.command('submit <image> [request]'))

@@ -26,6 +26,7 @@ export interface WorkerFlags {
   stalledMs: string;
   previewMs: string;
   timeoutMs: string;
+  allowRandomWeights?: boolean;
 }
 
 
@@ -46,7 +47,7 @@ export function workerModelOptions(flags: Omit<WorkerFlags, 'redisUrl' | 'prefix
   // Checked before the colour world is built on disk: bad input writes nothing.
   const detectorVariant = oneOf(flags.detectorVariant, name('detectorVariant'), DETECTOR_VARIANTS);
   const models = withColourWorldDefaults({ bundle: flags.bundle, detector: flags.detector });
-  return { bundle: models.bundle, provider, detector: models.detector, detectorVariant, planner, worker };
+  return { bundle: models.bundle, provider, detector: models.detector, detectorVariant, planner, worker, allowRandomWeights: flags.allowRandomWeights };
 }
 
 /** Runs until SIGTERM or SIGINT. */
