@@ -39,6 +39,9 @@ const CHUNK = 1 << 22;
 /** Levels of the uniform noise: 12 bits, two per 32-bit draw. */
 const LEVELS = 4096;
 
+/** ONNX element type numbers → the names ONNX Runtime's metadata uses. */
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ELEM).map(([name, number]) => [number, name]));
+
 /** Protobuf field tags (field number << 3 | wire type 2, length-delimited). */
 const TAG = { modelGraph: (7 << 3) | 2, graphInitializer: (5 << 3) | 2, tensorRawData: (9 << 3) | 2 };
 
@@ -79,9 +82,22 @@ export class WeightedGraph extends OnnxGraph {
     return this.weights.reduce((sum, w) => sum + elements(w.dims) * bytesPer(w.type), 0);
   }
 
-  /** Writes `path` (and `path.data` when the weights pass 2 GB), generating each weight as it goes. */
-  write(path: string): { external: boolean } {
-    const external = this.weightBytes() > EMBED_LIMIT;
+  /** The declared inputs and outputs: names, element types and dims (numbers fixed, strings symbolic). */
+  signature(): Record<'inputs' | 'outputs', { name: string; type: string; shape: (number | string)[] }[]> {
+    const describe = (info: onnxProto.onnx.IValueInfoProto) => ({
+      name: info.name ?? '',
+      type: TYPE_NAMES[info.type?.tensorType?.elemType ?? 0] ?? 'unknown',
+      shape: (info.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam || Number(d.dimValue)),
+    });
+    return { inputs: this.inputs.map(describe), outputs: this.outputs.map(describe) };
+  }
+
+  /**
+   * Writes `path`, generating each weight as it goes. Weights past `embedLimit` bytes in all
+   * (default: what protobuf can hold) go to `path.data` instead.
+   */
+  write(path: string, options: { embedLimit?: number } = {}): { external: boolean } {
+    const external = this.weightBytes() > (options.embedLimit ?? EMBED_LIMIT);
     const dataFile = `${basename(path)}.data`;
     let dataOffset = 0;
     // head: the tensor's fields but its data; raw: the bytes streamed after it; offset: where its data starts in the data file.
