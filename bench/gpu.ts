@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { groundAScore, REFERENCE_OPTIONS, SCHEDULES, type DistillRequest, type Schedule } from '../src/distill/engine.js';
 import { seededRandom } from '../src/distill/random.js';
 import { noiseSchedule } from '../src/distill/schedule.js';
+import { GasError } from '../src/errors.js';
 import { loadDiffusionBundle, type DiffusionBundle } from '../src/models/bundle.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../src/models/providers.js';
 import { RANDOM_DTYPES, RANDOM_SHAPES, RANDOM_SHAPE_NAMES, type RandomDType, type RandomShapeName } from '../models/sd15-shape/config.js';
@@ -27,7 +28,7 @@ const EDIT_ITERATIONS = REFERENCE_OPTIONS.iterations;
 const WORDS = [['a dog', 'a tiger'], ['the grass', 'the snow'], ['the sky', 'the sea'], ['a car', 'a pumpkin'], ['a cat', 'a fox']] as const;
 
 const USAGE = `usage: npm run bench:gpu -- [--provider cpu|cuda|webgpu] [--k 1,3,5] [--size px] [--dtype fp16|fp32] [--shape ${RANDOM_SHAPE_NAMES.join('|')}]
-       [--bundle dir] [--seed n] [--warmup n] [--iterations n] [--schedules aggregated,official] [--peak-tflops n] [--json file]`;
+       [--bundle dir] [--seed n] [--warmup n] [--iterations n] [--schedules aggregated,official] [--max-batch n] [--peak-tflops n] [--json file]`;
 
 interface Settings {
   provider: ExecutionProvider;
@@ -40,6 +41,8 @@ interface Settings {
   warmup: number;
   iterations: number;
   schedules: Schedule[];
+  /** Split UNet runs into at most this many images (a provider's buffer limits); undefined: one run per batch. */
+  maxBatch: number | undefined;
   peakTflops: number;
   json: string | undefined;
 }
@@ -77,6 +80,7 @@ function settings(): Settings {
       warmup: { type: 'string' },
       iterations: { type: 'string' },
       schedules: { type: 'string', default: SCHEDULES.join(',') },
+      'max-batch': { type: 'string' },
       'peak-tflops': { type: 'string', default: String(DEFAULT_PEAK_TFLOPS) },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -114,6 +118,7 @@ function settings(): Settings {
     warmup: whole(values.warmup ?? (cpu ? '1' : '3'), 'warmup', 0),
     iterations: whole(values.iterations ?? (cpu ? '3' : '10'), 'iterations', 1),
     schedules,
+    maxBatch: values['max-batch'] === undefined ? undefined : whole(values['max-batch'], 'max-batch', 1),
     peakTflops: Number(values['peak-tflops']),
     json: values.json,
   };
@@ -195,14 +200,23 @@ async function main(): Promise<void> {
   const gpu = new GpuMemory();
 
   let started = performance.now();
-  const bundle = await loadDiffusionBundle(s.bundle, { provider: s.provider, allowRandomWeights: true });
+  let bundle: DiffusionBundle;
+  try {
+    bundle = await loadDiffusionBundle(s.bundle, { provider: s.provider, allowRandomWeights: true, maxUNetBatch: s.maxBatch });
+  } catch (error) {
+    // ONNX Runtime's own words (no adapter, no kernel) are in the cause: the device log needs them.
+    const cause = error instanceof GasError ? error.details?.cause : undefined;
+    console.error(`bench:gpu: loading ${s.bundle} on ${s.provider} failed: ${(error as Error).message}${cause ? `\n  ONNX Runtime: ${String(cause).trim()}` : ''}`);
+    gpu.stop();
+    process.exit(1);
+  }
   const loadMs = performance.now() - started;
   const latentSide = s.size / bundle.vaeDownsample;
   const schedule = noiseSchedule(bundle.scheduler);
 
   console.log(
     `bench:gpu: ${s.shape} (${s.dtype}, random weights, seed ${s.seed}) on ${s.provider}, ${s.size}×${s.size} image = ${latentSide}×${latentSide} latent; ` +
-      `${s.warmup} warm-up + ${s.iterations} timed iterations per row; ${process.arch}, ${cpus().length} cores, Node ${process.version}`,
+      `${s.warmup} warm-up + ${s.iterations} timed iterations per row${s.maxBatch ? `; UNet runs of at most ${s.maxBatch} images` : ''}; ${process.arch}, ${cpus().length} cores, Node ${process.version}`,
   );
   console.log(
     `UNet: ${(graphs.unet.graph.parameterCount() / 1e6).toFixed(1)} M parameters; per image ${(unetMacs.weights / 1e9).toFixed(1)} GMAC in convolutions and linear layers ` +
@@ -215,6 +229,10 @@ async function main(): Promise<void> {
   console.log(line(header));
 
   const rows: Row[] = [];
+  // Written after every row, so a run stopped by a time limit keeps what it measured.
+  const writeResults = () => {
+    if (s.json) writeFileSync(s.json, `${JSON.stringify({ settings: s, loadMs, unetMacsPerImage: unetMacs, peakRssMiB: process.resourceUsage().maxRSS / 1024, rows }, null, 2)}\n`);
+  };
   for (const k of s.ks) {
     const req = await request(bundle, k, latentSide, s.seed);
     for (const mode of s.schedules) {
@@ -245,6 +263,7 @@ async function main(): Promise<void> {
       } catch (error) {
         row.error = (error as Error).message.split('\n')[0];
       }
+      writeResults();
       if (row.error !== undefined) {
         console.log(`${line([String(k), mode])}  failed: ${row.error}`);
         continue;
@@ -269,9 +288,6 @@ async function main(): Promise<void> {
   console.log(`peak RSS of this process: ${peakRssMiB.toFixed(0)} MiB (onnxruntime-node reports no provider memory${gpu.peakMiB() === undefined ? '; no nvidia-smi here' : '; GPU MiB: nvidia-smi memory.used, whole device, peak so far'})`);
   if (gpuProvider) {
     console.log(`×floor: ms/it over ${(unetMacs.weights / 1e9).toFixed(1)} GMAC × 2 × images/it at ${s.peakTflops} TFLOP/s (attention products not counted in the floor; TFLOP/s counts them)`);
-  }
-  if (s.json) {
-    writeFileSync(s.json, `${JSON.stringify({ settings: s, loadMs, unetMacsPerImage: unetMacs, peakRssMiB, rows }, null, 2)}\n`);
   }
   if (rows.some((row) => row.error !== undefined)) process.exitCode = 1;
 }

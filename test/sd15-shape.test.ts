@@ -123,6 +123,20 @@ describe('the scaled-down bundle (sd15-shape-tiny, same code)', () => {
     }
   });
 
+  it('splits UNet runs at maxUNetBatch without padding the last one, predicting the same', async () => {
+    const chunked = await loadDiffusionBundle(dir, { allowRandomWeights: true, maxUNetBatch: 4 });
+    const side = 8;
+    const latents = seededRandom(7).fillNormal(new Float32Array(6 * 4 * side * side));
+    const text = await bundle.textEncoder.encode('a dog');
+    const contexts = new Float32Array(6 * text.data.length);
+    for (let i = 0; i < 6; i++) contexts.set(text.data, i * text.data.length);
+    const whole = await bundle.unet.predict({ data: latents, batch: 6, height: side, width: side }, 300, contexts);
+    const split = await chunked.unet.predict({ data: latents, batch: 6, height: side, width: side }, 300, contexts);
+    expect(chunked.unet.stats).toMatchObject({ runs: 2, images: 6 });
+    expect(split.length).toBe(whole.length);
+    split.forEach((v, i) => expect(v).toBeCloseTo(whole[i], 4));
+  });
+
   it('encodes and decodes through the VAE at 8× per side', async () => {
     const image = seededRandom(4).fillNormal(new Float32Array(3 * 64 * 64)).map((v) => Math.tanh(v));
     const latent = await bundle.vaeEncoder.encode({ data: image, height: 64, width: 64 });

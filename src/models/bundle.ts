@@ -41,6 +41,8 @@ export interface BundleOptions {
   provider?: ExecutionProvider;
   /** Where adaptations made at load are reported (warn). */
   logger?: Logger;
+  /** At most this many latents per UNet session run (see UNetOptions). */
+  maxUNetBatch?: number;
   /** Open a bundle marked `gas_random_weights` (built to measure speed; its edits are noise). */
   allowRandomWeights?: boolean;
 }
@@ -90,7 +92,7 @@ export async function loadDiffusionBundle(path: string, options: BundleOptions =
 
   const tokenizer = loadClipTokenizer(join(dir, 'tokenizer'));
   const textEncoder = await openTextEncoder(join(dir, 'text_encoder'), provider, tokenizer);
-  const unet = await openUNet(join(dir, 'unet'), provider, textEncoder);
+  const unet = await openUNet(join(dir, 'unet'), provider, textEncoder, { maxBatch: options.maxUNetBatch });
   const adaptations: string[] = [];
   const vaeOptions = {
     scalingFactor,
