@@ -146,6 +146,13 @@ describe('the scaled-down bundle (sd15-shape-tiny, same code)', () => {
     expect(finite(latent.data) && finite(decoded.data)).toBe(true);
   });
 
+  it('never replaces a folder that holds something other than a random bundle', () => {
+    const real = tmp();
+    writeFileSync(join(real, 'model_index.json'), '{"_class_name": "OnnxStableDiffusionPipeline"}\n');
+    expect(() => buildRandomBundle(real, { shape: 'sd15-shape-tiny', dtype: 'fp32', seed: 1 })).toThrow(/something other than a random bundle/);
+    expect(readFileSync(join(real, 'model_index.json'), 'utf8')).toContain('OnnxStableDiffusionPipeline');
+  });
+
   it('is the same bytes from the same seed, and other weights from another seed', () => {
     const again = join(tmp(), 'again');
     buildRandomBundle(again, { shape: 'sd15-shape-tiny', dtype: 'fp32', seed: 1 });

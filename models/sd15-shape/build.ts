@@ -5,8 +5,9 @@
  * unless asked to allow it). The tokenizer is the colour world's small BPE vocabulary: its
  * words are one token each, as in CLIP's own, and the embedding table keeps CLIP's 49 408 rows.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GasError } from '../../src/errors.js';
 import { SD1_SCHEDULER } from '../../src/distill/schedule.js';
 import { repoRoot } from '../colour-world/paths.js';
 import { buildBpeFiles, mergesText, BOS, EOS } from '../colour-world/tokenizer-files.js';
@@ -48,16 +49,21 @@ export function randomBundleGraphs(config: Sd15ShapeConfig, dtype: RandomDType, 
   };
 }
 
-/** True when `dir` holds a random bundle of this builder version, spec and architecture. */
-export function isCurrentRandomBundle(dir: string, spec: RandomBundleSpec): boolean {
+/** What a random bundle's model_index.json says about how it was built; undefined for any other folder. */
+function builtWith(dir: string): Record<string, unknown> | undefined {
   try {
     const index = JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8')) as { _sd15_shape?: Record<string, unknown> };
-    const built = index._sd15_shape;
-    return built?.version === SD15_SHAPE_VERSION && built.shape === spec.shape && built.dtype === spec.dtype && built.seed === spec.seed &&
-      JSON.stringify(built.config) === JSON.stringify(RANDOM_SHAPES[spec.shape]);
+    return index._sd15_shape;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** True when `dir` holds a random bundle of this builder version, spec and architecture. */
+export function isCurrentRandomBundle(dir: string, spec: RandomBundleSpec): boolean {
+  const built = builtWith(dir);
+  return built?.version === SD15_SHAPE_VERSION && built.shape === spec.shape && built.dtype === spec.dtype && built.seed === spec.seed &&
+    JSON.stringify(built.config) === JSON.stringify(RANDOM_SHAPES[spec.shape]);
 }
 
 export interface BuiltFile {
@@ -68,6 +74,10 @@ export interface BuiltFile {
 /** Writes the bundle next to `finalDir`, then swaps it in, so a reader never sees half a bundle. Returns the files written. */
 export function buildRandomBundle(finalDir: string, spec: RandomBundleSpec, onFile?: (file: BuiltFile) => void): BuiltFile[] {
   const config = RANDOM_SHAPES[spec.shape];
+  // The new bundle replaces the folder: never one that holds anything but an older random bundle (a real export, say).
+  if (existsSync(finalDir) && !builtWith(finalDir) && (!statSync(finalDir).isDirectory() || readdirSync(finalDir).length > 0)) {
+    throw new GasError('bad_input', `${finalDir} already holds something other than a random bundle; give another --dir.`);
+  }
   const dir = `${finalDir}.building-${process.pid}`;
   rmSync(dir, { recursive: true, force: true });
   for (const sub of ['text_encoder', 'unet', 'vae_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) mkdirSync(join(dir, sub), { recursive: true });
