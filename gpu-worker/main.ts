@@ -28,6 +28,8 @@ export interface WorkerModelOptions {
   detectorVariant?: DetectorVariant;
   planner: Planner;
   worker: Partial<GpuWorkerConfig>;
+  /** Load a bundle with random weights (`gas models build-random`), to measure speed. */
+  allowRandomWeights?: boolean;
 }
 
 export interface WorkerProcessOptions extends WorkerModelOptions {
@@ -61,7 +63,7 @@ export async function startModelWorker(options: WorkerModelOptions, shared: Work
     import('../src/ground/grounding-dino.js'),
     import('./worker.js'),
   ]);
-  const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider, logger: shared.logger });
+  const bundle = await loadDiffusionBundle(options.bundle, { provider: options.provider, logger: shared.logger, allowRandomWeights: options.allowRandomWeights });
   const detector = options.detector ? await openGroundingDino(options.detector, { provider: options.provider, variant: options.detectorVariant }) : undefined;
   shared.logger.info({ bundle: bundle.dir, provider: options.provider, detector: options.detector ?? null, planner: options.planner.name }, 'models loaded');
   return GpuWorker.start(

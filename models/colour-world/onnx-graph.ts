@@ -12,7 +12,7 @@ const { onnx } = onnxProto;
 export const OPSET = 17;
 
 export type ElemType = 'float32' | 'float16' | 'int32' | 'int64';
-const ELEM: Record<ElemType, number> = {
+export const ELEM: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int32: onnx.TensorProto.DataType.INT32,
@@ -20,22 +20,23 @@ const ELEM: Record<ElemType, number> = {
 };
 
 export type Dim = number | string;
-type AttrValue = number | number[] | string | Float32Array;
+export type AttrValue = number | number[] | string | Float32Array;
 
-interface Initializer {
+export interface Initializer {
   name: string;
   dims: number[];
   data: Float32Array | BigInt64Array;
 }
 
 export class OnnxGraph {
-  private readonly nodes: onnxProto.onnx.INodeProto[] = [];
-  private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
-  private readonly initializers: Initializer[] = [];
+  // Protected for subclasses that write their weights differently (models/sd15-shape streams them).
+  protected readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  protected readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  protected readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  protected readonly initializers: Initializer[] = [];
   private counter = 0;
 
-  constructor(private readonly name: string) {}
+  constructor(protected readonly name: string) {}
 
   input(name: string, type: ElemType, shape: Dim[]): string {
     this.inputs.push(valueInfo(name, type, shape));
@@ -118,13 +119,13 @@ export class OnnxGraph {
     if (chunks.length > 0) writeFileSync(`${path}.data`, Buffer.concat(chunks));
   }
 
-  private fresh(hint: string): string {
+  protected fresh(hint: string): string {
     this.counter += 1;
     return `${hint}_${this.counter}`;
   }
 }
 
-function valueInfo(name: string, type: ElemType, shape: Dim[]): onnxProto.onnx.IValueInfoProto {
+export function valueInfo(name: string, type: ElemType, shape: Dim[]): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {

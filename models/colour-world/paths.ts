@@ -2,7 +2,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root, whether running from source (models/colour-world) or dist/models/colour-world. */
-function repoRoot(): string {
+export function repoRoot(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
   const up = resolve(here, '../..');
   return basename(up) === 'dist' ? resolve(up, '..') : up;

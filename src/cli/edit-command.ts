@@ -37,6 +37,7 @@ export interface EditFlags {
   boxThreshold?: string;
   textThreshold?: string;
   box: string[];
+  allowRandomWeights?: boolean;
 }
 
 /** What the configuration decides for an edit: the models (with any flags that override them) and the planner. */
@@ -160,7 +161,7 @@ export async function runEditCommand(
   const { steps, seed, schedule, ablation, maxSide, intensity } = parseEditFlags(flags, name);
   const prepared = await prepare(imagePath, request, flags, settings, name);
   if (prepared.input.plan) checkIntensity(intensity, prepared.input.plan.subtasks.length);
-  const bundle = await loadDiffusionBundle(settings.models.bundle, { provider: prepared.provider });
+  const bundle = await loadDiffusionBundle(settings.models.bundle, { provider: prepared.provider, allowRandomWeights: flags.allowRandomWeights });
   for (const note of bundle.adaptations) io.stderr.write(`${note}\n`);
 
   const out = writer(prepared.outDir);

@@ -22,6 +22,7 @@ import { describeFailure } from './failure-words.js';
 import { flagName, nonEmpty } from './flag-values.js';
 import { processIo, type CliIo } from './io.js';
 import type { SubmitFlags } from './queue-commands.js';
+import type { BuildRandomFlags } from './build-random-command.js';
 import { fromFlags, modelSettings, plannerSettings, queueSettings, shellUser, type Flags } from './settings.js';
 import { variablesHelp } from './variables-help.js';
 
@@ -61,7 +62,8 @@ function editOptions(command: Command): Command {
     .option('--no-composite', 'keep the whole decoded image instead of compositing the regions over the original')
     .option('--previews', 'also write latent previews every 10% of the steps', false)
     .option('--max-side <px>', 'longer side of the working image, a multiple of 64', '512')
-    .option('--intensity <list>', 'per-subtask intensity, comma-separated in plan order (0 skips one)');
+    .option('--intensity <list>', 'per-subtask intensity, comma-separated in plan order (0 skips one)')
+    .option('--allow-random-weights', 'run a bundle with random weights (gas models build-random): to measure speed, its edits are noise');
 }
 
 /** Where the queue is: shared by every command that reaches Redis. */
@@ -216,6 +218,17 @@ export function buildProgram(io: CliIo = processIo, options: ProgramOptions = {}
       const hub = config.read(hubSection, fromFlags(flags, { manifest: 'manifest' }));
       const { provider } = config.read(modelsSection, fromFlags(flags, { provider: 'provider' }));
       await runModelsPull(name, { manifest: hub.manifest, dir: flags.dir, provider }, hub, io);
+    });
+
+  models
+    .command('build-random <shape>')
+    .description("build a bundle with SD 1.5's architecture and seeded random weights (sd15-shape, or sd15-shape-tiny with fewer channels), to measure speed and memory: never for editing")
+    .option('--dtype <type>', 'fp16 | fp32', 'fp16')
+    .option('--dir <dir>', 'where to put it (default: models/build/<shape>-<dtype>)')
+    .option('--seed <n>', 'weight seed', '1')
+    .action(async (shape: string, flags: BuildRandomFlags) => {
+      const { runBuildRandom } = await import('./build-random-command.js');
+      runBuildRandom(shape, flags, io, flagName);
     });
 
   queueOptions(program.command('submit <image> [request]'))

@@ -73,7 +73,7 @@ export function workerModelOptions(config: Configuration, flags: Flags): WorkerM
   const planner = choosePlanner(plannerSettings(config, flags));
   // Checked before the colour world is built on disk: bad input writes nothing.
   const dirs = withColourWorldDefaults({ bundle: models.bundle, detector: models.detector });
-  return { bundle: dirs.bundle, provider: models.provider, detector: dirs.detector, detectorVariant: models.detectorVariant, planner, worker };
+  return { bundle: dirs.bundle, provider: models.provider, detector: dirs.detector, detectorVariant: models.detectorVariant, planner, worker, allowRandomWeights: flags.allowRandomWeights === true };
 }
 
 /** How the chat flow treats people (pings, step caps), for every platform a bot process serves. */

@@ -41,6 +41,10 @@ export interface BundleOptions {
   provider?: ExecutionProvider;
   /** Where adaptations made at load are reported (warn). */
   logger?: Logger;
+  /** At most this many latents per UNet session run (see UNetOptions). */
+  maxUNetBatch?: number;
+  /** Open a bundle marked `gas_random_weights` (built to measure speed; its edits are noise). */
+  allowRandomWeights?: boolean;
 }
 
 const previewSchema = z.object({ latent_rgb_factors: z.array(z.array(z.number()).length(3)).length(4) });
@@ -67,7 +71,13 @@ export async function loadDiffusionBundle(path: string, options: BundleOptions =
     }
   };
 
-  readJson('model_index.json', true);
+  const index = readJson('model_index.json', true)!;
+  if (index.gas_random_weights === true && !options.allowRandomWeights) {
+    throw new GasError(
+      'bundle_invalid',
+      `The bundle at ${dir} has random weights (built by \`gas models build-random\` to measure speed): its edits would be noise. Pass --allow-random-weights to run it anyway.`,
+    );
+  }
   const scheduler = schedulerConfigFromJson(readJson('scheduler/scheduler_config.json', true)!, join(dir, 'scheduler/scheduler_config.json'));
   const vaeConfig = readJson('vae_decoder/config.json', false) ?? readJson('vae_encoder/config.json', false) ?? {};
   const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : SD1_SCALING_FACTOR;
@@ -82,7 +92,7 @@ export async function loadDiffusionBundle(path: string, options: BundleOptions =
 
   const tokenizer = loadClipTokenizer(join(dir, 'tokenizer'));
   const textEncoder = await openTextEncoder(join(dir, 'text_encoder'), provider, tokenizer);
-  const unet = await openUNet(join(dir, 'unet'), provider, textEncoder);
+  const unet = await openUNet(join(dir, 'unet'), provider, textEncoder, { maxBatch: options.maxUNetBatch });
   const adaptations: string[] = [];
   const vaeOptions = {
     scalingFactor,

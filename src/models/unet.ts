@@ -45,7 +45,12 @@ function refuseExtraInputs(model: ModelSession): void {
 
 const fixedSide = (dim: number | string | undefined) => (typeof dim === 'number' && dim > 0 ? dim : undefined);
 
-export async function openUNet(dir: string, provider: ExecutionProvider, context: { length: number; dim: number }): Promise<UNetModel> {
+export interface UNetOptions {
+  /** Run at most this many items per session run (a provider's buffer limits, GPU memory); a fixed-batch export keeps its own. */
+  maxBatch?: number;
+}
+
+export async function openUNet(dir: string, provider: ExecutionProvider, context: { length: number; dim: number }, options: UNetOptions = {}): Promise<UNetModel> {
   const model = await openSession(join(dir, 'model.onnx'), provider);
   refuseExtraInputs(model);
   const sample = requireInput(model, 'sample', 'float [batch, 4, height, width]');
@@ -106,23 +111,25 @@ export async function openUNet(dir: string, provider: ExecutionProvider, context
       if (contexts.length !== batch * context.length * context.dim) {
         throw new GasError('model_error', `UNet contexts hold ${contexts.length} values; expected [${batch}, ${context.length}, ${context.dim}].`);
       }
-      const step = fixedBatch ?? batch;
+      const step = fixedBatch ?? Math.min(batch, options.maxBatch ?? batch);
       // One chunk: hand back ONNX Runtime's own output buffer rather than a copy.
       const out = step >= batch ? undefined : new Float32Array(batch * item);
       let single: Float32Array | undefined;
       for (let start = 0; start < batch; start += step) {
         const count = Math.min(step, batch - start);
+        // Only a fixed-batch export needs its last chunk padded; a dynamic one runs it as it is.
+        const size = fixedBatch ?? count;
         const feeds = {
-          sample: floatTensor(floatType, padBatch(latents.data, item, start, count, step), [step, LATENT_CHANNELS, height, width]),
-          timestep: timestepTensor(form, t, step),
-          encoder_hidden_states: contextChunk(contexts, start, count, step),
+          sample: floatTensor(floatType, padBatch(latents.data, item, start, count, size), [size, LATENT_CHANNELS, height, width]),
+          timestep: timestepTensor(form, t, size),
+          encoder_hidden_states: contextChunk(contexts, start, count, size),
         };
         const started = performance.now();
         const result = (await runSession(model, feeds, [output.name]))[output.name];
         stats.runMs += performance.now() - started;
         stats.runs += 1;
-        stats.images += step;
-        checkDims(model, output.name, result.dims, [step, LATENT_CHANNELS, height, width]);
+        stats.images += size;
+        checkDims(model, output.name, result.dims, [size, LATENT_CHANNELS, height, width]);
         const values = toFloat32(result, output.name);
         if (out) out.set(values.subarray(0, count * item), start * item);
         else single = values.length === batch * item ? values : values.slice(0, batch * item);
