@@ -11,16 +11,17 @@ import {
   ButtonStyle,
   EmbedBuilder,
   MessageFlags,
+  StringSelectMenuBuilder,
   type InteractionReplyOptions,
   type RawFile,
   type RESTPostAPIChannelMessageJSONBody,
 } from 'discord.js';
-import { buttonId, type ChatButton, type ChatImage, type ChatMessage } from '../../src/chat/transport.js';
+import { buttonId, type ChatButton, type ChatImage, type ChatMenu, type ChatMessage } from '../../src/chat/transport.js';
 import { truncate } from '../../src/chat/truncate.js';
 import { DISCORD_BOLD } from './format.js';
 
 /** Discord's limits on one message. */
-const LIMITS = { contentChars: 2000, buttonsPerRow: 5, buttonLabel: 80, altText: 1024, embeds: 10, attachments: 10 } as const;
+const LIMITS = { contentChars: 2000, buttonsPerRow: 5, buttonLabel: 80, altText: 1024, embeds: 10, attachments: 10, rows: 5, menuOptions: 25, optionLabel: 100, placeholder: 150 } as const;
 
 export interface DiscordPayload {
   body: RESTPostAPIChannelMessageJSONBody;
@@ -36,8 +37,14 @@ const BUTTON_STYLES: Record<ChatButton['style'], ButtonStyle> = {
 /** Text within Discord's limit (2000 by default), cut safely (src/chat/truncate.ts). */
 export const truncateContent = (text: string, max: number = LIMITS.contentChars): string => truncate(text, max, DISCORD_BOLD);
 
-/** The text with a resize note as its last line: the text is cut to make room, so the note always shows. */
-const withNote = (text: string, note?: string) => (note ? `${truncateContent(text, LIMITS.contentChars - note.length - 1)}\n${note}` : truncateContent(text));
+/**
+ * The text with its last lines kept whole: a resize note, then the footer as small subtext
+ * (`-# `); the text is cut to make room, so both always show.
+ */
+function withTail(text: string, note?: string, footer?: string): string {
+  const tail = [note, footer ? `-# ${footer}` : undefined].filter((line): line is string => Boolean(line)).join('\n');
+  return tail ? `${truncateContent(text, LIMITS.contentChars - tail.length - 1)}\n${tail}` : truncateContent(text);
+}
 
 function attachments(images: readonly ChatImage[]): AttachmentBuilder[] {
   const seen = new Set<string>();
@@ -58,17 +65,33 @@ function buttonRows(buttons: readonly ChatButton[]) {
   return [row.toJSON()];
 }
 
+/** One row per menu (a string select), after the buttons' row; Discord allows 5 rows. */
+function menuRows(menus: readonly ChatMenu[]) {
+  return menus.slice(0, LIMITS.rows - 1).map((menu) =>
+    new ActionRowBuilder<StringSelectMenuBuilder>()
+      .addComponents(
+        new StringSelectMenuBuilder()
+          .setCustomId(buttonId(menu.action, menu.jobId))
+          .setPlaceholder(menu.placeholder.slice(0, LIMITS.placeholder))
+          .addOptions(menu.options.slice(0, LIMITS.menuOptions).map((option) => ({ label: option.label.slice(0, LIMITS.optionLabel), value: option.value }))),
+      )
+      .toJSON(),
+  );
+}
+
 export function discordPayload(message: ChatMessage, note?: string): DiscordPayload {
   const images = message.images.slice(0, LIMITS.attachments);
   const files = attachments(images);
   const embeds = files.filter((_, i) => images[i].placement === 'inline').slice(0, LIMITS.embeds).map((file) => new EmbedBuilder().setImage(`attachment://${file.name}`));
   return {
     body: {
-      content: withNote(message.text, note),
+      content: withTail(message.text, note, message.footer),
       embeds: embeds.map((embed) => embed.toJSON()),
-      components: buttonRows(message.buttons),
+      components: [...buttonRows(message.buttons), ...menuRows(message.menus ?? [])],
       attachments: files.map((file, id) => ({ id, filename: file.name!, ...(file.description ? { description: file.description } : {}) })),
-      allowed_mentions: { parse: [] },
+      // Nobody is pinged but the users the message names as its mentions (a requester told that their edit ended).
+      allowed_mentions: { parse: [], ...(message.mentions?.length ? { users: [...message.mentions] } : {}), ...(message.replyTo ? { replied_user: false } : {}) },
+      ...(message.replyTo ? { message_reference: { message_id: message.replyTo.message, fail_if_not_exists: false } } : {}),
     },
     files: files.map((file, i) => ({ name: file.name!, data: images[i].data, contentType: images[i].contentType })),
   };

@@ -175,6 +175,21 @@ export class DiscordTransport implements ChatTransport {
     this.client = undefined;
   }
 
+  async postInThread(ref: StatusRef, message: ChatMessage): Promise<StatusRef> {
+    // A thread started from a status message has the message's id; where no thread could be started, the channel takes it.
+    return this.postInChannel(ref.thread, ref.thread, message).catch((error: unknown) => {
+      if (ref.thread === ref.channel) throw error;
+      return this.postInChannel(ref.channel, ref.thread, message);
+    });
+  }
+
+  /** Without the message-content intent, a reply in a server thread reaches the bot only when it mentions it; every DM does. */
+  replyMention(ref: StatusRef): string | undefined {
+    const bot = this.client?.user;
+    if (!bot || this.config.messageContent) return undefined;
+    return this.client?.channels.cache.get(ref.channel)?.type === ChannelType.DM ? undefined : `<@${bot.id}>`;
+  }
+
   async editStatus(ref: StatusRef, message: ChatMessage): Promise<void> {
     await this.deliver(message, (payload) => this.patchStatus(ref as DiscordStatusRef, payload)).catch((error: unknown) => {
       throw deliveryError(error, 'update the status message');

@@ -6,12 +6,12 @@
  * block: the transport uploads it into the thread at full resolution.
  */
 import type { types } from '@slack/bolt';
-import { buttonId, type ChatButton, type ChatMessage } from '../../src/chat/transport.js';
+import { buttonId, type ChatButton, type ChatMenu, type ChatMessage } from '../../src/chat/transport.js';
 import { truncate } from '../../src/chat/truncate.js';
 import { SLACK_BOLD } from './format.js';
 
 /** Block Kit's limits on one message. */
-const LIMITS = { blocks: 50, sectionChars: 3000, fallbackChars: 3000, buttonLabel: 75, altText: 2000, buttons: 25 } as const;
+const LIMITS = { blocks: 50, sectionChars: 3000, fallbackChars: 3000, buttonLabel: 75, altText: 2000, buttons: 25, options: 100, optionText: 75, placeholder: 150, contextChars: 3000 } as const;
 
 export interface SlackMessageBody {
   text: string;
@@ -43,8 +43,22 @@ export function buttonElement(button: ChatButton): types.Button {
   return { type: 'button', action_id: id, value: id, text: { type: 'plain_text', text: button.label.slice(0, LIMITS.buttonLabel) }, ...(style ? { style } : {}) };
 }
 
-export function actionsBlock(buttons: readonly ChatButton[]): types.ActionsBlock {
-  return { type: 'actions', elements: buttons.slice(0, LIMITS.buttons).map(buttonElement) };
+export function menuElement(menu: ChatMenu): types.StaticSelect {
+  return {
+    type: 'static_select',
+    action_id: buttonId(menu.action, menu.jobId),
+    placeholder: { type: 'plain_text', text: menu.placeholder.slice(0, LIMITS.placeholder) },
+    options: menu.options.slice(0, LIMITS.options).map((option) => ({ text: { type: 'plain_text', text: option.label.slice(0, LIMITS.optionText) }, value: option.value })),
+  };
+}
+
+export function actionsBlock(buttons: readonly ChatButton[], menus: readonly ChatMenu[] = []): types.ActionsBlock {
+  return { type: 'actions', elements: [...buttons.slice(0, LIMITS.buttons).map(buttonElement), ...menus.map(menuElement)].slice(0, LIMITS.buttons) };
+}
+
+/** A line in small grey type, for operators (a job id to look up in the logs). */
+export function contextBlock(text: string): types.ContextBlock {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncateText(text, LIMITS.contextChars) }] };
 }
 
 /** Splits text into section-sized pieces at line breaks where it can. */
@@ -65,10 +79,14 @@ function sections(text: string, maxSections: number): string[] {
 }
 
 export function slackMessage(message: ChatMessage, shown: readonly ShownFile[]): SlackMessageBody {
-  const buttons = message.buttons.length > 0 ? [actionsBlock(message.buttons)] : [];
+  const menus = message.menus ?? [];
+  const tail: types.KnownBlock[] = [
+    ...(message.buttons.length > 0 || menus.length > 0 ? [actionsBlock(message.buttons, menus)] : []),
+    ...(message.footer ? [contextBlock(message.footer)] : []),
+  ];
   const images = shown.map(imageBlock);
-  const room = LIMITS.blocks - buttons.length;
+  const room = LIMITS.blocks - tail.length;
   const text = sections(message.text, Math.max(1, room - images.length)).map(sectionBlock);
   const blocks: types.KnownBlock[] = [...text, ...images].slice(0, room);
-  return { text: truncateText(message.text || ' ', LIMITS.fallbackChars), blocks: blocks.concat(buttons) };
+  return { text: truncateText(message.text || ' ', LIMITS.fallbackChars), blocks: blocks.concat(tail) };
 }

@@ -166,6 +166,15 @@ export class SlackTransport implements ChatTransport {
     await app?.stop();
   }
 
+  async postInThread(ref: StatusRef, message: ChatMessage): Promise<StatusRef> {
+    return this.postStatus(ref.channel, ref.thread, message);
+  }
+
+  /** Every reply in a thread the bot is in reaches it (message events), so none needs to mention it. */
+  replyMention(): string | undefined {
+    return undefined;
+  }
+
   async editStatus(ref: StatusRef, message: ChatMessage): Promise<void> {
     try {
       const body = slackMessage(message, await this.showInline(message.images));

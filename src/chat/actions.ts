@@ -22,6 +22,8 @@ const WHAT_ACTIONS_DO: Record<Exclude<ChatAction, 'undo'>, string> = {
   cancel: 'cancel this edit',
   retry: 'retry this edit',
   masks: 'show the masks of this edit',
+  go: 'start this edit',
+  adjust: 'adjust this edit',
 };
 
 export class ButtonActions {
@@ -58,6 +60,10 @@ export class ButtonActions {
           return;
         case 'masks':
           await this.showMasks(press, record);
+          return;
+        case 'go':
+        case 'adjust':
+          await press.replyPrivately('This edit is not waiting for a choice any more.');
           return;
       }
     } catch (error) {

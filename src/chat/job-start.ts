@@ -40,6 +40,7 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
   const requestedAt = start.requestedAt ?? Date.now();
   const submitted = await submitEdit(context, { requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
   const log = logger.child({ jobId: submitted.jobId });
+  const opensThread = (await records.editThread(platform, start.thread.thread)) === undefined;
   await records.addEditThread(start.thread, start.options.steps);
   const step = await records.nextStep(start.thread);
   let view = newJobView({ jobId: submitted.jobId, request: text, step });
@@ -57,6 +58,15 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
   const postedAt = Date.now();
   const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0, requestedAt, step };
   await records.add(submitted.jobId, record);
+  // A conversation's first status opens its thread: say once how to go on, since a reply the bot cannot see is met with silence.
+  if (opensThread) await postThreadIntro(context, status).catch((error: unknown) => log.warn({ err: error }, 'could not post the line that opens the thread'));
   log.info({ user: start.user, position: submitted.position, held: submitted.held }, 'edit submitted');
   follower.follow(submitted.jobId, record, { view: { ...view, queue: undefined }, lastWriteAt: postedAt, shownSignature: renderSignature(first) });
+}
+
+/** The one line a new conversation thread starts with: how to ask for the next change, and Undo. */
+async function postThreadIntro(context: ChatContext, status: StatusRef): Promise<void> {
+  const mention = context.transport.replyMention(status);
+  const text = `Reply here${mention ? ` with ${mention}` : ''} and what to change next; Undo steps back one edit.`;
+  await context.transport.postInThread(status, { text, images: [], buttons: [], final: true });
 }

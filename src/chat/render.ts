@@ -253,6 +253,8 @@ const LABELS: Record<ChatAction, { label: string; style: ChatButton['style'] }> 
   retry: { label: 'Retry', style: 'primary' },
   undo: { label: 'Undo', style: 'secondary' },
   masks: { label: 'Masks', style: 'secondary' },
+  go: { label: 'Go', style: 'primary' },
+  adjust: { label: 'Adjust a part', style: 'secondary' },
 };
 
 /** Failures that the same request would meet again: Retry would only fail the same way. */

@@ -164,9 +164,11 @@ export class StatusFollower {
     if (view.phase !== 'done' && view.phase !== 'failed') return;
     if (record.requestedAt === undefined || Date.now() - record.requestedAt <= config.notifyAfterMs) return;
     if (!(await records.claimNotification(jobId))) return;
-    const what = view.step ? `Edit ${view.step}` : 'Your edit';
-    const text = view.phase === 'done' ? `${what} is done: the result is in the status above.` : `${what} could not be finished: the status above says why.`;
-    await transport.notify?.(record.status, record.requester.user, text).catch((error: unknown) => log.warn({ err: error }, 'could not ping the requester'));
+    const user = record.requester.user;
+    const what = view.step ? `edit ${view.step}` : 'your edit';
+    const text = view.phase === 'done' ? `<@${user}> ${what} is done: the result is in its status message.` : `<@${user}> ${what} could not be finished: its status message says why.`;
+    const ping: ChatMessage = { text, images: [], buttons: [], final: true, mentions: [user], replyTo: record.status };
+    await transport.postInThread(record.status, ping).catch((error: unknown) => log.warn({ err: error }, 'could not ping the requester'));
   }
 
   /** The images the view shows, as bytes; one that expired is left out (the text says so). */

@@ -7,8 +7,12 @@
  */
 import type { Platform } from '../jobs/contracts.js';
 
-/** What a button does. Button ids on the wire are `gas:<action>:<jobId>` (see `buttonId`). */
-export const CHAT_ACTIONS = ['cancel', 'retry', 'undo', 'masks'] as const;
+/**
+ * What a button (or a menu) does. Ids on the wire are `gas:<action>:<jobId>` (see `buttonId`):
+ * `go` starts the edit of a job paused to check its masks; `adjust` is the per-part menu of a
+ * finished edit, whose chosen option arrives as the press's `value`.
+ */
+export const CHAT_ACTIONS = ['cancel', 'retry', 'undo', 'masks', 'go', 'adjust'] as const;
 export type ChatAction = (typeof CHAT_ACTIONS)[number];
 
 export interface ChatButton {
@@ -34,16 +38,34 @@ export interface ChatImage {
   placement: 'inline' | 'result';
 }
 
-/** One status message, rendered from job state; the adapter serialises it (and validates the payload). */
+/** A menu of choices (Discord: a string select; Slack: a static select), id `gas:<action>:<jobId>`. */
+export interface ChatMenu {
+  action: ChatAction;
+  jobId: string;
+  placeholder: string;
+  /** At most 25; `value` comes back as the press's `value`. */
+  options: ReadonlyArray<{ label: string; value: string }>;
+}
+
+/** One message, rendered from job state; the adapter serialises it (and validates the payload). */
 export interface ChatMessage {
   /** Already formatted with the transport's `TextFormat`. */
   text: string;
   images: ChatImage[];
   buttons: ChatButton[];
+  /** Menus under the buttons (the per-part control of a finished edit). */
+  menus?: ChatMenu[];
   /** The job reached a terminal event: the adapter must deliver this version even if edits are throttled. */
   final: boolean;
   /** A small line for operators (a job id to look up in the logs), shown small where the platform can. */
   footer?: string;
+  /**
+   * The only users this message may ping (their `<@id>` is in `text`). Absent: it pings no one,
+   * whatever its text holds; the bot pings nobody but a requester told that their edit ended.
+   */
+  mentions?: readonly string[];
+  /** A status message this one answers: the platform shows the link (Discord: a reply). */
+  replyTo?: StatusRef;
 }
 
 /** Platform markup for the few things the renderer needs. */
@@ -131,6 +153,8 @@ export interface IncomingMessage extends IncomingBase {
 export interface IncomingButton extends IncomingBase {
   action: ChatAction;
   jobId: string;
+  /** The option chosen, for a menu. */
+  value?: string;
   /** The status message the button was on. */
   status: StatusRef;
   /** Posts a new status message in the button's thread (Retry, and Undo's confirmation). */
@@ -166,10 +190,15 @@ export interface ChatTransport {
   /** Replaces a status message's content (also after a restart, from a stored ref). */
   editStatus(ref: StatusRef, message: ChatMessage): Promise<void>;
   /**
-   * Posts one new message in the status message's thread that pings `user` and no one else
-   * (`<@user>` starts `text`'s line), pointing to the status; nothing else the bot posts pings.
+   * Posts a new message in the status message's conversation thread (also after a restart, from
+   * a stored ref): the line that opens a thread, the ping when an edit ends.
    */
-  notify?(ref: StatusRef, user: string, text: string): Promise<void>;
+  postInThread(ref: StatusRef, message: ChatMessage): Promise<StatusRef>;
+  /**
+   * How a reply in this conversation must address the bot for the bot to see it (Discord without
+   * the message-content intent: its mention, `<@id>`); undefined when any reply there is seen.
+   */
+  replyMention(ref: StatusRef): string | undefined;
 }
 
 /** The stateless id a button carries: everything else is looked up in Redis. */

@@ -7,7 +7,7 @@
  */
 export { mayUndo } from '../jobs/thread-history.js';
 
-export type EditAction = 'cancel' | 'retry' | 'undo' | 'masks';
+export type EditAction = 'cancel' | 'retry' | 'undo' | 'masks' | 'go' | 'adjust';
 
 /** The person acting, and who they stand against. */
 export interface Standing {

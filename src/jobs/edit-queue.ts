@@ -92,7 +92,7 @@ export class EditQueue {
       throw new GasError('too_many_jobs', `You already have ${this.config.perUserLimit} edits in progress; wait for one to finish, or cancel one.`);
     }
     // Held: behind everything waiting now. Admitted: behind the waiting jobs of its priority or better.
-    const standing = await this.standingOf(job, outcome === 'held' ? { all: true } : { priority: job.priority + 1 });
+    const standing = await this.standingOf(job, outcome === 'held' ? { all: waiting } : { priority: job.priority + 1 });
     // `queued` goes out before the job can reach a worker, so it is always the first event.
     await this.events.publish(job.id, { type: 'queued', ...standing });
     if (outcome === 'admitted') await this.enqueue(job);
@@ -157,7 +157,13 @@ export class EditQueue {
   /** Where a job still waiting stands now; undefined once it runs or has ended (or is unknown). */
   async standing(jobId: string): Promise<Standing | undefined> {
     const heldJson = await this.redis.get(this.keys.held(jobId));
-    if (heldJson) return this.standingOf(editJobSchema.parse(JSON.parse(heldJson)), { all: true });
+    if (heldJson) {
+      // Behind everything waiting and every job held back before it.
+      const held = await this.redis.lrange(this.keys.userBacklog(editJobSchema.parse(JSON.parse(heldJson)).requester.user), 0, -1);
+      const waiting = (await this.queue.getJobCounts('wait', 'prioritized')) as Record<string, number>;
+      const count = (waiting.wait ?? 0) + (waiting.prioritized ?? 0) + Math.max(0, held.indexOf(jobId));
+      return this.standingOf(editJobSchema.parse(JSON.parse(heldJson)), { all: count });
+    }
     const rank = await this.redis.zrank(this.queue.keys.prioritized, jobId);
     if (rank === null) return undefined;
     const queued = await this.queue.getJob(jobId);
@@ -229,7 +235,8 @@ export class EditQueue {
     const ahead = 'all' in before ? others : 'rank' in before ? others.slice(0, before.rank) : others.filter((j) => (j.opts.priority ?? 0) <= before.priority);
     const running = active.filter((j): j is Job => Boolean(j) && j.id !== job.id);
     const slots = Math.max(1, workers);
-    const position = ahead.length;
+    // A held-back job also waits for the jobs held before it, which are not in BullMQ yet.
+    const position = 'all' in before ? Math.max(before.all, ahead.length) : ahead.length;
     // Running jobs hold the line only while every slot is taken.
     const place = position + (running.length >= slots ? running.length : 0) + 1;
     const run = typicalRun(samples.flatMap((raw) => parseSample(raw)));
@@ -255,7 +262,8 @@ export class EditQueue {
 }
 
 /** Which waiting jobs start before a job (see `standingOf`). */
-type WaitingBefore = { priority: number } | { rank: number } | { all: true };
+/** `all`: behind every waiting job, `all` of them counted (held-back ones included). */
+type WaitingBefore = { priority: number } | { rank: number } | { all: number };
 
 /** Run samples kept for estimates. */
 const RUN_SAMPLES = 20;

@@ -12,7 +12,8 @@ export const testFormat: TextFormat = {
 };
 
 export interface RecordedWrite {
-  kind: 'post' | 'edit';
+  /** `thread`: a message posted in a status's thread (the line that opens it, a ping). */
+  kind: 'post' | 'edit' | 'thread';
   /** The status message written. */
   message: string;
   thread: string;
@@ -89,6 +90,22 @@ export class RecordingTransport implements ChatTransport {
     await new Promise((r) => setTimeout(r, this.editLatencyMs));
     this.writes.push({ kind: 'edit', message: ref.message, thread: ref.thread, content: message, at });
     this.editing -= 1;
+  }
+
+  async postInThread(ref: StatusRef, message: ChatMessage): Promise<StatusRef> {
+    const id = `m${this.nextId++}`;
+    this.writes.push({ kind: 'thread', message: id, thread: ref.thread, content: message, at: Date.now() });
+    return { platform: this.platform, channel: ref.channel, message: id, thread: ref.thread };
+  }
+
+  /** As a platform whose bot sees a reply only when it is mentioned. */
+  replyMention(): string | undefined {
+    return '@bot';
+  }
+
+  /** Messages posted in statuses' threads (the line that opens a thread, pings), in order. */
+  inThreads(): RecordedWrite[] {
+    return this.writes.filter((w) => w.kind === 'thread');
   }
 
   /** `/edit` with an optional photo, starting a thread (or in `thread`). */
