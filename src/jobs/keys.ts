@@ -65,6 +65,10 @@ export interface Keys {
   editThread(platform: string, thread: string): string;
   /** Held by a person's first press of a button on one status message, so their double click acts once. String '1'. TTL: 1 s. */
   buttonPress(action: string, jobId: string, message: string, user: string): string;
+  /** The lease of the bot process that follows a job's status message (its holder's id). String. TTL: the lease's. */
+  statusLease(jobId: string): string;
+  /** A named lease among bot processes (a bot token's gateway connection, say). String. TTL: the lease's. */
+  lease(name: string): string;
   /** How many edits a conversation thread has had, for "edit 3 of this thread". Counter. TTL: the flow's. */
   threadSteps(platform: string, thread: string): string;
   /** Set once the requester of a job was pinged about its end, so a restarted bot never pings twice. String '1'. TTL: the flow's. */
@@ -114,6 +118,8 @@ export function redisKeys(prefix = 'gas'): Keys {
     unfinishedJobs: (platform) => `${chat}:unfinished:${platform}`,
     editThread: (platform, thread) => `${chat}:edit-thread:${platform}:${thread}`,
     buttonPress: (action, jobId, message, user) => `${chat}:press:${lengthPrefixed([action, jobId, message, user])}`,
+    statusLease: (jobId) => `${chat}:status-lease:${jobId}`,
+    lease: (name) => `${prefix}:lease:${name}`,
     threadSteps: (platform, thread) => `${chat}:thread-steps:${lengthPrefixed([platform, thread])}`,
     notified: (jobId) => `${chat}:notified:${jobId}`,
     messageSeen: (platform, channel, thread, message) => `${chat}:seen:${lengthPrefixed([platform, channel, thread, message])}`,
