@@ -4,7 +4,7 @@
  * ends through `endRun`, so every job gets exactly one terminal event.
  */
 import { UnrecoverableError, WaitingError } from 'bullmq';
-import { isGasError, type ErrorCode, type FailureFacts } from '../src/errors.js';
+import type { ErrorCode, FailureFacts } from '../src/errors.js';
 import type { BlobRef, JobEventBody } from '../src/jobs/contracts.js';
 import type { JobOutcome } from '../src/ops/metrics.js';
 import type { Plan } from '../src/plan/schema.js';
@@ -19,6 +19,9 @@ export type JobEnding =
   | { kind: 'handed-back' }
   /** This run lost its lock and another run owns the job: stop, publish and count nothing. */
   | { kind: 'superseded' };
+
+/** Failures caused by what a person sent, not by the service. */
+const PERSON_MISTAKES: ReadonlySet<ErrorCode> = new Set(['bad_input', 'bad_image', 'bad_plan', 'not_found']);
 
 export type TerminalBody = JobEventBody & { type: 'done' | 'failed' | 'cancelled' };
 
@@ -48,7 +51,12 @@ export const ENDINGS: Rules = {
   failed: {
     terminal: (ending) => ({ type: 'failed', code: ending.code, details: ending.facts }),
     counted: { outcome: 'failed', code: (ending) => ending.code },
-    log: (ending) => ({ level: 'error', fields: { err: ending.error, code: ending.code, details: isGasError(ending.error) ? ending.error.details : undefined }, message: 'job failed' }),
+    // A person's mistake (a phrase not found, a request that cannot be read) is no fault of ours:
+    // info, with the facts and no stack. Anything else: the error once, with its details.
+    log: (ending) =>
+      PERSON_MISTAKES.has(ending.code)
+        ? { level: 'info', fields: { code: ending.code, facts: ending.facts }, message: 'job failed' }
+        : { level: 'error', fields: { err: ending.error, code: ending.code }, message: 'job failed' },
     bull: 'failed',
   },
   'timed-out': {

@@ -266,6 +266,8 @@ describe('the chat flow', { timeout: 180_000 }, () => {
       ['a 20000×20000 PNG', { user: 'u1', text: REQUEST, image: imageFile(hugePngHeader()) }, 'The image is too large: the limit is 40 megapixels. Send a smaller image.'],
       ['too many bytes', { user: 'u1', text: REQUEST, image: imageFile(Buffer.alloc(2 * 1024 * 1024)) }, 'The image is over the 1 MB limit; send a smaller one.'],
       ['an empty request', { user: 'u1', text: '   ', image: imageFile(scene) }, 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".'],
+      ['a request of emoji only', { user: 'u1', text: '🐶 ➡️ 🐯 !!', image: imageFile(scene) }, 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".'],
+      ['a request of zero-width characters only', { user: 'u1', text: '\u200b\u200c\u200d\ufeff', image: imageFile(scene) }, 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".'],
       ['a 1,001-character request', { user: 'u1', text: `turn the dog into a tiger ${'x'.repeat(975)}`, image: imageFile(scene) }, 'The request is 1001 characters long; keep it under 1000.'],
       ['too many steps', { user: 'u1', text: REQUEST, image: imageFile(scene), options: { steps: 20_000 } }, 'steps must be a whole number from 1 to 1000 (got 20000).'],
       ['nine edits', { user: 'u1', text: nineEdits, image: imageFile(scene) }, 'The request asks for 9 edits; one edit handles at most 8. Split it into several requests.'],

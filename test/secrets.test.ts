@@ -24,6 +24,14 @@ import { chatCompletion, startFakeOpenAI, type FakeOpenAI } from './helpers/fake
 import { freePort, silentServer, startPrivateRedis, type PrivateRedis } from './helpers/private-redis.js';
 import { REQUEST, collectEvents, colourWorldModels, eventually, queueHarness, spawnWorker, uniquePrefix, type QueueHarness } from './helpers/queue.js';
 import { rejection } from './helpers/errors.js';
+import { main } from '../src/cli/program.js';
+
+/** `gas …` in this process, with `env` as its whole environment. */
+async function gasInProcess(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const io = { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) } };
+  return { code: await main(args, io, { env }), stderr };
+}
 
 const REDIS_PASSWORD = 'redis-pw-Z9q"x\\7-DO-NOT-LEAK';
 const OPENAI_KEY = 'sk-test-openai-5c1d-DO-NOT-LEAK';
@@ -120,16 +128,19 @@ describe('the planner', () => {
     fake = undefined;
   });
 
-  it('keeps the key out of the raw answers it keeps for the logs when the model answers nonsense twice', async () => {
+  it("keeps no raw answer for the logs when the model answers nonsense twice: only each answer's length and hash", async () => {
     fake = await startFakeOpenAI();
     const echo = `I was called with ${OPENAI_KEY}, here is no plan`;
     fake.reply({ body: chatCompletion(echo) }, { body: chatCompletion(echo) });
     const planner = openAIPlanner({ apiKey: OPENAI_KEY, baseURL: fake.baseURL, maxRetries: 0 });
     const error = await rejection(planner.plan({ text: REQUEST, image: { data: Buffer.alloc(64 * 64 * 3, 128), width: 64, height: 64 } }));
     expect(error.code).toBe('planner_failed');
-    const answers = (error.details as { answers: string[] }).answers;
-    expect(answers).toHaveLength(2);
-    expect(answers[0]).toContain('I was called with [redacted]');
+    const answers = (error.details as { answers: Array<{ chars: number; sha256: string }> }).answers;
+    expect(answers).toEqual([
+      { chars: echo.length, sha256: expect.stringMatching(/^[0-9a-f]{16}$/) },
+      { chars: echo.length, sha256: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    ]);
+    expect(JSON.stringify(error.details)).not.toContain('I was called');
     expect(leaks(JSON.stringify(error.details) + error.message)).toEqual([]);
   });
 
@@ -150,13 +161,42 @@ describe('the planner', () => {
       const events = await collectEvents(harness.queue, jobId, undefined, 30_000);
       expect(events.at(-1), lines.join('\n')).toMatchObject({ type: 'failed', code: 'planner_failed' });
       const ops = await startOpsServer({ port: 0, metrics, health: async () => ({ ok: true, details: {} }) });
-      const scraped = await (await fetch(`http://127.0.0.1:${ops.port}/metrics`)).text();
+      // The worker counts the failure once its terminal event is out: wait for the count, do not race it.
+      let scraped = '';
+      await eventually(async () => (scraped = await (await fetch(`http://127.0.0.1:${ops.port}/metrics`)).text()).includes('gas_failures_total{code="planner_failed"} 1'), 10_000, 'the failure to be counted');
       await ops.close();
       expect(scraped).toContain('gas_failures_total{code="planner_failed"} 1');
-      expect(lines.some((l) => l.includes('"job failed"'))).toBe(true);
+      const failedLines = lines.filter((l) => l.includes('"job failed"'));
+      expect(failedLines).toHaveLength(1);
+      // Neither the model's words nor the key: the answers appear once, as their length and hash.
+      expect(failedLines[0]).not.toContain('is all I know');
+      expect(failedLines[0].match(/"sha256"/g)).toHaveLength(2);
       expect(leaks(JSON.stringify(events) + lines.join('\n') + scraped)).toEqual([]);
     } finally {
       await worker.close('handoff');
+    }
+  });
+});
+
+describe("a person's mistakes in the worker's log", () => {
+  it('logs a phrase found nowhere and an unreadable request at info, with the facts and no stack trace', async () => {
+    const harness = await queueHarness();
+    const { bundle, detector } = await colourWorldModels();
+    const { logger, lines } = capturedLogger([]);
+    const worker = await GpuWorker.start({ redis: harness.redis, keys: harness.keys, bundle, detector, logger, planner: (await import('../src/plan/offline.js')).offlinePlanner });
+    try {
+      for (const request of ['turn the cat into a fox', 'hello there']) {
+        const { jobId } = await harness.queue.submit({ requester: { platform: 'slack', user: 'u1', channel: 'c1' }, source: harness.scene, request, options: { steps: 5 } });
+        await collectEvents(harness.queue, jobId, undefined, 30_000);
+      }
+      await eventually(() => lines.filter((l) => l.includes('"job failed"')).length === 2, 10_000, 'both failures logged');
+      const failed = lines.filter((l) => l.includes('"job failed"')).map((l) => JSON.parse(l) as { level: number; code: string; err?: unknown });
+      expect(failed.map((l) => [l.level, l.code])).toEqual([[30, 'not_found'], [30, 'bad_plan']]);
+      expect(failed.every((l) => l.err === undefined)).toBe(true);
+      expect(lines.join('\n')).not.toMatch(/"stack"/);
+    } finally {
+      await worker.close('handoff');
+      await harness.close();
     }
   });
 });
@@ -244,8 +284,37 @@ describe('a Redis that accepts connections and never answers', () => {
         // 5 s deadline, plus Node's start on a busy machine.
         expect(result.ms).toBeLessThan(15_000);
       }
+      // Measured without Node's start (in-process): the 5 s the documentation promises, not 8.
+      const started = Date.now();
+      const inProcess = await gasInProcess(['cancel', 'job-1'], env);
+      expect(inProcess.code, inProcess.stderr).toBe(3);
+      expect(Date.now() - started).toBeLessThanOrEqual(5000);
     } finally {
       await silent.close();
     }
+  });
+});
+
+describe('the bot commands with a Redis that refuses them', () => {
+  let redis: PrivateRedis | undefined;
+  afterEach(async () => {
+    await redis?.stop();
+    redis = undefined;
+  });
+
+  it.each([
+    ['discord', 'a wrong password', { DISCORD_TOKEN: SECRET_ENV.DISCORD_TOKEN, DISCORD_APP_ID: '1', DISCORD_API_URL: 'http://127.0.0.1:9' }, true],
+    ['discord', 'no password', { DISCORD_TOKEN: SECRET_ENV.DISCORD_TOKEN, DISCORD_APP_ID: '1', DISCORD_API_URL: 'http://127.0.0.1:9' }, false],
+    ['slack', 'a wrong password', { SLACK_BOT_TOKEN: SECRET_ENV.SLACK_BOT_TOKEN, SLACK_APP_TOKEN: SECRET_ENV.SLACK_APP_TOKEN, SLACK_API_URL: 'http://127.0.0.1:9/api/' }, true],
+    ['slack', 'no password', { SLACK_BOT_TOKEN: SECRET_ENV.SLACK_BOT_TOKEN, SLACK_APP_TOKEN: SECRET_ENV.SLACK_APP_TOKEN, SLACK_API_URL: 'http://127.0.0.1:9/api/' }, false],
+  ])('`gas %s` with %s says authentication failed (exit 3), with no stack trace and no secret', async (command, _what, platformEnv, withPassword) => {
+    redis = await startPrivateRedis({ password: 'the-right-password' });
+    const url = withPassword ? `redis://:${encodeURIComponent(REDIS_PASSWORD)}@127.0.0.1:${redis.port}` : `redis://127.0.0.1:${redis.port}`;
+    const result = await runGas([command], { REDIS_URL: url, GAS_PREFIX: uniquePrefix(), ...platformEnv }, 30_000);
+    const output = result.stderr + result.stdout;
+    expect(result.code, output).toBe(3);
+    expect(output).toContain(`gas: Redis at 127.0.0.1:${redis.port} refused to authenticate`);
+    expect(output).not.toMatch(/\n\s+at |Unhandled|ReplyError/);
+    expect(leaks(output)).toEqual([]);
   });
 });

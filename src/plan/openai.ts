@@ -5,6 +5,7 @@
  * Only the request text and a downscaled JPEG of the image leave this process: no user, channel
  * or job ids, no names. Answers are validated with `parsePlan`; one repair round-trip is allowed.
  */
+import { createHash } from 'node:crypto';
 import OpenAI, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -34,8 +35,6 @@ export const OPENAI_PLANNER_DEFAULTS = {
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 /** Enough for a model to see objects and place boxes; far fewer bytes (and image tokens) than PNG. */
 const JPEG_QUALITY = 85;
-/** Raw answers kept in error details (logs only) are cut to this many characters. */
-const MAX_LOGGED_ANSWER = 2000;
 
 export interface OpenAIPlannerConfig {
   /** Sent only as the bearer token. Local servers such as Ollama accept any value: a dummy key like "ollama" works. */
@@ -179,13 +178,20 @@ export function openAIPlanner(config: OpenAIPlannerConfig): Planner {
         throw new GasError(
           'planner_failed',
           `The planner could not produce a valid plan: ${repaired.summary}. Rephrase the request, or write the plan by hand.`,
-          { answers: [first.content, second.content].map((answer) => redact(answer, settings.apiKey).slice(0, MAX_LOGGED_ANSWER)) },
+          // What the model said can hold anything (a person's words, a key it was shown): logs get its size and a hash to match reports by, never the text.
+          { answers: [first.content, second.content].map(answerFingerprint) },
         );
       } catch (error) {
         throw plannerError(error, settings, signal);
       }
     },
   };
+}
+
+/** An answer as logs may show it: how long it was and a hash of it. */
+function answerFingerprint(answer: string | null | undefined): { chars: number; sha256: string } {
+  const text = answer ?? '';
+  return { chars: text.length, sha256: createHash('sha256').update(text).digest('hex').slice(0, 16) };
 }
 
 type Settings = Required<OpenAIPlannerConfig>;

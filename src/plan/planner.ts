@@ -87,7 +87,8 @@ export function checkPlanRequest(request: { text?: string; image?: RgbImage }): 
 /** The text half of `checkPlanRequest`, for a request whose image is already stored (a thread's latest result). */
 export function checkRequestText(request: string | undefined): string {
   const text = (request ?? '').trim();
-  if (text.length === 0) {
+  // Emoji, punctuation or zero-width characters alone say nothing to edit: as good as empty.
+  if (!/\p{L}/u.test(text)) {
     throw new GasError('bad_input', 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".');
   }
   if (text.length > MAX_REQUEST_CHARS) {
