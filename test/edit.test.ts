@@ -72,6 +72,15 @@ describe('editing the colour-world scene: dog → tiger, grass → snow', async 
     expect(previews).toEqual([5, 10, 15]);
   });
 
+  it.each([64, 128, 256])('lands the edit at a working size of %i px too: the step per latent cell is the reference\'s at every size', async (maxSide) => {
+    const edit = await pngToRgb((await editImage(standard, scene, SCENE_PLAN, options({ maxSide }))).image);
+    expect(fractionOfWay(meanColour(edit, 'dog'), PALETTE.brown, PALETTE.orange)).toBeGreaterThanOrEqual(0.8);
+    expect(fractionOfWay(meanColour(edit, 'grass'), PALETTE.green, PALETTE.white)).toBeGreaterThanOrEqual(0.8);
+    // One latent cell is 8 working pixels: at a small working size the regions' edges are that coarse in the output.
+    const cell = (8 * scene.width) / maxSide;
+    expect(maxDifference(scene, edit, 'sky', cell)).toBeLessThanOrEqual(2);
+  });
+
   it('edits a non-square image at its own resolution', async () => {
     const wide = { width: 640, height: 320, data: Buffer.alloc(640 * 320 * 3, 200) };
     const plan = { ...SCENE_PLAN, subtasks: [{ ...SCENE_PLAN.subtasks[0], box: [0.1, 0.1, 0.4, 0.9] as [number, number, number, number] }] };

@@ -50,6 +50,12 @@ export interface DistillOptions {
   guidanceScale: number;
   learningRate: number;
   lossScale: number;
+  /**
+   * The latent cell count the step is normalised by (docs/algorithm.md §9): the reference's 64×64
+   * at every working size, so each cell moves as it would in the reference, and a small latent is
+   * not thrown off by a proportionally larger step.
+   */
+  stepCells: number;
   minTimestep: number;
   maxTimestep: number;
   signal?: AbortSignal;
@@ -65,6 +71,7 @@ export const REFERENCE_OPTIONS = {
   guidanceScale: GUIDANCE_SCALE,
   learningRate: 0.1,
   lossScale: 2000,
+  stepCells: 64 * 64,
   minTimestep: 50,
   maxTimestep: 948,
 } as const satisfies Partial<DistillOptions>;
@@ -230,7 +237,7 @@ async function aggregatedIteration(s: LoopState, iteration: number): Promise<voi
     accumulateDdsGradient(s.gradient, p, term.mask, termWeight(term, t, p), options.guidanceScale);
   });
   refuseNonFinite(s.gradient, iteration, t);
-  sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, s.grid.height * s.grid.width);
+  sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, options.stepCells);
 }
 
 /** `official`: the K subtasks then the full prompt, each with its own t and ε, a batch of 4 and its own SGD step (docs/algorithm.md §10.2). */
@@ -257,7 +264,7 @@ async function officialIteration(s: LoopState, iteration: number): Promise<void>
     s.gradient.fill(0);
     accumulateDdsGradient(s.gradient, p, term.mask, termWeight(term, t, p), options.guidanceScale);
     refuseNonFinite(s.gradient, iteration, t);
-    sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, s.grid.height * s.grid.width);
+    sgdStep(s.target, s.gradient, options.learningRate, options.lossScale, options.stepCells);
   }
 }
 
