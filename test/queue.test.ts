@@ -1,7 +1,7 @@
 /** The queue and in-process GPU workers against the real Redis on 127.0.0.1:6379, a prefix per test. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeImage } from '../src/image/decode.js';
-import { isGasError } from '../src/errors.js';
+import { isGasError, type GasError } from '../src/errors.js';
 import { ThreadHistory } from '../src/jobs/thread-history.js';
 import { RunSupersededError } from '../src/jobs/job-events.js';
 import { startsIn } from '../src/jobs/edit-queue.js';
@@ -111,6 +111,20 @@ describe('the edit queue with GPU workers', () => {
     expect(endings).toEqual(new Array(30).fill('done'));
     expect(worst).toBeGreaterThan(0);
     expect(worst).toBeLessThanOrEqual(2);
+  });
+
+  it("caps one person's held-back jobs, so their burst never refuses someone else", async () => {
+    harness = await queueHarness({ perUserLimit: 2, overLimit: 'queue', maxHeldPerUser: 5, maxQueueLength: 20 });
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, () => harness!.queue.submit({ requester: requester('eager'), source: harness!.scene, request: REQUEST }).catch((e: unknown) => e)),
+    );
+    const accepted = burst.filter((r) => !(r instanceof Error));
+    const refused = burst.filter((r): r is GasError => isGasError(r, 'too_many_jobs'));
+    expect(accepted).toHaveLength(7);
+    expect(refused).toHaveLength(23);
+    expect(refused[0].message).toBe('You already have 7 edits in progress or waiting; wait for one to finish, or cancel one.');
+    // Someone with nothing queued still gets in.
+    expect(await harness.queue.submit({ requester: requester('patient'), source: harness.scene, request: REQUEST })).toMatchObject({ held: false });
   });
 
   it('refuses a job over the per-user limit when configured to, and every job when the queue is full', async () => {

@@ -83,6 +83,7 @@ export class EditQueue {
       {
         jobId: job.id, perUserLimit: this.config.perUserLimit, overLimit: this.config.overLimit, job: JSON.stringify(job), ttlSeconds: this.config.ttlSeconds,
         terminalPrefix: this.keys.terminal(''), maxWaiting: this.config.maxQueueLength, now: Date.now(), admittingMs: ADMITTING_GRACE_MS,
+        maxHeldPerUser: this.config.maxHeldPerUser,
       },
     );
     if (outcome === 'busy') {
@@ -90,6 +91,9 @@ export class EditQueue {
     }
     if (outcome === 'refused') {
       throw new GasError('too_many_jobs', `You already have ${this.config.perUserLimit} edits in progress; wait for one to finish, or cancel one.`);
+    }
+    if (outcome === 'held-full') {
+      throw new GasError('too_many_jobs', `You already have ${this.config.perUserLimit + this.config.maxHeldPerUser} edits in progress or waiting; wait for one to finish, or cancel one.`);
     }
     // Held: behind everything waiting now. Admitted: behind the waiting jobs of its priority or better.
     const standing = await this.standingOf(job, outcome === 'held' ? { all: waiting } : { priority: job.priority + 1 });

@@ -12,6 +12,8 @@ export interface EditQueueConfig {
   perUserLimit: number;
   /** What happens to a person's next job over the limit: held back until one finishes, or refused. */
   overLimit: 'queue' | 'refuse';
+  /** A person's jobs held back by their limit at once; more are refused, so one person's burst cannot fill the queue. */
+  maxHeldPerUser: number;
   /** Jobs waiting (admitted or held back) beyond which new ones are refused as busy. */
   maxQueueLength: number;
   /** Users who may cancel anyone's jobs. */
@@ -26,6 +28,7 @@ export const DEFAULT_QUEUE_CONFIG: EditQueueConfig = {
   queueName: 'edits',
   perUserLimit: 2,
   overLimit: 'queue',
+  maxHeldPerUser: 5,
   maxQueueLength: 200,
   admins: [],
   ttlSeconds: 7 * 24 * 3600,

@@ -22,10 +22,13 @@
       ARGV[7] global cap on waiting jobs
       ARGV[8] now (ms)
       ARGV[9] how long an admitting id counts (ms)
+      ARGV[10] how many held-back jobs one person may have
 
     Output:
-      { outcome, waiting }: outcome is 'busy' (the cap is reached), 'admitted', 'refused' or
-      'held'; waiting counts the jobs waiting before this one.
+      { outcome, waiting }: outcome is 'busy' (the cap is reached), 'admitted', 'refused' (over
+      the person's limit, with 'refuse'), 'held-full' (their held-back jobs are at ARGV[10], so one
+      person's burst cannot fill the queue for everyone) or 'held'; waiting counts the jobs
+      waiting before this one.
 ]]
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', tonumber(ARGV[8]) - tonumber(ARGV[9]))
 local waiting = redis.call('LLEN', KEYS[5]) + redis.call('ZCARD', KEYS[6]) + redis.call('SCARD', KEYS[3]) + redis.call('ZCARD', KEYS[7])
@@ -41,6 +44,7 @@ if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
   return {'admitted', waiting}
 end
 if ARGV[3] == 'refuse' then return {'refused', waiting} end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[10]) then return {'held-full', waiting} end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('SADD', KEYS[3], ARGV[1])

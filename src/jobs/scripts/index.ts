@@ -28,13 +28,13 @@ function script<Reply>() {
   return <const Key extends string, const Arg extends string>(file: string, keys: readonly Key[], args: readonly Arg[]): ScriptSpec<Key, Arg, Reply> => ({ file, keys, args });
 }
 
-export type AdmitOutcome = 'busy' | 'admitted' | 'refused' | 'held';
+export type AdmitOutcome = 'busy' | 'admitted' | 'refused' | 'held-full' | 'held';
 
 const SPECS = {
   admit: script<[AdmitOutcome, number]>()(
     'admit.lua',
     ['active', 'backlog', 'heldJobs', 'held', 'wait', 'prioritized', 'admitting'],
-    ['jobId', 'perUserLimit', 'overLimit', 'job', 'ttlSeconds', 'terminalPrefix', 'maxWaiting', 'now', 'admittingMs'],
+    ['jobId', 'perUserLimit', 'overLimit', 'job', 'ttlSeconds', 'terminalPrefix', 'maxWaiting', 'now', 'admittingMs', 'maxHeldPerUser'],
   ),
   publish: script<number | null>()('publish.lua', ['seq', 'events', 'terminal', 'runner'], ['body', 'isTerminal', 'ttlSeconds', 'now', 'token']),
   release: script<string | null>()('release.lua', ['active', 'backlog', 'heldJobs', 'admitting'], ['jobId', 'perUserLimit', 'heldPrefix', 'now', 'ttlSeconds']),
