@@ -183,6 +183,14 @@ export class DiscordTransport implements ChatTransport {
     });
   }
 
+  /**
+   * A bot token's gateway session delivers every event to whoever opens it, so among several bot
+   * processes on one token only the one holding this connection's lease connects.
+   */
+  exclusiveConnection(): string | undefined {
+    return `discord:gateway:${this.config.applicationId}`;
+  }
+
   /** Without the message-content intent, a reply in a server thread reaches the bot only when it mentions it; every DM does. */
   replyMention(ref: StatusRef): string | undefined {
     const bot = this.client?.user;

@@ -14,7 +14,9 @@ import { jobStores } from '../jobs/stores.js';
 import type { Logger } from '../log.js';
 import { runUntilStopped, startService, type HostedPart, type RunningService } from '../ops/host.js';
 import { ServiceMetrics } from '../ops/metrics.js';
-import { ChatFlow, type ChatFlowConfig } from './flow.js';
+import { Leases, processHolderId } from '../jobs/lease.js';
+import { ConnectionLeader } from './connection-leader.js';
+import { ChatFlow, STATUS_LEASE_MS, type ChatFlowConfig } from './flow.js';
 import type { BotTransport } from './platform.js';
 
 export type { BotTransport } from './platform.js';
@@ -47,6 +49,9 @@ export interface BotProcessOptions {
 
 export type RunningBot = RunningService;
 
+/** The lease of a connection only one bot process may open: a standby takes over within this and a tick (15 s). */
+export const CONNECTION_LEASE_MS = 10_000;
+
 /** Starts everything; whatever fails at start is closed again before the error is thrown. */
 export async function startBot(options: BotProcessOptions): Promise<RunningBot> {
   const { logger } = options;
@@ -62,20 +67,51 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
   // GAS_ADMINS may press any job's buttons on every platform (some platforms mark no admins themselves).
   const flowConfig: Partial<ChatFlowConfig> = { admins: queueConfig.admins ?? [], ...options.flow };
 
+  // One holder id for the process: its leases on statuses, and on connections only one process may open.
+  const holder = processHolderId();
+  const statusLeases = new Leases(redis, holder, { ttlMs: STATUS_LEASE_MS });
+  const connectionLeases = new Leases(redis, holder, { ttlMs: CONNECTION_LEASE_MS });
+  const flows: Array<{ platform: string; flow: ChatFlow; transport: BotTransport; leader?: ConnectionLeader }> = [];
+  metrics.watchBotProcess(() =>
+    flows.map(({ platform, flow, transport, leader }) => ({
+      platform,
+      statuses: flow.followedJobs().length,
+      connected: transport.connected?.() ?? true,
+      ...(leader ? { leader: leader.isLeader() } : {}),
+      shards: transport.shards?.() ?? [],
+    })),
+  );
+
   const flowPart = (transport: BotTransport) => async (): Promise<HostedPart> => {
-    const flow = new ChatFlow({ redis, keys, queue, blobs, threads, transport, logger: logger.child({ platform: transport.platform }), config: flowConfig });
+    const log = logger.child({ platform: transport.platform });
+    const flow = new ChatFlow({ redis, keys, queue, blobs, threads, transport, logger: log, config: flowConfig, leases: statusLeases });
+    const exclusive = transport.exclusiveConnection?.();
+    const leader = exclusive ? new ConnectionLeader(connectionLeases, keys.lease(exclusive), flow, log) : undefined;
+    flows.push({ platform: transport.platform, flow, transport, ...(leader ? { leader } : {}) });
     const part: HostedPart = {
       name: transport.platform,
-      health: () => (transport.connected?.() ?? true ? { ok: true, state: 'connected' } : { ok: false, state: 'disconnected' }),
-      stop: () => flow.stop(),
+      health: () => {
+        if (leader && !leader.isLeader()) return { ok: true, state: 'standby' };
+        const shards = transport.shards?.() ?? [];
+        const connected = transport.connected?.() ?? true;
+        return { ok: connected, state: `${connected ? 'connected' : 'disconnected'}${shards.length > 0 ? ` (shards ${shards.join(',')})` : ''}` };
+      },
+      stop: async () => {
+        await leader?.stop();
+        await flow.stop();
+      },
     };
     try {
-      await flow.start();
+      await flow.startFollowing();
+      if (leader) await leader.start();
+      else await flow.connect();
     } catch (error) {
-      await flow.stop().catch(() => {});
+      await part.stop().catch(() => {});
       throw error;
     }
-    logger.info({ platform: transport.platform }, 'connected; serving edits');
+    // A leader says so itself when it connects, now or when it takes over.
+    if (!leader) log.info('connected; serving edits');
+    else if (!leader.isLeader()) log.info({ leader: false }, 'standing by; following statuses');
     return part;
   };
 

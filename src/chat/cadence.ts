@@ -1,13 +1,16 @@
 /**
  * The pace of one status message's edits: the latest state wins, an edit starts no sooner than
- * the platform's interval after the previous one finished (so rendering time can never squeeze
- * two platform calls together), one edit is in flight at a time, and the final state is always
- * delivered (retried a few times if the platform refused it). Errors are logged, never thrown.
+ * the interval after the previous one finished (so rendering time can never squeeze two platform
+ * calls together), one edit is in flight at a time, and the final state is always delivered
+ * (retried a few times if the platform refused it). Where the platform limits edits across
+ * messages (edit-budget.ts), each edit also takes a call from that budget first, and waits when
+ * there is none. Errors are logged, never thrown.
  */
 import type { Logger } from 'pino';
 
 export interface CadenceOptions<T> {
-  intervalMs: number;
+  /** Least time between two edits; a function when it changes (a shared budget stretches it). */
+  intervalMs: number | (() => number);
   /** Delivers one state (renders and edits the message). */
   deliver(state: T): Promise<void>;
   isFinal(state: T): boolean;
@@ -16,6 +19,8 @@ export interface CadenceOptions<T> {
   lastWriteAt?: number;
   /** Tries at delivering the final state before giving up. */
   finalAttempts?: number;
+  /** A shared budget: 0 when an edit may go now, else how many ms to wait (see EditBudget.take). */
+  budget?(final: boolean): Promise<number>;
 }
 
 export class EditCadence<T> {
@@ -24,6 +29,8 @@ export class EditCadence<T> {
   private timer: NodeJS.Timeout | undefined;
   /** When the last write of the message finished. */
   private lastWrite: number;
+  /** Not before this (a shared budget asked to wait). */
+  private heldUntil = 0;
   private finalTries = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -55,9 +62,14 @@ export class EditCadence<T> {
     this.settle();
   }
 
+  private interval(): number {
+    const { intervalMs } = this.options;
+    return typeof intervalMs === 'function' ? intervalMs() : intervalMs;
+  }
+
   private pump(): void {
     if (this.inFlight || this.timer || this.pending === undefined || this.closed) return;
-    const wait = this.lastWrite + this.options.intervalMs - Date.now();
+    const wait = Math.max(this.lastWrite + this.interval(), this.heldUntil) - Date.now();
     if (wait > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -67,20 +79,36 @@ export class EditCadence<T> {
     }
     const state = this.pending;
     this.pending = undefined;
-    this.inFlight = this.options
-      .deliver(state)
-      .catch((error: unknown) => {
-        this.options.logger.warn({ err: error }, 'could not edit a status message');
-        const attempts = this.options.finalAttempts ?? 3;
-        // A final state lost would leave the message showing an unfinished job forever.
-        if (this.options.isFinal(state) && this.pending === undefined && ++this.finalTries < attempts) this.pending = state;
-      })
-      .finally(() => {
-        this.lastWrite = Date.now();
-        this.inFlight = undefined;
-        this.pump();
-        this.settle();
-      });
+    this.inFlight = this.attempt(state).finally(() => {
+      this.inFlight = undefined;
+      this.pump();
+      this.settle();
+    });
+  }
+
+  /** One try at delivering `state`: a budget that says wait puts it back, unless a newer state came meanwhile. */
+  private async attempt(state: T): Promise<void> {
+    const final = this.options.isFinal(state);
+    const held = await this.options.budget?.(final).catch((error: unknown) => {
+      // A budget that cannot be read must not stop the status: edit, and let the platform say no.
+      this.options.logger.warn({ err: error }, 'could not read the edit budget');
+      return 0;
+    });
+    if (held !== undefined && held > 0) {
+      this.heldUntil = Date.now() + held;
+      if (this.pending === undefined) this.pending = state;
+      return;
+    }
+    try {
+      await this.options.deliver(state);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not edit a status message');
+      const attempts = this.options.finalAttempts ?? 3;
+      // A final state lost would leave the message showing an unfinished job forever.
+      if (final && this.pending === undefined && ++this.finalTries < attempts) this.pending = state;
+    } finally {
+      this.lastWrite = Date.now();
+    }
   }
 
   private settle(): void {

@@ -8,7 +8,9 @@ import type { BlobStore } from '../jobs/blob-store.js';
 import type { Platform } from '../jobs/contracts.js';
 import type { EditQueue } from '../jobs/edit-queue.js';
 import type { Keys } from '../jobs/keys.js';
+import type { Leases } from '../jobs/lease.js';
 import type { ThreadHistory } from '../jobs/thread-history.js';
+import type { EditBudget } from './edit-budget.js';
 import type { MessageDedupe } from './dedupe.js';
 import type { JobRecords } from './job-records.js';
 import type { ChatTransport } from './transport.js';
@@ -44,12 +46,20 @@ export interface ChatFlowDeps {
   transport: ChatTransport;
   logger: Logger;
   config?: Partial<ChatFlowConfig>;
+  /**
+   * This process's leases on status messages, shared with the other bot processes on the same
+   * Redis (default: a holder of its own, as one process alone).
+   */
+  leases?: Leases;
 }
 
 /** What the flow's parts share, once built. */
-export interface ChatContext extends Omit<ChatFlowDeps, 'config'> {
+export interface ChatContext extends Omit<ChatFlowDeps, 'config' | 'leases'> {
   config: ChatFlowConfig;
   platform: Platform;
   records: JobRecords;
   dedupe: MessageDedupe;
+  leases: Leases;
+  /** The platform's shared budget of edits, where it has one. */
+  budget?: EditBudget;
 }

@@ -6,7 +6,9 @@
  * actions. Everything it must remember lives in Redis, so a restarted bot resumes every
  * unfinished status message from the last event it rendered, and buttons keep working.
  */
+import { Leases, processHolderId } from '../jobs/lease.js';
 import { ButtonActions } from './actions.js';
+import { EditBudget } from './edit-budget.js';
 import { DEFAULT_CHAT_FLOW_CONFIG, type ChatContext, type ChatFlowConfig, type ChatFlowDeps } from './context.js';
 import { MessageDedupe } from './dedupe.js';
 import { Intake } from './intake.js';
@@ -15,6 +17,9 @@ import { StatusFollower } from './status-follower.js';
 import type { ChatFlowHandlers, IncomingButton, IncomingEdit, IncomingMessage } from './transport.js';
 
 export { DEFAULT_CHAT_FLOW_CONFIG, type ChatFlowConfig, type ChatFlowDeps } from './context.js';
+
+/** A status's lease: a dead bot process's statuses are taken over within this and one lease tick. */
+export const STATUS_LEASE_MS = 6000;
 
 export class ChatFlow implements ChatFlowHandlers {
   readonly config: ChatFlowConfig;
@@ -29,29 +34,47 @@ export class ChatFlow implements ChatFlowHandlers {
     const { maxImageBytes, ttlSeconds } = this.config;
     if (!(Number.isInteger(maxImageBytes) && maxImageBytes >= 1)) throw new Error(`maxImageBytes must be a whole number of at least 1 (got ${maxImageBytes}).`);
     if (!(Number.isInteger(ttlSeconds) && ttlSeconds >= 1)) throw new Error(`ttlSeconds must be a whole number of at least 1 (got ${ttlSeconds}).`);
-    const { config: _config, ...rest } = deps;
+    const { config: _config, leases, ...rest } = deps;
+    const budget = deps.transport.editBudget?.();
     this.context = {
       ...rest,
       config: this.config,
       platform: deps.transport.platform,
       records: new JobRecords(deps.redis, deps.keys, ttlSeconds),
       dedupe: new MessageDedupe(deps.redis, deps.keys),
+      leases: leases ?? new Leases(deps.redis, processHolderId(), { ttlMs: STATUS_LEASE_MS }),
+      ...(budget ? { budget: new EditBudget(deps.redis, deps.keys, budget) } : {}),
     };
     this.follower = new StatusFollower(this.context);
     this.intake = new Intake(this.context, this.follower);
     this.actions = new ButtonActions(this.context, this.follower);
   }
 
-  /** Resumes every unfinished job this platform's bot was showing, then starts taking events. */
+  /** Takes over every unfinished status no living bot process follows, then starts taking events. */
   async start(): Promise<void> {
-    await this.follower.resumeUnfinished();
+    await this.startFollowing();
+    await this.connect();
+  }
+
+  /** Shares the following of status messages with the other bot processes, without taking events. */
+  async startFollowing(): Promise<void> {
+    await this.follower.start();
+  }
+
+  /** Connects to the platform and starts taking events. */
+  async connect(): Promise<void> {
     await this.context.transport.start(this);
+  }
+
+  /** Stops taking events; statuses go on being followed. */
+  async disconnect(): Promise<void> {
+    await this.context.transport.stop();
   }
 
   /** Stops taking events and following jobs; the jobs themselves keep running, and `start` picks them up again. */
   async stop(): Promise<void> {
     try {
-      await this.context.transport.stop();
+      await this.disconnect();
     } finally {
       await this.follower.stop();
     }

@@ -61,12 +61,12 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
   // A conversation's first status opens its thread: say once how to go on, since a reply the bot cannot see is met with silence.
   if (opensThread) await postThreadIntro(context, status).catch((error: unknown) => log.warn({ err: error }, 'could not post the line that opens the thread'));
   log.info({ user: start.user, position: submitted.position, held: submitted.held }, 'edit submitted');
-  follower.follow(submitted.jobId, record, { view: { ...view, queue: undefined }, lastWriteAt: postedAt, shownSignature: renderSignature(first) });
+  await follower.follow(submitted.jobId, record, { view: { ...view, queue: undefined }, lastWriteAt: postedAt, shownSignature: renderSignature(first) });
 }
 
 /** The one line a new conversation thread starts with: how to ask for the next change, and Undo. */
 async function postThreadIntro(context: ChatContext, status: StatusRef): Promise<void> {
   const mention = context.transport.replyMention(status);
-  const text = `Reply here${mention ? ` with ${mention}` : ''} and what to change next; Undo steps back one edit.`;
+  const text = `Reply in this thread${mention ? ` with ${mention} and` : ' with'} what to change next; Undo steps back one edit.`;
   await context.transport.postInThread(status, { text, images: [], buttons: [], final: true });
 }

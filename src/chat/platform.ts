@@ -13,8 +13,16 @@ import type { ConfigSection, SectionValues } from '../config/section.js';
 import type { Logger } from '../log.js';
 import type { ChatTransport } from './transport.js';
 
-/** A transport that can say whether its connection to the platform is up (for /healthz). */
-export type BotTransport = ChatTransport & { connected?(): boolean };
+/**
+ * A transport as a bot process runs it: it can say whether its connection is up (for /healthz);
+ * where the platform allows one connection per credential, it names that connection, so only
+ * one bot process at a time opens it (the others stand by); it may say which shards it serves.
+ */
+export type BotTransport = ChatTransport & {
+  connected?(): boolean;
+  exclusiveConnection?(): string | undefined;
+  shards?(): readonly number[];
+};
 
 /** One option of a platform subcommand, as `gas <name> <command> --help` lists it. */
 export interface PlatformCommandOption {

@@ -40,6 +40,8 @@ export interface JobView {
   /** The failure's details: what its words are made from. */
   readonly failureDetails?: FailureFacts;
   readonly cancelledBy?: string;
+  /** The job vanished from the queue (a Redis that restarted without its data): nothing more will come. */
+  readonly lost?: boolean;
 }
 
 export function newJobView(job: { jobId: string; request: string; step?: number }): JobView {
@@ -171,6 +173,7 @@ function failureFromDetails(view: JobView, format: TextFormat): string | undefin
 }
 
 function failureText(view: JobView, format: TextFormat): string {
+  if (view.lost) return 'This edit was lost: the queue restarted without it. Press Retry to run it again.';
   return failureFromDetails(view, format) ?? FAILURE_WORDS[view.failure ?? 'internal'];
 }
 

@@ -1,7 +1,10 @@
 /**
  * Keeps each job's one status message up to date from the job's events, at the platform's pace
- * (cadence.ts), until its terminal event; remembers in Redis the last event each message shows,
- * so a restarted bot resumes every unfinished status from there.
+ * (cadence.ts), until its terminal event; remembers in Redis the last event each message shows.
+ * Any number of bot processes share the work: each status is followed by the one process that
+ * holds its lease (src/jobs/lease.ts); a process renews its leases while it lives, and the others
+ * adopt every unfinished status whose lease ran out, resuming from the last event rendered. A
+ * status whose job vanished from the queue (a Redis restarted without its data) is ended as lost.
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,14 +24,22 @@ const FOLLOW_BLOCK_MS = 500;
 const FOLLOW_RETRY_MS = 1000;
 const MAX_FOLLOW_FAILURES = 30;
 
-/** How often a waiting job's place in line is read again (at least; Slack's budget may stretch it). */
+/** How often a waiting job's place in line is read again (at least; a shared budget may stretch it). */
 const QUEUE_REFRESH_MS = 3000;
+
+/**
+ * How often leases are renewed and unfinished statuses without a living follower adopted: a
+ * dead process's statuses are taken over within its lease plus one of these.
+ */
+export const LEASE_TICK_MS = 2000;
 
 /** A status message being kept up to date. */
 interface Following {
   controller: AbortController;
   cadence: EditCadence<JobView>;
   loop: Promise<void>;
+  /** Ends it as lost: the job is gone from the queue. */
+  lose(): void;
 }
 
 /** Where a followed message stands when following starts. */
@@ -45,24 +56,38 @@ export interface FollowStart {
 
 export class StatusFollower {
   private readonly following = new Map<string, Following>();
-  private stopped = false;
+  private stopped = true;
+  private tick: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
 
   constructor(private readonly context: ChatContext) {}
 
-  /** Jobs whose status messages are being kept up to date now. */
+  /** Jobs whose status messages this process keeps up to date now. */
   jobs(): string[] {
     return [...this.following.keys()];
   }
 
-  /** Starts keeping a job's status message up to date from `start.view`, unless it already is. */
-  follow(jobId: string, record: JobRecord, start: FollowStart): void {
-    if (this.following.has(jobId) || this.stopped) return;
-    const { transport, queue, logger, records, platform } = this.context;
+  /**
+   * Starts keeping a job's status message up to date from `start.view`, when this process can
+   * take its lease (no other process follows it); false when it cannot.
+   */
+  async follow(jobId: string, record: JobRecord, start: FollowStart): Promise<boolean> {
+    if (this.following.has(jobId) || this.stopped) return this.following.has(jobId);
+    const { leases, keys } = this.context;
+    if (!(await leases.acquire(keys.statusLease(jobId)))) return false;
+    if (this.following.has(jobId) || this.stopped) return this.following.has(jobId);
+    this.run(jobId, record, start);
+    return true;
+  }
+
+  private run(jobId: string, record: JobRecord, start: FollowStart): void {
+    const { transport, queue, logger, records, platform, budget } = this.context;
     const log = logger.child({ jobId });
     const controller = new AbortController();
     let delivered = start.shownSignature;
     const cadence = new EditCadence<JobView>({
-      intervalMs: transport.editIntervalMs,
+      intervalMs: budget ? () => budget.intervalFor(this.liveCount, transport.editIntervalMs) : transport.editIntervalMs,
+      ...(budget ? { budget: (final: boolean) => budget.take(final) } : {}),
       lastWriteAt: start.lastWriteAt,
       logger: log,
       isFinal,
@@ -90,6 +115,17 @@ export class StatusFollower {
         })
         .catch((error: unknown) => log.debug({ err: error }, "could not read a waiting job's place"));
     }, Math.max(QUEUE_REFRESH_MS, transport.editIntervalMs));
+    let lost = false;
+    const lose = () => {
+      if (lost || isFinal(current)) return;
+      lost = true;
+      log.warn('the job is no longer in the queue (Redis lost its data?); ending its status as lost');
+      current = { ...current, phase: 'failed', lost: true };
+      controller.abort();
+      // Buttons need the record, which went with the rest of Redis's data.
+      void records.add(jobId, record).catch(() => {});
+      cadence.push(current);
+    };
     const loop = (async () => {
       let failures = 0;
       try {
@@ -106,27 +142,71 @@ export class StatusFollower {
             // Reading events failed (Redis went away, say): read on from the last event seen, for a while.
             failures += 1;
             if (failures >= MAX_FOLLOW_FAILURES) {
-              log.error({ err: error }, 'gave up following a job; a restart of the bot resumes it');
+              log.error({ err: error }, 'gave up following a job; another bot process, or a restart, resumes it');
               return;
             }
             log.warn({ err: error, failures }, "could not read a job's events; trying again");
             await sleep(FOLLOW_RETRY_MS, undefined, { signal: controller.signal }).catch(() => {});
           }
         }
-        if (!controller.signal.aborted) await cadence.idle();
+        if (!controller.signal.aborted || lost) await cadence.idle();
       } finally {
         clearInterval(refresh);
         if (this.following.get(jobId)?.controller === controller) this.following.delete(jobId);
+        if (isFinal(current) || lost) await this.context.leases.release(this.context.keys.statusLease(jobId)).catch(() => {});
       }
     })();
-    this.following.set(jobId, { controller, cadence, loop });
+    this.following.set(jobId, { controller, cadence, loop, lose });
   }
 
-  /** Resumes every unfinished status message this platform's bot was keeping, from the last event it rendered. */
-  async resumeUnfinished(): Promise<void> {
+  /** Statuses live across every bot process of this platform (those not yet final). */
+  private liveCount = 1;
+
+  /**
+   * Starts sharing the work: adopts the unfinished statuses no living process follows (those this
+   * bot was showing before a restart, those of a process that died), then keeps renewing leases
+   * and adopting as processes come and go.
+   */
+  async start(): Promise<void> {
     this.stopped = false;
-    const { records, queue, platform, logger } = this.context;
-    for (const jobId of await records.unfinished(platform)) {
+    await this.adoptOrphans();
+    const loop = () => {
+      this.tick = setTimeout(() => {
+        this.ticking = this.renewAndAdopt().finally(() => {
+          if (!this.stopped) loop();
+        });
+      }, LEASE_TICK_MS);
+    };
+    loop();
+  }
+
+  /** One tick: keep this process's leases (a lost one stops its follower), notice vanished jobs, adopt orphans. */
+  private async renewAndAdopt(): Promise<void> {
+    const { leases, keys, redis, logger } = this.context;
+    try {
+      for (const [jobId, following] of [...this.following]) {
+        if (!(await leases.renew(keys.statusLease(jobId)))) {
+          // Another process took it over (this one stalled past its lease): it shows the job now.
+          logger.info({ jobId }, 'lost the lease of a status message; another bot process follows it');
+          following.controller.abort();
+          continue;
+        }
+        if ((await redis.exists(keys.seq(jobId))) === 0) following.lose();
+      }
+      await this.adoptOrphans();
+    } catch (error) {
+      logger.warn({ err: error }, 'could not renew leases or adopt statuses; trying again');
+    }
+  }
+
+  /** Takes over every unfinished status of this platform that nobody follows, from the last event it rendered. */
+  private async adoptOrphans(): Promise<void> {
+    const { records, queue, platform, logger, leases, keys } = this.context;
+    const unfinished = await records.unfinished(platform);
+    this.liveCount = Math.max(1, unfinished.length);
+    for (const jobId of unfinished) {
+      if (this.stopped) return;
+      if (this.following.has(jobId) || (await leases.holderOf(keys.statusLease(jobId))) !== undefined) continue;
       const record = await records.get(jobId);
       const history = record ? await queue.events.history(jobId) : [];
       if (!record || history.length === 0) {
@@ -134,22 +214,26 @@ export class StatusFollower {
         await records.forget(jobId, platform);
         continue;
       }
-      // Everything that happened while no bot ran goes into one edit, straight to where the job is now.
+      // Everything that happened while nobody followed it goes into one edit, straight to where the job is now.
       const view = foldEvents(newJobView({ jobId, request: record.request, step: record.step }), history);
-      logger.info({ jobId, lastSeq: record.lastSeq, latestSeq: view.lastSeq }, 'resuming a status message');
-      this.follow(jobId, record, { view, lastWriteAt: 0, unshown: view.lastSeq > record.lastSeq });
+      if (await this.follow(jobId, record, { view, lastWriteAt: 0, unshown: view.lastSeq > record.lastSeq })) {
+        logger.info({ jobId, lastSeq: record.lastSeq, latestSeq: view.lastSeq }, 'following a status message');
+      }
     }
   }
 
-  /** Stops following every job (they keep running; a later start resumes them). */
+  /** Stops following every job and gives their leases up, so another bot process takes them over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
-    const all = [...this.following.values()];
-    for (const f of all) f.controller.abort();
+    if (this.tick) clearTimeout(this.tick);
+    await this.ticking;
+    const all = [...this.following.entries()];
+    for (const [, f] of all) f.controller.abort();
     await Promise.all(
-      all.map(async (f) => {
+      all.map(async ([jobId, f]) => {
         await f.loop;
         await f.cadence.close();
+        await this.context.leases.release(this.context.keys.statusLease(jobId)).catch(() => {});
       }),
     );
   }

@@ -6,6 +6,7 @@
  * by the flow. Adapters never import ONNX or the worker; they meet the queue only through the flow.
  */
 import type { Platform } from '../jobs/contracts.js';
+import type { EditBudgetSpec } from './edit-budget.js';
 
 /**
  * What a button (or a menu) does. Ids on the wire are `gas:<action>:<jobId>` (see `buttonId`):
@@ -199,6 +200,11 @@ export interface ChatTransport {
    * the message-content intent: its mention, `<@id>`); undefined when any reply there is seen.
    */
   replyMention(ref: StatusRef): string | undefined;
+  /**
+   * Where the platform limits edits per scope rather than per message (Slack: chat.update per
+   * workspace), that budget; the flow shares it among every live status and bot process.
+   */
+  editBudget?(): EditBudgetSpec | undefined;
 }
 
 /** The stateless id a button carries: everything else is looked up in Redis. */

@@ -65,6 +65,8 @@ export interface Keys {
   editThread(platform: string, thread: string): string;
   /** Held by a person's first press of a button on one status message, so their double click acts once. String '1'. TTL: 1 s. */
   buttonPress(action: string, jobId: string, message: string, user: string): string;
+  /** A platform rate budget's window of recent calls (e.g. a Slack workspace's chat.update), shared by every bot process. Sorted set. TTL: the window. */
+  rateWindow(scope: string): string;
   /** The lease of the bot process that follows a job's status message (its holder's id). String. TTL: the lease's. */
   statusLease(jobId: string): string;
   /** A named lease among bot processes (a bot token's gateway connection, say). String. TTL: the lease's. */
@@ -118,6 +120,7 @@ export function redisKeys(prefix = 'gas'): Keys {
     unfinishedJobs: (platform) => `${chat}:unfinished:${platform}`,
     editThread: (platform, thread) => `${chat}:edit-thread:${platform}:${thread}`,
     buttonPress: (action, jobId, message, user) => `${chat}:press:${lengthPrefixed([action, jobId, message, user])}`,
+    rateWindow: (scope) => `${prefix}:rate:${scope}`,
     statusLease: (jobId) => `${chat}:status-lease:${jobId}`,
     lease: (name) => `${prefix}:lease:${name}`,
     threadSteps: (platform, thread) => `${chat}:thread-steps:${lengthPrefixed([platform, thread])}`,

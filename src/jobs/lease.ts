@@ -5,6 +5,8 @@
  * renewing and giving up are single Redis commands or one script, so two processes can never
  * both believe they hold it.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { scripts } from './scripts/index.js';
 
@@ -49,4 +51,9 @@ export class Leases {
   async holderOf(key: string): Promise<string | undefined> {
     return (await this.redis.get(key)) ?? undefined;
   }
+}
+
+/** An id for this process among the processes sharing a Redis: its host, its pid and a random part. */
+export function processHolderId(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }

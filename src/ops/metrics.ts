@@ -124,6 +124,45 @@ export class ServiceMetrics {
     for (const code of FAILURE_CODES) this.failuresTotal.inc({ code }, 0);
   }
 
+  /**
+   * Reports what a bot process holds at each scrape: per platform, the status messages it follows
+   * (their leases), whether its connection is up, whether it leads a connection only one process
+   * may open, and its shards.
+   */
+  watchBotProcess(read: () => ReadonlyArray<{ platform: string; statuses: number; connected: boolean; leader?: boolean; shards: readonly number[] }>): void {
+    const registers = [this.registry];
+    const statuses: Gauge<'platform'> = new Gauge({
+      name: 'gas_status_leases',
+      help: 'Status messages this bot process follows (holds the lease of), by platform.',
+      labelNames: ['platform'],
+      registers,
+      collect: () => {
+        statuses.reset();
+        for (const p of read()) statuses.set({ platform: p.platform }, p.statuses);
+      },
+    });
+    const connection: Gauge<'platform' | 'role'> = new Gauge({
+      name: 'gas_platform_connection',
+      help: "This bot process's platform connection: 1 when up, by platform and role (leader, standby, or single where any process may connect).",
+      labelNames: ['platform', 'role'],
+      registers,
+      collect: () => {
+        connection.reset();
+        for (const p of read()) connection.set({ platform: p.platform, role: p.leader === undefined ? 'single' : p.leader ? 'leader' : 'standby' }, p.connected ? 1 : 0);
+      },
+    });
+    const shards: Gauge<'platform' | 'shard'> = new Gauge({
+      name: 'gas_shards',
+      help: 'The gateway shards this bot process serves, by platform (1 per shard).',
+      labelNames: ['platform', 'shard'],
+      registers,
+      collect: () => {
+        shards.reset();
+        for (const p of read()) for (const shard of p.shards) shards.set({ platform: p.platform, shard: String(shard) }, 1);
+      },
+    });
+  }
+
   /** A job began running in this process. */
   jobStarted(): void {
     this.running += 1;

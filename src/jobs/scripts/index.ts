@@ -40,6 +40,7 @@ const SPECS = {
   release: script<string | null>()('release.lua', ['active', 'backlog', 'heldJobs', 'admitting'], ['jobId', 'perUserLimit', 'heldPrefix', 'now', 'ttlSeconds']),
   unhold: script<0 | 1>()('unhold.lua', ['backlog', 'heldJobs', 'held'], ['jobId']),
   setOrigin: script<[0 | 1, string]>()('set-origin.lua', ['list', 'origin', 'owner'], ['ref', 'user', 'ttlSeconds', 'isAdmin']),
+  rateTake: script<number>()('rate-take.lua', ['window'], ['now', 'windowMs', 'limit', 'reserve', 'call']),
   leaseRenew: script<0 | 1>()('lease-renew.lua', ['lease'], ['holder', 'ttlMs']),
   leaseRelease: script<0 | 1>()('lease-release.lua', ['lease'], ['holder']),
   threadUndo: script<[0, string, string] | [1, string, string[]]>()('thread-undo.lua', ['list', 'origin', 'owner'], ['user', 'isAdmin', 'ttlSeconds']),

@@ -117,6 +117,8 @@ export interface FakeDiscord {
   readonly commands: Map<string, any[]>;
   /** Whether discord.js finished IDENTIFY on the gateway. */
   readonly gatewayReady: boolean;
+  /** Gateway sessions identified now (an unsharded bot token's sessions each receive every event). */
+  gatewaySessions(): number;
   slashCommand(input: { user: WireUser; name?: string; channelId?: string; options?: Record<string, OptionValue> }): InteractionRef;
   contextMenu(input: { user: WireUser; messageId: string; name?: string; channelId?: string }): InteractionRef;
   /** Submits the modal that interaction `shownBy` answered with, filling its text inputs by custom id. */
@@ -657,6 +659,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     get gatewayReady() {
       return gateway.ready;
     },
+    gatewaySessions: () => gateway.sessions.filter((session) => session.identified).length,
 
     slashCommand({ user, name = 'edit', channelId = world.channelId, options = {} }) {
       return dispatchInteraction('command', world.commandData(name, commandId(name, 1), channelId, options), user.id, channelId);
