@@ -15,11 +15,13 @@ import { scripts } from '../jobs/scripts/index.js';
 export interface EditBudgetSpec {
   /** The scope the limit applies to (a Slack team id). */
   scope: string;
-  /** Edits allowed per minute in that scope. */
-  perMinute: number;
+  /** Edits allowed per window in that scope (Slack's Tier 3: 50 a minute). */
+  limit: number;
+  /** The window (default a minute). */
+  windowMs?: number;
 }
 
-const WINDOW_MS = 60_000;
+const MINUTE_MS = 60_000;
 /** Edits kept back for final states: the others never take the last few. */
 const FINAL_RESERVE = 5;
 
@@ -30,17 +32,26 @@ export class EditBudget {
     private readonly spec: EditBudgetSpec,
   ) {}
 
+  private get windowMs(): number {
+    return this.spec.windowMs ?? MINUTE_MS;
+  }
+
+  /** Edits kept for final states: a few, never the whole budget. */
+  private get reserve(): number {
+    return Math.min(FINAL_RESERVE, Math.floor(this.spec.limit / 4));
+  }
+
   /** Takes one edit: 0 when it may go now, else how many ms to wait before asking again. */
   async take(final: boolean): Promise<number> {
     return scripts(this.redis).rateTake(
       { window: this.keys.rateWindow(this.spec.scope) },
-      { now: Date.now(), windowMs: WINDOW_MS, limit: this.spec.perMinute, reserve: final ? 0 : Math.min(FINAL_RESERVE, this.spec.perMinute - 1), call: randomUUID() },
+      { now: Date.now(), windowMs: this.windowMs, limit: this.spec.limit, reserve: final ? 0 : this.reserve, call: randomUUID() },
     );
   }
 
   /** The least time between two edits of one status when `live` statuses share the budget. */
   intervalFor(live: number, platformIntervalMs: number): number {
-    const usable = Math.max(1, this.spec.perMinute - FINAL_RESERVE);
-    return Math.max(platformIntervalMs, Math.ceil((Math.max(1, live) * WINDOW_MS) / usable));
+    const usable = Math.max(1, this.spec.limit - this.reserve);
+    return Math.max(platformIntervalMs, Math.ceil((Math.max(1, live) * this.windowMs) / usable));
   }
 }

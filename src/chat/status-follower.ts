@@ -185,8 +185,10 @@ export class StatusFollower {
     const { leases, keys, redis, logger } = this.context;
     try {
       for (const [jobId, following] of [...this.following]) {
-        if (!(await leases.renew(keys.statusLease(jobId)))) {
-          // Another process took it over (this one stalled past its lease): it shows the job now.
+        const key = keys.statusLease(jobId);
+        // Not renewed: either another process took it over (this one stalled past its lease) and
+        // shows the job now, or nobody holds it (Redis lost it) and this process takes it back.
+        if (!(await leases.renew(key)) && !(await leases.acquire(key))) {
           logger.info({ jobId }, 'lost the lease of a status message; another bot process follows it');
           following.controller.abort();
           continue;

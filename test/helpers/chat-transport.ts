@@ -2,6 +2,7 @@
  * A ChatTransport in memory: it records every status post, edit and private reply with its time,
  * and lets a test play a person (an edit request, a reply in a thread, a button press).
  */
+import type { EditBudgetSpec } from '../../src/chat/edit-budget.js';
 import type { ChatFlowHandlers, ChatAction, ChatMessage, ChatTransport, IncomingFile, StatusRef, TextFormat, UploadLimits } from '../../src/chat/transport.js';
 
 /** Markdown-ish markup, like Discord's, so tests can see what was escaped. */
@@ -58,7 +59,10 @@ export class RecordingTransport implements ChatTransport {
   private nextId = 1;
   private editing = 0;
 
-  constructor(options: { editIntervalMs?: number; maxUploadBytes?: number; editLatencyMs?: number } = {}) {
+  private readonly budget: EditBudgetSpec | undefined;
+
+  constructor(options: { editIntervalMs?: number; maxUploadBytes?: number; editLatencyMs?: number; editBudget?: EditBudgetSpec } = {}) {
+    this.budget = options.editBudget;
     this.editIntervalMs = options.editIntervalMs ?? 100;
     this.uploadLimits = { fileBytes: options.maxUploadBytes ?? 8 * 1024 * 1024 };
     this.editLatencyMs = options.editLatencyMs ?? 5;
@@ -96,6 +100,11 @@ export class RecordingTransport implements ChatTransport {
     const id = `m${this.nextId++}`;
     this.writes.push({ kind: 'thread', message: id, thread: ref.thread, content: message, at: Date.now() });
     return { platform: this.platform, channel: ref.channel, message: id, thread: ref.thread };
+  }
+
+  /** As a platform that limits edits per workspace, when the test says so. */
+  editBudget(): EditBudgetSpec | undefined {
+    return this.budget;
   }
 
   /** As a platform whose bot sees a reply only when it is mentioned. */
