@@ -10,7 +10,9 @@ import { encodePng } from '../src/image/decode.js';
 import { sceneImage } from './helpers/colour-world.js';
 import { discordBotHarness, isFinalWrite, iterationOf, jobIdOf, spawnDiscordBot, stateLine, statusWrites, type DiscordBotHarness } from './helpers/discord-bot.js';
 import { opsPortIn, type GasChild } from './helpers/gas-process.js';
+import { startPrivateRedis, type PrivateRedis } from './helpers/private-redis.js';
 import { REQUEST } from './helpers/queue.js';
+import { spawnGas } from './helpers/gas-process.js';
 
 const photo = async () => ({ name: 'scene.png', data: await encodePng(await sceneImage()), contentType: 'image/png' });
 const health = async (port: number) => (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<Record<string, string>>;
@@ -78,5 +80,37 @@ describe('two bot processes on one token', { timeout: 300_000 }, () => {
     expect(final.attachments.map((a) => a.filename)).toEqual(['edit.png']);
     expect(fake.violations, fake.describe()).toEqual([]);
     console.log(`takeover after SIGKILL: status ${statusTakeoverMs} ms, gateway ${gatewayTakeoverMs} ms`);
+  });
+});
+
+describe('a bot process without Redis', { timeout: 120_000 }, () => {
+  let redis: PrivateRedis | undefined;
+  let bot: DiscordBotHarness | undefined;
+  let child: GasChild | undefined;
+  afterEach(async () => {
+    child?.child.kill('SIGKILL');
+    await child?.exited;
+    await redis?.stop();
+    await bot?.close();
+  });
+
+  it('says so in one line, keeps retrying, and serves once Redis is back', async () => {
+    bot = await discordBotHarness({ worker: false });
+    await bot.stopBot();
+    redis = await startPrivateRedis();
+    await redis.shutdown();
+    const { fake } = bot;
+    child = spawnGas(['discord', '--ops-port', '0'], {
+      REDIS_URL: redis.url, GAS_PREFIX: bot.prefix, DISCORD_TOKEN: fake.token, DISCORD_APP_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'info',
+    });
+    // Long enough for many reconnection attempts (every 2 s at most): still one line about it.
+    await new Promise((r) => setTimeout(r, 6000));
+    const lines = child.output().split('\n').filter((l) => l.includes('Cannot reach Redis'));
+    expect(child.child.exitCode, child.output()).toBe(null);
+    expect(lines, child.output()).toHaveLength(1);
+    expect(JSON.parse(lines[0]).error).toBe(`Cannot reach Redis at 127.0.0.1:${redis.port}. Is it running? Set REDIS_URL to where it is.`);
+    expect(child.output()).not.toMatch(/\n\s+at |Unhandled/);
+    await redis.restart();
+    await fake.waitFor(() => child!.output().includes('serving edits'), { describe: `the bot to serve once Redis is back\n${child.output()}`, timeoutMs: 60_000 });
   });
 });
