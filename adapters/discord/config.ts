@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { defineSection } from '../../src/config/section.js';
-import { GasError } from '../../src/errors.js';
 
 export const DEFAULT_DISCORD_API_URL = 'https://discord.com/api';
 const MIB = 1024 * 1024;
@@ -32,20 +31,6 @@ export const discordConfigSchema = z.object({
   tokenMarginMs: z.number().int().min(0).default(60_000),
 });
 
-export type DiscordConfigInput = z.input<typeof discordConfigSchema>;
-export type DiscordConfig = z.output<typeof discordConfigSchema>;
-
-/** Settings are configuration: a bad one is GasError 'bad_input' (exit 2), named by its field path. */
-export function parseDiscordConfig(input: DiscordConfigInput): DiscordConfig {
-  const parsed = discordConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue.message.includes('DISCORD_') ? '' : `${issue.path.join('.') || 'config'} `;
-    throw new GasError('bad_input', `Discord settings: ${where}${issue.message}`);
-  }
-  return parsed.data;
-}
-
 /** Where each setting is read from. DISCORD_APPLICATION_ID, the application id's earlier name, is still read. */
 export const discordSection = defineSection({
   name: 'discord',
@@ -67,3 +52,7 @@ export const discordSection = defineSection({
     tokenMarginMs: { env: 'DISCORD_TOKEN_MARGIN_MS', kind: 'number', description: 'how long before its end edits switch to the bot token' },
   },
 });
+
+/** The settings as code hands them over (a transport built in a test), and as they are once checked. */
+export type DiscordConfigInput = z.input<typeof discordConfigSchema>;
+export type DiscordConfig = z.output<typeof discordConfigSchema>;

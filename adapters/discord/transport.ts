@@ -35,10 +35,11 @@ import { incomingFile, isImageFile, type FileSource, type RemoteFile } from '../
 import { buttonPress, editRequest, threadMessage, withoutMentions, type ChatEvent, type Said } from '../../src/chat/incoming.js';
 import type { ChatFlowHandlers, ChatMessage, ChatTransport, IncomingFile, StatusRef, UploadLimits } from '../../src/chat/transport.js';
 import { fitMessage, type FittedMessage } from '../../src/chat/upload.js';
+import { parseSettings } from '../../src/config/section.js';
 import { GasError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { EDIT_COMMAND, EDIT_IMAGE_COMMAND, EDIT_MODAL, editImageModal, OPTION } from './commands.js';
-import { parseDiscordConfig, type DiscordConfig, type DiscordConfigInput } from './config.js';
+import { discordSection, type DiscordConfig, type DiscordConfigInput } from './config.js';
 import { attachmentHosts, attachmentSource } from './download.js';
 import { discordFormat } from './format.js';
 import { discordPayload, privateReply, replyBody, truncateContent, type DiscordPayload } from './payload.js';
@@ -118,7 +119,7 @@ export class DiscordTransport implements ChatTransport {
   private readonly webhooks = new Map<string, InteractionWebhook>();
 
   constructor(config: DiscordConfigInput, private readonly log: Logger = createLogger('discord'), private readonly deps: DiscordDeps = {}) {
-    this.config = parseDiscordConfig(config);
+    this.config = parseSettings(discordSection, config);
     this.editIntervalMs = this.config.editIntervalMs;
     // Discord counts a request's files together; DISCORD_MAX_UPLOAD_BYTES bounds both until a setting tells them apart.
     this.uploadLimits = { fileBytes: this.config.maxUploadBytes, messageBytes: this.config.maxUploadBytes };

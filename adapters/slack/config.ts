@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { defineSection } from '../../src/config/section.js';
-import { GasError } from '../../src/errors.js';
 
 export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 const MIB = 1024 * 1024;
@@ -44,20 +43,6 @@ export const slackConfigSchema = z
     return { ...config, mode };
   });
 
-export type SlackConfigInput = z.input<typeof slackConfigSchema>;
-export type SlackConfig = z.output<typeof slackConfigSchema>;
-
-/** Settings are configuration: a bad one is GasError 'bad_input' (exit 2), named by its field path. */
-export function parseSlackConfig(input: SlackConfigInput): SlackConfig {
-  const parsed = slackConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue.message.includes('SLACK_') ? '' : `${issue.path.join('.') || 'config'} `;
-    throw new GasError('bad_input', `Slack settings: ${where}${issue.message}`);
-  }
-  return parsed.data;
-}
-
 /** Where each setting is read from. */
 export const slackSection = defineSection({
   name: 'slack',
@@ -76,3 +61,7 @@ export const slackSection = defineSection({
     maxUploadBytes: { env: 'SLACK_MAX_UPLOAD_BYTES', kind: 'number', description: 'the upload limit; bigger images are sent smaller' },
   },
 });
+
+/** The settings as code hands them over (a transport built in a test), and as they are once checked. */
+export type SlackConfigInput = z.input<typeof slackConfigSchema>;
+export type SlackConfig = z.output<typeof slackConfigSchema>;

@@ -15,11 +15,12 @@ import { AccessPolicy } from '../../src/chat/access.js';
 import { buttonPress, editRequest, threadMessage, withoutMentions, type ChatEvent, type Said } from '../../src/chat/incoming.js';
 import type { ChatFlowHandlers, ChatImage, ChatMessage, ChatTransport, StatusRef, UploadLimits } from '../../src/chat/transport.js';
 import type { FileSource } from '../../src/chat/download.js';
+import { parseSettings } from '../../src/config/section.js';
 import { GasError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { slackMessage, truncateText, type ShownFile } from './blocks.js';
 import { boltLogger } from './bolt-logger.js';
-import { parseSlackConfig, type SlackConfig, type SlackConfigInput } from './config.js';
+import { slackSection, type SlackConfig, type SlackConfigInput } from './config.js';
 import { fileHosts, firstImage, sharedFile, slackFileSource } from './download.js';
 import { slackFormat } from './format.js';
 
@@ -82,7 +83,7 @@ export class SlackTransport implements ChatTransport {
   private readonly resultsPosted = new Set<string>();
 
   constructor(config: SlackConfigInput, private readonly log: Logger = createLogger('slack'), private readonly deps: SlackDeps = {}) {
-    this.config = parseSlackConfig(config);
+    this.config = parseSettings(slackSection, config);
     this.editIntervalMs = this.config.editIntervalMs;
     // Slack takes each file in its own upload: there is no total per message.
     this.uploadLimits = { fileBytes: this.config.maxUploadBytes };

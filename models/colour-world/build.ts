@@ -3,14 +3,14 @@
  * with models whose behaviour is known in closed form (README.md beside this file).
  * Deterministic: the same variant always gives the same bytes.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { clipTokenizerJson } from '../../src/models/tokenizer.js';
 import { noiseSchedule, SD1_SCHEDULER, type PredictionType } from '../../src/distill/schedule.js';
+import { startDiffusersBundle, writeJson } from '../diffusers-layout.js';
 import { OnnxGraph, type Dim } from './onnx-graph.js';
-import { buildBpeFiles, mergesText, BOS, EOS } from './tokenizer-files.js';
+import { writeColourTokenizer } from './tokenizer-files.js';
 import {
-  COLOUR_NAMES, COLOUR_VARIANCE, COLOUR_WORDS, NULL_VARIANCE, PALETTE, PLAIN_WORDS, RGB_TO_LATENT,
+  COLOUR_NAMES, COLOUR_VARIANCE, COLOUR_WORDS, NULL_VARIANCE, PALETTE, RGB_TO_LATENT,
   SCALING_FACTOR, VAE_FACTOR, latentOfRgb, latentToRgbMatrix,
 } from './world.js';
 
@@ -62,36 +62,12 @@ export function isCurrentColourWorld(dir: string, variant: ColourWorldVariant): 
 
 /** Writes the bundle next to `dir`, then swaps it in, so a process reading the old bundle never sees half a new one. */
 export function buildColourWorld(finalDir: string, variant: ColourWorldVariant = COLOUR_WORLD_VARIANTS.standard): void {
-  const dir = `${finalDir}.building-${process.pid}`;
-  rmSync(dir, { recursive: true, force: true });
-  for (const sub of ['text_encoder', 'unet', 'vae_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) {
-    mkdirSync(join(dir, sub), { recursive: true });
-  }
-  const json = (path: string, value: unknown) => writeFileSync(join(dir, path), `${JSON.stringify(value, null, 2)}\n`);
-  const onnxModel = 'OnnxRuntimeModel';
-
-  json('model_index.json', {
-    _class_name: 'OnnxStableDiffusionPipeline',
-    _diffusers_version: '0.30.0',
-    _colour_world: { description: 'ground-a-score test bundle; see models/colour-world/README.md', version: COLOUR_WORLD_VERSION, variant },
-    text_encoder: ['diffusers', onnxModel],
-    unet: ['diffusers', onnxModel],
-    vae_encoder: ['diffusers', onnxModel],
-    vae_decoder: ['diffusers', onnxModel],
-    tokenizer: ['transformers', 'CLIPTokenizer'],
-    scheduler: ['diffusers', 'PNDMScheduler'],
-  });
-  json('scheduler/scheduler_config.json', {
-    _class_name: 'PNDMScheduler',
-    beta_start: SD1_SCHEDULER.betaStart,
-    beta_end: SD1_SCHEDULER.betaEnd,
-    beta_schedule: SD1_SCHEDULER.betaSchedule,
-    num_train_timesteps: SD1_SCHEDULER.numTrainTimesteps,
-    prediction_type: variant.predictionType,
-    set_alpha_to_one: false,
-    skip_prk_steps: true,
-    steps_offset: 1,
-  });
+  const dir = startDiffusersBundle(
+    finalDir,
+    { _colour_world: { description: 'ground-a-score test bundle; see models/colour-world/README.md', version: COLOUR_WORLD_VERSION, variant } },
+    variant.predictionType,
+  );
+  const json = (path: string, value: unknown) => writeJson(dir, path, value);
   const vaeConfig = { scaling_factor: SCALING_FACTOR, latent_channels: 4, in_channels: 3, out_channels: 3 };
   json('vae_encoder/config.json', vaeConfig);
   json('vae_decoder/config.json', vaeConfig);
@@ -100,22 +76,7 @@ export function buildColourWorld(finalDir: string, variant: ColourWorldVariant =
   const toRgb = latentToRgbMatrix();
   json('latent_preview.json', { latent_rgb_factors: [0, 1, 2, 3].map((c) => toRgb.map((row) => row[c])) });
 
-  const bpe = buildBpeFiles([...Object.keys(COLOUR_WORDS), ...PLAIN_WORDS]);
-  json('tokenizer/tokenizer_config.json', {
-    model_max_length: CONTEXT_LENGTH,
-    bos_token: BOS,
-    eos_token: EOS,
-    unk_token: EOS,
-    pad_token: EOS,
-    do_lower_case: true,
-    tokenizer_class: 'CLIPTokenizer',
-  });
-  if (variant.tokenizer === 'tokenizer-json') {
-    json('tokenizer/tokenizer.json', clipTokenizerJson(bpe.vocab, bpe.merges.map((m) => m.join(' '))));
-  } else {
-    json('tokenizer/vocab.json', bpe.vocab);
-    writeFileSync(join(dir, 'tokenizer/merges.txt'), mergesText(bpe.merges));
-  }
+  const bpe = writeColourTokenizer(dir, CONTEXT_LENGTH, variant.tokenizer === 'tokenizer-json' ? 'tokenizer-json' : 'vocab-merges');
 
   const save = (graph: OnnxGraph, sub: string) =>
     graph.save(join(dir, sub, 'model.onnx'), { externalAbove: variant.externalWeights ? 512 : Infinity });

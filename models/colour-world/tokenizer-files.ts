@@ -4,6 +4,10 @@
  * byte-level BPE with the `</w>` end-of-word suffix; any other word falls apart into
  * single-character tokens, as rare words do in the real CLIP vocabulary.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clipTokenizerJson } from '../../src/models/tokenizer.js';
+import { COLOUR_WORDS, PLAIN_WORDS } from './world.js';
 
 export const BOS = '<|startoftext|>';
 export const EOS = '<|endoftext|>';
@@ -73,4 +77,29 @@ function applyMerges(symbols: string[], rank: Map<string, number>): string[] {
 
 export function mergesText(merges: readonly [string, string][]): string {
   return `#version: 0.2\n${merges.map((m) => m.join(' ')).join('\n')}\n`;
+}
+
+/**
+ * The colour world's tokenizer files in a bundle's `tokenizer/` folder: its words, one token each,
+ * as vocab.json + merges.txt or as one tokenizer.json (the two layouts exporters write).
+ */
+export function writeColourTokenizer(dir: string, contextLength: number, form: 'vocab-merges' | 'tokenizer-json'): BpeFiles {
+  const bpe = buildBpeFiles([...Object.keys(COLOUR_WORDS), ...PLAIN_WORDS]);
+  const json = (path: string, value: unknown) => writeFileSync(join(dir, 'tokenizer', path), `${JSON.stringify(value, null, 2)}\n`);
+  json('tokenizer_config.json', {
+    model_max_length: contextLength,
+    bos_token: BOS,
+    eos_token: EOS,
+    unk_token: EOS,
+    pad_token: EOS,
+    do_lower_case: true,
+    tokenizer_class: 'CLIPTokenizer',
+  });
+  if (form === 'tokenizer-json') {
+    json('tokenizer.json', clipTokenizerJson(bpe.vocab, bpe.merges.map((m) => m.join(' '))));
+  } else {
+    json('vocab.json', bpe.vocab);
+    writeFileSync(join(dir, 'tokenizer', 'merges.txt'), mergesText(bpe.merges));
+  }
+  return bpe;
 }

@@ -5,13 +5,12 @@
  * unless asked to allow it). The tokenizer is the colour world's small BPE vocabulary: its
  * words are one token each, as in CLIP's own, and the embedding table keeps CLIP's 49 408 rows.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GasError } from '../../src/errors.js';
-import { SD1_SCHEDULER } from '../../src/distill/schedule.js';
+import { startDiffusersBundle, writeJson } from '../diffusers-layout.js';
 import { repoRoot } from '../colour-world/paths.js';
-import { buildBpeFiles, mergesText, BOS, EOS } from '../colour-world/tokenizer-files.js';
-import { COLOUR_WORDS, PLAIN_WORDS } from '../colour-world/world.js';
+import { writeColourTokenizer, EOS } from '../colour-world/tokenizer-files.js';
 import { RANDOM_SHAPES, type RandomDType, type RandomShapeName, type Sd15ShapeConfig } from './config.js';
 import { buildTextEncoder } from './text-encoder.js';
 import { buildUNet, type BuiltGraph } from './unet.js';
@@ -78,39 +77,20 @@ export function buildRandomBundle(finalDir: string, spec: RandomBundleSpec, onFi
   if (existsSync(finalDir) && !builtWith(finalDir) && (!statSync(finalDir).isDirectory() || readdirSync(finalDir).length > 0)) {
     throw new GasError('bad_input', `${finalDir} already holds something other than a random bundle; give another --dir.`);
   }
-  const dir = `${finalDir}.building-${process.pid}`;
-  rmSync(dir, { recursive: true, force: true });
-  for (const sub of ['text_encoder', 'unet', 'vae_encoder', 'vae_decoder', 'tokenizer', 'scheduler']) mkdirSync(join(dir, sub), { recursive: true });
-  const json = (path: string, value: unknown) => writeFileSync(join(dir, path), `${JSON.stringify(value, null, 2)}\n`);
-  const onnxModel = 'OnnxRuntimeModel';
-  json('model_index.json', {
-    _class_name: 'OnnxStableDiffusionPipeline',
-    _diffusers_version: '0.30.0',
-    gas_random_weights: true,
-    _sd15_shape: {
-      description: 'Stable Diffusion 1.5 architecture with random weights, for speed and memory measurements only (models/sd15-shape)',
-      version: SD15_SHAPE_VERSION,
-      ...spec,
-      config,
+  const dir = startDiffusersBundle(
+    finalDir,
+    {
+      gas_random_weights: true,
+      _sd15_shape: {
+        description: 'Stable Diffusion 1.5 architecture with random weights, for speed and memory measurements only (models/sd15-shape)',
+        version: SD15_SHAPE_VERSION,
+        ...spec,
+        config,
+      },
     },
-    text_encoder: ['diffusers', onnxModel],
-    unet: ['diffusers', onnxModel],
-    vae_encoder: ['diffusers', onnxModel],
-    vae_decoder: ['diffusers', onnxModel],
-    tokenizer: ['transformers', 'CLIPTokenizer'],
-    scheduler: ['diffusers', 'PNDMScheduler'],
-  });
-  json('scheduler/scheduler_config.json', {
-    _class_name: 'PNDMScheduler',
-    beta_start: SD1_SCHEDULER.betaStart,
-    beta_end: SD1_SCHEDULER.betaEnd,
-    beta_schedule: SD1_SCHEDULER.betaSchedule,
-    num_train_timesteps: SD1_SCHEDULER.numTrainTimesteps,
-    prediction_type: 'epsilon',
-    set_alpha_to_one: false,
-    skip_prk_steps: true,
-    steps_offset: 1,
-  });
+    'epsilon',
+  );
+  const json = (path: string, value: unknown) => writeJson(dir, path, value);
   const { unet, text, vae } = config;
   json('unet/config.json', {
     _class_name: 'UNet2DConditionModel',
@@ -150,18 +130,7 @@ export function buildRandomBundle(finalDir: string, spec: RandomBundleSpec, onFi
   json('vae_encoder/config.json', vaeConfig);
   json('vae_decoder/config.json', vaeConfig);
 
-  const bpe = buildBpeFiles([...Object.keys(COLOUR_WORDS), ...PLAIN_WORDS]);
-  json('tokenizer/tokenizer_config.json', {
-    model_max_length: text.contextLength,
-    bos_token: BOS,
-    eos_token: EOS,
-    unk_token: EOS,
-    pad_token: EOS,
-    do_lower_case: true,
-    tokenizer_class: 'CLIPTokenizer',
-  });
-  json('tokenizer/vocab.json', bpe.vocab);
-  writeFileSync(join(dir, 'tokenizer/merges.txt'), mergesText(bpe.merges));
+  const bpe = writeColourTokenizer(dir, text.contextLength, 'vocab-merges');
 
   const graphs = randomBundleGraphs(config, spec.dtype, spec.seed, undefined, bpe.vocab[EOS]);
   const files: BuiltFile[] = [];

@@ -123,6 +123,19 @@ function refusal(section: ConfigSection, issue: z.core.$ZodIssue, source: Record
   return `${subject}${issue.message}${got}.`;
 }
 
+/**
+ * Settings handed over typed (a transport constructed in code) rather than read from variables:
+ * validated by the section's schema, a refusal named by its field path under the section's title.
+ */
+export function parseSettings<S extends ConfigSection>(section: S, input: z.input<S['schema']>): SectionValues<S> {
+  const parsed = section.schema.safeParse(input);
+  if (parsed.success) return parsed.data as SectionValues<S>;
+  const issue = parsed.error.issues[0];
+  const namesItself = (Object.values(section.variables) as Variable[]).some((variable) => variableNames(variable).some((name) => issue.message.includes(name)));
+  const where = namesItself ? '' : `${issue.path.join('.') || 'config'} `;
+  throw new GasError('bad_input', `${section.title ?? section.name}: ${where}${issue.message}`);
+}
+
 // ---- values as people write them ------------------------------------------------------------
 
 /** A whole number in [min, max], worded as every such refusal is. */

@@ -45,12 +45,8 @@ export class BlobStore {
     private readonly keys: Keys,
     options: BlobStoreOptions = {},
   ) {
-    this.ttlSeconds = options.ttlSeconds ?? BLOB_STORE_DEFAULTS.ttlSeconds;
-    this.maxBytes = options.maxBytes ?? BLOB_STORE_DEFAULTS.maxBytes;
-    checkTtl(this.ttlSeconds, 'Blob store option ttlSeconds');
-    if (!Number.isInteger(this.maxBytes) || this.maxBytes < 1 || this.maxBytes > REDIS_MAX_STRING_BYTES) {
-      throw new GasError('bad_input', `Blob store option maxBytes must be a whole number from 1 to ${REDIS_MAX_STRING_BYTES}; got ${this.maxBytes}.`);
-    }
+    this.ttlSeconds = wholeOption(options.ttlSeconds ?? BLOB_STORE_DEFAULTS.ttlSeconds, 'Blob store option ttlSeconds', 1);
+    this.maxBytes = wholeOption(options.maxBytes ?? BLOB_STORE_DEFAULTS.maxBytes, 'Blob store option maxBytes', 1, REDIS_MAX_STRING_BYTES);
   }
 
   /**
@@ -120,9 +116,16 @@ export function checkBlobRef(ref: string): BlobRef {
 
 /** A TTL is a whole number of seconds, at least 1; `name` says whose, for the error. */
 export function checkTtl(ttlSeconds: number, name: string): void {
-  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
-    throw new GasError('bad_input', `${name} must be a whole number of seconds ≥ 1; got ${ttlSeconds}.`);
+  wholeOption(ttlSeconds, name, 1);
+}
+
+/** A whole-number option within [min, max], or bad_input naming it (`name`) and the value. */
+export function wholeOption(value: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new GasError('bad_input', `${name} must be a whole number ${range}; got ${value}.`);
   }
+  return value;
 }
 
 /** Megabytes with at most one decimal, at least two significant digits below 1 MB. */

@@ -15,7 +15,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
 import { GasError } from '../errors.js';
-import { BLOB_STORE_DEFAULTS, BlobStore, checkBlobRef, checkTtl } from './blob-store.js';
+import { BLOB_STORE_DEFAULTS, BlobStore, checkBlobRef, wholeOption } from './blob-store.js';
 import { blobRefSchema, requesterSchema, type BlobRef } from './contracts.js';
 import type { Keys } from './keys.js';
 import { scripts } from './scripts/index.js';
@@ -71,12 +71,8 @@ export class ThreadHistory {
     private readonly keys: Keys,
     options: ThreadHistoryOptions = {},
   ) {
-    this.ttlSeconds = options.ttlSeconds ?? THREAD_HISTORY_DEFAULTS.ttlSeconds;
-    this.maxLength = options.maxLength ?? THREAD_HISTORY_DEFAULTS.maxLength;
-    checkTtl(this.ttlSeconds, 'Thread history option ttlSeconds');
-    if (!Number.isSafeInteger(this.maxLength) || this.maxLength < 1) {
-      throw new GasError('bad_input', `Thread history option maxLength must be a whole number ≥ 1; got ${this.maxLength}.`);
-    }
+    this.ttlSeconds = wholeOption(options.ttlSeconds ?? THREAD_HISTORY_DEFAULTS.ttlSeconds, 'Thread history option ttlSeconds', 1);
+    this.maxLength = wholeOption(options.maxLength ?? THREAD_HISTORY_DEFAULTS.maxLength, 'Thread history option maxLength', 1);
     this.blobs = new BlobStore(redis, keys, { ttlSeconds: this.ttlSeconds });
   }
 

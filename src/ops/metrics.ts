@@ -34,6 +34,17 @@ export interface ServiceMetricsOptions {
   onCollectError?: (error: unknown) => void;
 }
 
+/** What a bot process holds on one platform, for /metrics. */
+export interface BotPlatformState {
+  platform: string;
+  /** Status messages it follows (holds the lease of). */
+  statuses: number;
+  connected: boolean;
+  /** Whether it holds a connection only one process may open; absent where any may. */
+  leader?: boolean;
+  shards: readonly number[];
+}
+
 export interface JobFinished {
   /** Wall time of the job in this process, in milliseconds. */
   durationMs: number;
@@ -81,11 +92,7 @@ export class ServiceMetrics {
         }
       },
     });
-    this.activeJobs = new Gauge({
-      name: 'gas_active_jobs',
-      help: 'Edit jobs running in this process right now.',
-      registers,
-    });
+    this.activeJobs = new Gauge({ name: 'gas_active_jobs', help: 'Edit jobs running in this process right now.', registers });
     this.jobDuration = new Histogram({
       name: 'gas_job_duration_seconds',
       help: 'Wall time of edit jobs run by this process, from start to done, failed or cancelled, by outcome.',
@@ -93,28 +100,10 @@ export class ServiceMetrics {
       buckets: [...JOB_DURATION_BUCKETS_S],
       registers,
     });
-    this.iterationsTotal = new Counter({
-      name: 'gas_iterations_total',
-      help: 'Ground-A-Score engine iterations completed by this process, over all jobs.',
-      registers,
-    });
-    this.iterationsPerSecond = new Gauge({
-      name: 'gas_iterations_per_second',
-      help: 'Engine iterations per second of the last job that ran any, over its whole wall time.',
-      registers,
-    });
-    this.jobsTotal = new Counter({
-      name: 'gas_jobs_total',
-      help: 'Edit jobs finished by this process, by outcome (done, failed, cancelled).',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.failuresTotal = new Counter({
-      name: 'gas_failures_total',
-      help: 'Failed edit jobs by error code (the codes of src/errors.ts, or internal for errors without one).',
-      labelNames: ['code'],
-      registers,
-    });
+    this.iterationsTotal = new Counter({ name: 'gas_iterations_total', help: 'Ground-A-Score engine iterations completed by this process, over all jobs.', registers });
+    this.iterationsPerSecond = new Gauge({ name: 'gas_iterations_per_second', help: 'Engine iterations per second of the last job that ran any, over its whole wall time.', registers });
+    this.jobsTotal = new Counter({ name: 'gas_jobs_total', help: 'Edit jobs finished by this process, by outcome (done, failed, cancelled).', labelNames: ['outcome'], registers });
+    this.failuresTotal = new Counter({ name: 'gas_failures_total', help: 'Failed edit jobs by error code (the codes of src/errors.ts, or internal for errors without one).', labelNames: ['code'], registers });
 
     // Every series exists from the start, so rates and alerts see zeros rather than gaps.
     for (const outcome of JOB_OUTCOMES) {
@@ -129,38 +118,30 @@ export class ServiceMetrics {
    * (their leases), whether its connection is up, whether it leads a connection only one process
    * may open, and its shards.
    */
-  watchBotProcess(read: () => ReadonlyArray<{ platform: string; statuses: number; connected: boolean; leader?: boolean; shards: readonly number[] }>): void {
-    const registers = [this.registry];
-    const statuses: Gauge<'platform'> = new Gauge({
-      name: 'gas_status_leases',
-      help: 'Status messages this bot process follows (holds the lease of), by platform.',
-      labelNames: ['platform'],
-      registers,
-      collect: () => {
-        statuses.reset();
-        for (const p of read()) statuses.set({ platform: p.platform }, p.statuses);
-      },
-    });
-    const connection: Gauge<'platform' | 'role'> = new Gauge({
-      name: 'gas_platform_connection',
-      help: "This bot process's platform connection: 1 when up, by platform and role (leader, standby, or single where any process may connect).",
-      labelNames: ['platform', 'role'],
-      registers,
-      collect: () => {
-        connection.reset();
-        for (const p of read()) connection.set({ platform: p.platform, role: p.leader === undefined ? 'single' : p.leader ? 'leader' : 'standby' }, p.connected ? 1 : 0);
-      },
-    });
-    const shards: Gauge<'platform' | 'shard'> = new Gauge({
-      name: 'gas_shards',
-      help: 'The gateway shards this bot process serves, by platform (1 per shard).',
-      labelNames: ['platform', 'shard'],
-      registers,
-      collect: () => {
-        shards.reset();
-        for (const p of read()) for (const shard of p.shards) shards.set({ platform: p.platform, shard: String(shard) }, 1);
-      },
-    });
+  watchBotProcess(read: () => ReadonlyArray<BotPlatformState>): void {
+    // Each series is filled from one read at scrape time; labels that are gone disappear.
+    const series: Array<[name: string, help: string, labels: string[], fill: (set: (labels: Record<string, string>, value: number) => void, state: BotPlatformState) => void]> = [
+      ['gas_status_leases', 'Status messages this bot process follows (holds the lease of), by platform.', ['platform'], (set, p) => set({ platform: p.platform }, p.statuses)],
+      [
+        'gas_platform_connection',
+        "This bot process's platform connection: 1 when up, by platform and role (leader, standby, or single where any process may connect).",
+        ['platform', 'role'],
+        (set, p) => set({ platform: p.platform, role: p.leader === undefined ? 'single' : p.leader ? 'leader' : 'standby' }, p.connected ? 1 : 0),
+      ],
+      ['gas_shards', 'The gateway shards this bot process serves, by platform (1 per shard).', ['platform', 'shard'], (set, p) => p.shards.forEach((shard) => set({ platform: p.platform, shard: String(shard) }, 1))],
+    ];
+    for (const [name, help, labelNames, fill] of series) {
+      const gauge: Gauge<string> = new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect: () => {
+          gauge.reset();
+          for (const state of read()) fill((labels, value) => gauge.set(labels, value), state);
+        },
+      });
+    }
   }
 
   /** A job began running in this process. */
