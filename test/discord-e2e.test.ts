@@ -108,7 +108,8 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     expect(writes.filter(isFinalWrite), report).toHaveLength(1);
     expect(writes.at(-1)!.content).toBe(final.content);
 
-    expect(final.content.split('\n')[0]).toBe(`**Edit**: ${REQUEST}`);
+    // Issue 14 (defect 10): edits are numbered in their thread.
+    expect(final.content.split('\n')[0]).toBe(`**Edit 1**: ${REQUEST}`);
     expect(stateLine(final.content)).toMatch(/seed 7$/);
     expect(buttonsOf(final)).toEqual(['Retry', 'Undo', 'Masks']);
     expect(final.attachments.map((a) => a.filename)).toEqual(['edit.png']);

@@ -29,7 +29,7 @@ export interface SlackBot {
   queue: QueueHarness;
   /** Alice mentions the bot in #general, with files. */
   mention(text: string, files?: FileInput[]): PostedByPerson;
-  /** The bot's messages in a thread of #general (status messages, and Undo's note), oldest first; its file shares left out. */
+  /** The bot's messages in a thread of #general (status messages, and Undo's note), oldest first; its file shares, the line that opens the thread and pings left out. */
   statuses(thread: string): WireMessage[];
   /** The files the bot shared into a thread of #general (results), oldest first. */
   sharedFiles(thread: string): WireMessage[];
@@ -57,6 +57,18 @@ export const jobIdOf = (m: WireMessage): string => {
 
 export const textLines = (m: WireMessage | undefined): string[] => m?.text.split('\n') ?? [];
 
+/** The line that opens a conversation thread ("Reply here …"), which the flow posts after the first status. */
+export const isThreadIntro = (m: WireMessage) => /^Reply here\b/.test(m.text);
+/** The ping that tells a requester their long edit ended: a new thread reply that starts with their mention. */
+export const isPing = (m: WireMessage) => /^<@U[A-Z0-9]+> /.test(m.text);
+
+/**
+ * The flow's settings in these tests unless one says otherwise: no ping when an edit ends (a busy
+ * machine would make short edits "long", and a ping is one more message in the thread), and room
+ * for the very long edits tests cancel or interrupt.
+ */
+export const TEST_FLOW: Partial<ChatFlowConfig> = { notifyAfterMs: 3_600_000, maxSteps: 10_000 };
+
 /** File ids of the image blocks of a chat.postMessage / chat.update call. */
 export const shownFileIds = (r: RecordedRequest): string[] => ((r.params.blocks ?? []) as any[]).filter((b) => b.type === 'image').map((b) => b.slack_file.id as string);
 
@@ -76,7 +88,7 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
     config = { ...base, appToken: fake.appToken };
   }
   const transport = new SlackTransport(config, logger);
-  const flow = new ChatFlow({ redis: queue.redis, keys: queue.keys, queue: queue.queue, blobs: queue.blobs, threads: new ThreadHistory(queue.redis, queue.keys), transport, logger, config: options.flow });
+  const flow = new ChatFlow({ redis: queue.redis, keys: queue.keys, queue: queue.queue, blobs: queue.blobs, threads: new ThreadHistory(queue.redis, queue.keys), transport, logger, config: { ...TEST_FLOW, ...options.flow } });
   try {
     if (options.worker !== false) await queue.startWorker(options.worker ?? {});
     await flow.start();
@@ -97,7 +109,7 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
     flow,
     queue,
     mention: (text, files = []) => fake.postMessage({ user: fake.users.alice, channel: general, text: `<@${fake.botUserId}> ${text}`, files }),
-    statuses: (thread) => inThread(thread).filter((m) => m.subtype === undefined),
+    statuses: (thread) => inThread(thread).filter((m) => m.subtype === undefined && !isThreadIntro(m) && !isPing(m)),
     sharedFiles: (thread) => inThread(thread).filter((m) => m.subtype === 'file_share'),
     writesOf(thread, index) {
       // The fake appends messages in the order it takes posts, so the index-th post in the thread made the index-th status.
