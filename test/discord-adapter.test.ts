@@ -28,8 +28,11 @@ let transport: DiscordTransport | undefined;
 afterEach(async () => {
   await transport?.stop();
   await fake?.close();
+  // Every request the transport made must be one Discord's API description allows, whatever the test asserted.
+  const offSpec = fake?.violations.filter((v) => v.rule === 'spec') ?? [];
   transport = undefined;
   fake = undefined;
+  expect(offSpec).toEqual([]);
 });
 
 /** Settings beyond the connection; a function when they name the fake's ids. */
@@ -138,7 +141,8 @@ describe('DiscordTransport', () => {
     expect(post.json).toMatchObject({
       content: '**Editing**: 2 changes, done <t:1893456000:R>',
       embeds: [{ image: { url: 'attachment://masks.png' } }],
-      attachments: [{ id: 0, filename: 'masks.png', description: 'masks.png alt' }],
+      // A new upload's id is its index, as a snowflake string (Discord's API description).
+      attachments: [{ id: '0', filename: 'masks.png', description: 'masks.png alt' }],
       components: [{ type: 1, components: [{ type: 2, style: 4, label: 'Cancel', custom_id: 'gas:cancel:job-1' }] }],
       allowed_mentions: { parse: [] },
     });

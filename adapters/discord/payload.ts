@@ -88,7 +88,8 @@ export function discordPayload(message: ChatMessage, note?: string): DiscordPayl
       content: withTail(message.text, note, message.footer),
       embeds: embeds.map((embed) => embed.toJSON()),
       components: [...buttonRows(message.buttons), ...menuRows(message.menus ?? [])],
-      attachments: files.map((file, id) => ({ id, filename: file.name!, ...(file.description ? { description: file.description } : {}) })),
+      // Discord's description types an attachment id as a snowflake string; a new upload's is its index ("0").
+      attachments: files.map((file, id) => ({ id: String(id), filename: file.name!, ...(file.description ? { description: file.description } : {}) })),
       // Nobody is pinged but the users the message names as its mentions (a requester told that their edit ended).
       allowed_mentions: { parse: [], ...(message.mentions?.length ? { users: [...message.mentions] } : {}), ...(message.replyTo ? { replied_user: false } : {}) },
       ...(message.replyTo ? { message_reference: { message_id: message.replyTo.message, fail_if_not_exists: false } } : {}),

@@ -81,6 +81,9 @@ export async function discordBotHarness(
       await harness.stopBot().catch(() => {});
       await queue.close();
       await fake.close();
+      // Every request the bot made must be one Discord's API description allows, whatever the test asserted.
+      const offSpec = fake.violations.filter((v) => v.rule === 'spec');
+      if (offSpec.length > 0) throw new Error(`requests Discord's API description refuses:\n${offSpec.map((v) => `  ${v.detail}`).join('\n')}`);
     },
   };
   await harness.startBot();

@@ -29,6 +29,7 @@ import {
 import { FakeGateway } from './gateway.js';
 import { parseBody, readBody, sendError, sendJson, type UploadedPart } from './http.js';
 import { checkMessagePayload, checkModal, LIMITS, modalTextInputs } from './rules.js';
+import { loadSpecChecker } from './spec.js';
 import { snowflake } from './snowflake.js';
 import { CHANNEL_TYPE, INTERACTION_TYPE, MESSAGE_FLAGS, World, type FileInput, type OptionValue, type WireAttachment, type WireMessage, type WireUser } from './world.js';
 
@@ -49,6 +50,8 @@ export interface FakeDiscordOptions {
   maxUploadBytes?: number;
   /** Per-route buckets: message edits and message creates, per channel or interaction token (default 5 per 5 s). */
   rateLimits?: { messageEdit?: RateLimit; messageCreate?: RateLimit };
+  /** Check every REST request against Discord's OpenAPI description (spec.ts); default on. */
+  checkSpec?: boolean;
 }
 
 export interface RecordedRequest {
@@ -204,6 +207,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       messageCreate: options.rateLimits?.messageCreate ?? DEFAULTS.rateLimit,
     },
   };
+  const spec = options.checkSpec === false ? undefined : await loadSpecChecker();
   const http = createServer();
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -592,6 +596,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       }
       record.json = parsed.json;
       record.files = parsed.files;
+      // Every request, answered or not, must be one Discord's own API description allows.
+      const described = spec?.check(method, path, parsed.json);
+      if (described && described.problems.length > 0) violate('spec', described.problems.join('; '));
       const injected = failures.findIndex(({ matcher }) => matches(matcher, method, path, record));
       if (injected >= 0) {
         const [{ failure }] = failures.splice(injected, 1);
