@@ -10,11 +10,22 @@
  * `createTransport` and its commands' `run`, so `gas --help` loads none of them.
  */
 import type { ConfigSection, SectionValues } from '../config/section.js';
+import type { PlatformStore } from '../jobs/platform-store.js';
 import type { Logger } from '../log.js';
 import type { ChatTransport } from './transport.js';
 
-/** A transport that can say whether its connection to the platform is up (for /healthz). */
-export type BotTransport = ChatTransport & { connected?(): boolean };
+export type { PlatformStore } from '../jobs/platform-store.js';
+
+/** A transport that can say whether its connection to the platform is up (for /healthz), and may keep state in Redis. */
+export type BotTransport = ChatTransport & {
+  /** Whether the platform's connection is up now: a dropped one must read false within 30 s. */
+  connected?(): boolean;
+  /**
+   * Given by the bot process before `start`: where the transport keeps what must survive a restart
+   * of the process (src/jobs/platform-store.ts). Without it, the transport keeps that in memory.
+   */
+  useStore?(store: PlatformStore): void;
+};
 
 /** One option of a platform subcommand, as `gas <name> <command> --help` lists it. */
 export interface PlatformCommandOption {
@@ -43,6 +54,15 @@ export interface PlatformCommand<C> {
   run(context: PlatformCommandContext<C>): Promise<string> | string;
 }
 
+/**
+ * An option of `gas <name>` itself (and of `gas serve` for that platform): a flag that overrides one
+ * of the platform's settings, as every flag overrides its variable (`--shards` over DISCORD_SHARDS).
+ */
+export interface PlatformRunOption<C = Record<string, unknown>> extends PlatformCommandOption {
+  /** The setting (a key of the platform's configuration section) the flag gives a value for. */
+  readonly setting: keyof C & string;
+}
+
 export interface PlatformDescriptor<S extends ConfigSection = ConfigSection> {
   /** Lower-case: the command (`gas discord`), the serve flag (`--discord`) and the platform of its jobs. */
   readonly name: string;
@@ -53,6 +73,8 @@ export interface PlatformDescriptor<S extends ConfigSection = ConfigSection> {
   /** The bot's transport, its client library loaded only now. */
   createTransport(config: SectionValues<S>, logger: Logger): Promise<BotTransport>;
   readonly commands?: readonly PlatformCommand<SectionValues<S>>[];
+  /** Flags of `gas <name>` that override its settings for that run. */
+  readonly options?: readonly PlatformRunOption<SectionValues<S>>[];
 }
 
 /** A platform's descriptor with its settings' type erased, as the registry lists them. */

@@ -5,6 +5,7 @@
  * payloads; everything a person experiences (what is said, when, who may press what) is decided
  * by the flow. Adapters never import ONNX or the worker; they meet the queue only through the flow.
  */
+import { GasError } from '../errors.js';
 import type { Platform } from '../jobs/contracts.js';
 
 /**
@@ -199,6 +200,28 @@ export interface ChatTransport {
    * the message-content intent: its mention, `<@id>`); undefined when any reply there is seen.
    */
   replyMention(ref: StatusRef): string | undefined;
+  /**
+   * What the platform's rate limit on edits is counted per, when it counts them across messages
+   * (Slack: chat.update per app per workspace, so the workspace's team id): one budget per scope,
+   * shared by every live status and every process. Absent: each message is paced on its own.
+   */
+  rateScope?(): string;
+}
+
+/**
+ * The platform refused an edit because the app made too many (Slack's 429 `ratelimited`), and
+ * said when to try again; the transport does not retry it itself, so that whoever paces the
+ * edits decides what to send then (the latest state, the final one first).
+ */
+export class PlatformRateLimited extends GasError {
+  constructor(
+    readonly retryAfterMs: number,
+    /** The `rateScope()` the limit applies to. */
+    readonly scope: string | undefined,
+    what: string,
+  ) {
+    super('service_unavailable', `${what} was rate-limited by the platform; it may be tried again in ${Math.ceil(retryAfterMs / 1000)} s.`, { retryAfterMs, ...(scope ? { scope } : {}) });
+  }
 }
 
 /** The stateless id a button carries: everything else is looked up in Redis. */
