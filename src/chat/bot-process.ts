@@ -10,6 +10,7 @@ import type { EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys, type Keys } from '../jobs/keys.js';
 import { connectServiceRedis, redisFailure, redisPart } from '../jobs/redis.js';
 import { classifyRedisError, RedisAuthError } from '../jobs/redis-errors.js';
+import { redisPlatformStore } from '../jobs/platform-store.js';
 import { jobStores } from '../jobs/stores.js';
 import type { Logger } from '../log.js';
 import { runUntilStopped, startService, type HostedPart, type RunningService } from '../ops/host.js';
@@ -63,6 +64,8 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
   const flowConfig: Partial<ChatFlowConfig> = { admins: queueConfig.admins ?? [], ...options.flow };
 
   const flowPart = (transport: BotTransport) => async (): Promise<HostedPart> => {
+    // What the transport must remember across a restart (a menu's target, uploads it can show again) lives in Redis.
+    transport.useStore?.(redisPlatformStore(redis, keys, transport.platform));
     const flow = new ChatFlow({ redis, keys, queue, blobs, threads, transport, logger: logger.child({ platform: transport.platform }), config: flowConfig });
     const part: HostedPart = {
       name: transport.platform,
