@@ -123,7 +123,7 @@ export interface FakeDiscord {
   readonly applicationId: string;
   readonly guildId: string;
   readonly channelId: string;
-  readonly users: { bot: WireUser; alice: WireUser; bob: WireUser; carol: WireUser; otherBot: WireUser };
+  readonly users: { bot: WireUser; alice: WireUser; bob: WireUser; carol: WireUser; dave: WireUser; otherBot: WireUser };
   readonly roles: { everyone: string; editors: string; admins: string };
   readonly requests: RecordedRequest[];
   readonly violations: Violation[];
