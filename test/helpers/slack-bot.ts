@@ -9,6 +9,7 @@ import { SlackTransport } from '../../adapters/slack/transport.js';
 import { ChatFlow, type ChatFlowConfig } from '../../src/chat/flow.js';
 import { parseButtonId } from '../../src/chat/transport.js';
 import type { GpuWorkerConfig } from '../../gpu-worker/worker.js';
+import { redisPlatformStore } from '../../src/jobs/platform-store.js';
 import { ThreadHistory } from '../../src/jobs/thread-history.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions, type FileInput, type PostedByPerson, type RecordedRequest, type WireMessage } from '../fakes/slack/index.js';
 import { queueHarness, type QueueHarness } from './queue.js';
@@ -24,9 +25,14 @@ export interface SlackBotOptions {
 
 export interface SlackBot {
   fake: FakeSlack;
-  transport: SlackTransport;
-  flow: ChatFlow;
+  /** The running bot's transport and flow (new ones after `restart`). */
+  readonly transport: SlackTransport;
+  readonly flow: ChatFlow;
   queue: QueueHarness;
+  /** Stops the bot (its flow and transport); jobs go on on the worker. */
+  stopBot(): Promise<void>;
+  /** Starts it again on the same Redis, fake and store: a restarted bot process. */
+  startBot(): Promise<void>;
   /** Alice mentions the bot in #general, with files. */
   mention(text: string, files?: FileInput[]): PostedByPerson;
   /** The bot's messages in a thread of #general (status messages, and Undo's note), oldest first; its file shares, the line that opens the thread and pings left out. */
@@ -87,8 +93,15 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
   } else {
     config = { ...base, appToken: fake.appToken };
   }
-  const transport = new SlackTransport(config, logger);
-  const flow = new ChatFlow({ redis: queue.redis, keys: queue.keys, queue: queue.queue, blobs: queue.blobs, threads: new ThreadHistory(queue.redis, queue.keys), transport, logger, config: { ...TEST_FLOW, ...options.flow } });
+  // What the transport keeps across a restart lives in Redis, as the bot process gives it.
+  const store = redisPlatformStore(queue.redis, queue.keys, 'slack');
+  const newBot = () => {
+    const transport = new SlackTransport(config, logger, { store });
+    const flow = new ChatFlow({ redis: queue.redis, keys: queue.keys, queue: queue.queue, blobs: queue.blobs, threads: new ThreadHistory(queue.redis, queue.keys), transport, logger, config: { ...TEST_FLOW, ...options.flow } });
+    return { transport, flow };
+  };
+  let { transport, flow } = newBot();
+  let running = true;
   try {
     if (options.worker !== false) await queue.startWorker(options.worker ?? {});
     await flow.start();
@@ -105,9 +118,23 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
   const report = () => `\n--- fake Slack ---\n${fake.describe()}\n--- bot log ---\n${logs.join('')}`;
   const bot: SlackBot = {
     fake,
-    transport,
-    flow,
+    get transport() {
+      return transport;
+    },
+    get flow() {
+      return flow;
+    },
     queue,
+    async stopBot() {
+      if (running) await flow.stop();
+      running = false;
+    },
+    async startBot() {
+      await bot.stopBot();
+      ({ transport, flow } = newBot());
+      await flow.start();
+      running = true;
+    },
     mention: (text, files = []) => fake.postMessage({ user: fake.users.alice, channel: general, text: `<@${fake.botUserId}> ${text}`, files }),
     statuses: (thread) => inThread(thread).filter((m) => m.subtype === undefined && !isThreadIntro(m) && !isPing(m)),
     sharedFiles: (thread) => inThread(thread).filter((m) => m.subtype === 'file_share'),
@@ -136,7 +163,7 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
     },
     report,
     async close() {
-      await flow.stop().catch(() => {});
+      await bot.stopBot().catch(() => {});
       await fake.close();
       await queue.close();
     },
