@@ -4,6 +4,14 @@
  * message content from a session without the MESSAGE_CONTENT intent unless the message mentions
  * the bot, and sends guild messages only to sessions with GUILD_MESSAGES and direct messages only
  * to sessions with DIRECT_MESSAGES (whose content it never withholds, as Discord does not in DMs).
+ *
+ * Documented in github.com/discord/discord-api-docs: the connection's lifecycle, heartbeats and
+ * sharding in developers/events/gateway.mdx ("Connection Lifecycle", "Sending Heartbeats",
+ * "Sharding"); which intent brings which event, and the content rules, in the same page ("List of
+ * Intents", "Message Content Intent"); the close codes (4002 decode, 4003 not authenticated, 4004
+ * authentication failed, 4005 already authenticated, 4010 invalid shard, 4012 invalid API
+ * version, 4013 invalid intents) in developers/topics/opcodes-and-status-codes.mdx ("Gateway
+ * Close Event Codes"). The heartbeat interval (41.25 s) is what Discord sends today: assumed.
  */
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';

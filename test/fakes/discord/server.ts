@@ -5,6 +5,27 @@
  * limits, bot auth, no threads in DMs), answers a broken rule with Discord's status and error code, and records the
  * rule as a violation. Tests drive people through `slashCommand`, `contextMenu`, `submitModal`,
  * `pressButton` and `postMessage`, and read back every request, message and uploaded byte.
+ *
+ * Where each rule is documented (paths in github.com/discord/discord-api-docs; error codes in
+ * developers/topics/opcodes-and-status-codes.mdx, "JSON Error Codes"):
+ * - every request is checked against Discord's OpenAPI description: spec.ts;
+ * - an interaction is acknowledged within 3 s, else 10062, and its token lives 15 minutes, else
+ *   50027: developers/interactions/receiving-and-responding.mdx ("Responding to an Interaction",
+ *   "Followup Messages"); a second acknowledgement 40060 (its code's description);
+ * - which callback types an interaction may use (6 and 7 for components only, no modal after a
+ *   modal): the same page, "Interaction Callback Type"; the first follow-up after a deferral fills
+ *   the loading message: assumed (it is what clients show), as is 10015 for a webhook call before
+ *   the acknowledgement;
+ * - bot routes take `Authorization: Bot <token>`, else 401: developers/reference.mdx "Authentication";
+ * - rate limits answered 429 with `retry_after` and X-RateLimit-* headers: developers/topics/rate-limits.mdx;
+ *   the buckets' sizes (5 per 5 s per channel or token) are assumed;
+ * - upload limits per file and per request, the bot's permissions, content without the intent,
+ *   notifications, embeds naming attachments: at their functions below;
+ * - an empty message 50006, editing another's message 50005, unknown message 10008 and channel
+ *   10003, a second thread from a message 160004, a thread in a DM 50024: their codes'
+ *   descriptions; a thread inside a thread refused with 50035: assumed;
+ * - message payload and command limits: rules.ts; the gateway's handshake, intents and close
+ *   codes: gateway.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

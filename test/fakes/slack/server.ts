@@ -7,6 +7,26 @@
  * (asynchronous file processing, the 3 s acknowledgement, Block Kit basics, chat.update rate limits,
  * membership, tokens), answers a broken rule as Slack does, and records it as a violation. Tests
  * play people through `postMessage` and `pressButton`, and read back every request and message.
+ *
+ * Where each rule is documented (docs.slack.dev):
+ * - events and interactions acknowledged within 3 s, events retried up to 3 times with
+ *   X-Slack-Retry-Num / X-Slack-Retry-Reason and the same event_id: apis/events-api ("Responding
+ *   to events", "Retries"); over Socket Mode, `hello`, envelopes acknowledged by envelope_id and
+ *   `disconnect` with `refresh_requested`: apis/events-api/using-socket-mode; envelopes lost with a
+ *   connection sent again on the next one: assumed, as Slack's retries;
+ * - HTTP mode's v0 signature and the 5-minute timestamp window: authentication/verifying-requests-from-slack;
+ * - tokens (`not_authed`, `invalid_auth`; the app-level token only for apps.connections.open):
+ *   each method's errors, and apps/socket-mode ("App-level tokens");
+ * - `not_in_channel`, `channel_not_found`, `message_not_found`, `cant_update_message`, `no_text`:
+ *   the errors of reference/methods/chat.postMessage and chat.update; `thread_not_found`: assumed;
+ * - chat.update's limits: per message about one a second (assumed; Slack documents posting one
+ *   message a second per channel), per workspace Tier 3 (apis/web-api/rate-limits), with Retry-After;
+ * - external uploads (length as announced, complete after upload, processed asynchronously and
+ *   shared into a channel or thread on completion): reference/methods/files.getUploadURLExternal
+ *   and files.completeUploadExternal; the refusal codes for a wrong length or an early completion,
+ *   and the processing delay, are assumed;
+ * - Block Kit: rules.ts; modals and shortcuts, notifications, alt_txt, Slack Connect files and the
+ *   sign-in page: at their code below.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
