@@ -398,3 +398,57 @@ describe("Discord's API description, as the fake reads it", () => {
     expect(body('POST', '/channels/1/nonsense')).toBeUndefined();
   });
 });
+
+describe('the fake Discord, rules of issues 14 and 16', () => {
+  it('answers a file over the per-file limit, and a request over the request limit, with 413 40005', async () => {
+    const { fake, client } = await connect({ maxUploadBytes: 1_000, maxRequestBytes: 1_500 });
+    const tooBig = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' }, files: [{ name: 'a.png', data: Buffer.alloc(1_001) }] }));
+    expect([tooBig.status, tooBig.code]).toEqual([413, 40005]);
+    const together = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' }, files: [{ name: 'a.png', data: Buffer.alloc(900) }, { name: 'b.png', data: Buffer.alloc(900) }] }));
+    expect([together.status, together.code]).toEqual([413, 40005]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['upload-too-large', 'request-too-large']);
+  });
+
+  it('takes a string select alone in its row, with 1 to 25 options, and refuses more', async () => {
+    const { fake, client } = await connect();
+    const row = (count: number) => ({ type: 1, components: [{ type: 3, custom_id: 'gas:adjust:j', options: Array.from({ length: count }, (_, i) => ({ label: `part ${i}`, value: String(i) })) }] });
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x', components: [row(25)] } });
+    const error = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x', components: [row(26)] } }));
+    expect([error.status, error.code]).toEqual([400, 50035]);
+    expect(fake.violations.find((v) => v.rule === 'invalid-form-body')?.detail).toContain('components.0.components.0.options BASE_TYPE_MAX_LENGTH');
+  });
+
+  it("gives a message fetched without the MESSAGE_CONTENT intent no content or attachments, unless it mentions the bot", async () => {
+    const { fake, client } = await connect();
+    const plain = fake.postMessage({ user: fake.users.alice, content: 'my garden', attachments: [{ name: 'g.png', data: await png(4, 4), contentType: 'image/png' }] });
+    const mentioning = fake.postMessage({ user: fake.users.alice, content: `<@${fake.users.bot.id}> my garden`, mentions: [fake.users.bot], attachments: [{ name: 'g.png', data: await png(4, 4), contentType: 'image/png' }] });
+    const read = (id: string) => client.rest.get(Routes.channelMessage(fake.channelId, id)) as Promise<{ content: string; attachments: unknown[] }>;
+    expect(await read(plain)).toMatchObject({ content: '', attachments: [] });
+    expect((await read(mentioning)).attachments).toHaveLength(1);
+  });
+
+  it('records whom a sent message notifies by its allowed_mentions, and a bot without MENTION_EVERYONE pings no @everyone', async () => {
+    const { fake, client } = await connect();
+    const { alice, bob } = fake.users;
+    const everyone = (await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: `@everyone <@${alice.id}> <@&${fake.roles.editors}>` } })) as { id: string };
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: `<@${alice.id}> <@${bob.id}>`, allowed_mentions: { users: [bob.id] } } });
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: `<@${alice.id}>`, allowed_mentions: { parse: [] } } });
+    expect(fake.notifications.map((n) => [n.users, n.roles, n.everyone])).toEqual([
+      [[alice.id], [], false],
+      [[bob.id], [], false],
+    ]);
+    expect(fake.notifications[0].messageId).toBe(everyone.id);
+  });
+
+  it("sends interactions the app's permissions where they happen, less what the channel denies it", async () => {
+    const { fake, client } = await connect();
+    fake.denyBot(fake.channelId, ['attachFiles']);
+    let received: Interaction | undefined;
+    client.once(Events.InteractionCreate, (interaction) => (received = interaction));
+    fake.slashCommand({ user: fake.users.alice, options: { request: 'x' } });
+    const interaction = await fake.waitFor(() => received, { describe: 'the interaction' });
+    expect(interaction.appPermissions?.has('AttachFiles')).toBe(false);
+    expect(interaction.appPermissions?.has('ViewChannel')).toBe(true);
+    expect(interaction.attachmentSizeLimit).toBe(10 * 1024 * 1024);
+  });
+});
