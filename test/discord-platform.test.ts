@@ -354,6 +354,10 @@ describe('Discord: commands, the gateway and shards (issues 12 and 16)', () => {
     fake = await startFakeDiscord();
     const leader = await open({}, {});
     const follower = await open({}, {}, { gateway: 'lead' });
+    const another = new DiscordTransport({ token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl }, silent);
+    transports.push(another);
+    another.connectWhenLeading(); // as a bot process that holds leases would, before start
+    await another.start(new RecordingHandlers());
     expect(fake.identified).toHaveLength(1);
     expect(follower.transport.leading).toBe(false);
     expect(follower.transport.connected()).toBe(true);
@@ -365,5 +369,6 @@ describe('Discord: commands, the gateway and shards (issues 12 and 16)', () => {
     await follower.transport.lead();
     expect(fake.identified).toHaveLength(2);
     expect(follower.transport.leading).toBe(true);
+    expect(another.leading).toBe(false);
   });
 });

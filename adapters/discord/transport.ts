@@ -173,6 +173,8 @@ export class DiscordTransport implements ChatTransport {
   private readonly threadNames = new Map<string, string>();
   /** Servers' upload limits per file, as their interactions said. */
   private readonly guildLimits = new Map<string, number>();
+  /** When the gateway connects: at `start`, or when `lead()` is called. */
+  private gatewayMode: 'start' | 'lead';
 
   constructor(config: DiscordConfigInput, private readonly log: Logger = createLogger('discord'), private readonly deps: DiscordDeps = {}) {
     this.config = parseDiscordConfig(config);
@@ -180,6 +182,7 @@ export class DiscordTransport implements ChatTransport {
     this.rest = (deps.rest ?? deps.client?.rest ?? new REST({ api: this.config.apiUrl })).setToken(this.config.token);
     this.files = attachmentSource(attachmentHosts(this.config.apiUrl), deps.fetch);
     this.store = deps.store ?? memoryPlatformStore();
+    this.gatewayMode = deps.gateway ?? 'start';
     const { allowedGuilds, allowedChannels, allowedRoles, adminRoles, dmsEnabled } = this.config;
     this.access = new AccessPolicy({ spaces: allowedGuilds, channels: allowedChannels, roles: allowedRoles, adminRoles, directMessages: dmsEnabled }, { space: 'server' });
   }
@@ -196,9 +199,18 @@ export class DiscordTransport implements ChatTransport {
     this.store = store;
   }
 
+  /**
+   * Called before `start` by a bot process that shares the token with others: the gateway then
+   * connects only on `lead()` (when this process holds the gateway's lease, `gatewayLease()`), and
+   * disconnects on `unlead()`; statuses are edited over REST either way.
+   */
+  connectWhenLeading(): void {
+    this.gatewayMode = 'lead';
+  }
+
   async start(handlers: ChatFlowHandlers): Promise<void> {
     this.handlers = handlers;
-    if (this.deps.gateway !== 'lead') await this.lead();
+    if (this.gatewayMode === 'start') await this.lead();
   }
 
   /** Connects the gateway (interactions and messages start arriving); idempotent. */
@@ -269,7 +281,7 @@ export class DiscordTransport implements ChatTransport {
    */
   connected(): boolean {
     const client = this.client;
-    if (!client) return this.deps.gateway === 'lead' && this.handlers !== undefined;
+    if (!client) return this.gatewayMode === 'lead' && this.handlers !== undefined;
     return client.isReady() && client.ws.shards.size > 0 && client.ws.shards.every((shard) => shard.status === Status.Ready);
   }
 
