@@ -117,6 +117,8 @@ const UPLOAD_SHRINK = 0.6;
 const REFUSED_WEBHOOK_CODES = new Set([50027, 10015]);
 /** The channel route refused an edit: no access to the channel (50001), missing permissions (50013), or no such message there (10008). */
 const REFUSED_EDIT_CODES = [50001, 50013, 10008];
+/** Status messages whose attachments are kept in memory too (the most recently written). */
+const MAX_REMEMBERED = 256;
 /** How long the store keeps a status message's attachments and where it moved: as long as people may still act on it. */
 const STATUS_MEMORY_MS = 7 * 24 * 3600_000;
 /** A button or menu id of ours: `gas:<action>:<job id>`, the job id a UUID or a test's short name. */
@@ -383,6 +385,10 @@ export class DiscordTransport implements ChatTransport {
       const hash = previous?.get(attachment.filename)?.id === attachment.id ? previous.get(attachment.filename)!.hash : hashes.get(attachment.filename);
       if (hash) carried.set(attachment.filename, { id: attachment.id, hash });
     }
+    // A message that carries no image and never did (a line in a thread, a ping) has nothing to remember.
+    if (carried.size === 0 && !previous) return;
+    this.carried.delete(messageId);
+    if (this.carried.size >= MAX_REMEMBERED) this.carried.delete(this.carried.keys().next().value!); // the store keeps the rest
     this.carried.set(messageId, carried);
     await this.store.set(`carried:${messageId}`, JSON.stringify([...carried]), STATUS_MEMORY_MS).catch((error: unknown) => this.log.debug({ err: String(error) }, 'could not store what a status carries'));
   }
