@@ -27,6 +27,8 @@ import { freePort } from './helpers/private-redis.js';
 
 const MIB = 1024 * 1024;
 const silent = createLogger('slack-test', { level: 'silent' });
+/** The real flow pings a requester whose edit took long, which a busy machine makes of any edit: not here, where messages are counted. */
+const NO_PINGS = { notifyAfterMs: 3_600_000 };
 
 let fake: FakeSlack | undefined;
 let transport: SlackTransport | undefined;
@@ -306,7 +308,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     harness = await queueHarness();
     fake = await startFakeSlack();
     transport = new SlackTransport(await transportConfig(fake, 'socket'), silent);
-    flow = new ChatFlow({ redis: harness.redis, keys: harness.keys, queue: harness.queue, blobs: harness.blobs, threads: new ThreadHistory(harness.redis, harness.keys), transport, logger: silent });
+    flow = new ChatFlow({ redis: harness.redis, keys: harness.keys, queue: harness.queue, blobs: harness.blobs, threads: new ThreadHistory(harness.redis, harness.keys), transport, logger: silent, config: NO_PINGS });
     await flow.start();
     const photo = await solidPng(64, 64);
     const { ts, eventIds } = fake.postMessage({ user: fake.users.alice, channel: fake.channels.general, text: mention(fake, REQUEST), files: [{ name: 'p.png', data: photo }] });
@@ -329,7 +331,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     await harness.startWorker({ defaultSteps: 600 });
     fake = await startFakeSlack();
     transport = new SlackTransport(await transportConfig(fake, 'socket'), silent);
-    flow = new ChatFlow({ redis: harness.redis, keys: harness.keys, queue: harness.queue, blobs: harness.blobs, threads: new ThreadHistory(harness.redis, harness.keys), transport, logger: silent });
+    flow = new ChatFlow({ redis: harness.redis, keys: harness.keys, queue: harness.queue, blobs: harness.blobs, threads: new ThreadHistory(harness.redis, harness.keys), transport, logger: silent, config: NO_PINGS });
     await flow.start();
     const { ts } = fake.postMessage({ user: fake.users.alice, channel: fake.channels.general, text: mention(fake, REQUEST), files: [{ name: 'scene.png', data: await encodePng(await sceneImage()) }] });
     const f = fake;
@@ -354,7 +356,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     harness = await queueHarness();
     fake = await startFakeSlack({ delivery: 'http' });
     transport = new SlackTransport(await transportConfig(fake, 'http'), silent);
-    flow = new ChatFlow({ redis: harness.redis, keys: harness.keys, queue: harness.queue, blobs: harness.blobs, threads: new ThreadHistory(harness.redis, harness.keys), transport, logger: silent });
+    flow = new ChatFlow({ redis: harness.redis, keys: harness.keys, queue: harness.queue, blobs: harness.blobs, threads: new ThreadHistory(harness.redis, harness.keys), transport, logger: silent, config: NO_PINGS });
     await flow.start();
     const { ts, eventIds } = fake.postMessage({ user: fake.users.alice, channel: fake.channels.dm, text: REQUEST, files: [{ name: 'p.png', data: await solidPng(64, 64) }] });
     fake.redeliver(eventIds[0]);
