@@ -219,16 +219,19 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     const b = await start({ worker: { defaultSteps: 40 } });
     const { fake } = b;
     const scene = await sceneFile();
-    const cases: Array<{ name: string; text: string; files: Parameters<SlackBot['mention']>[1]; says: string; filesRead?: false }> = [
+    const cases: Array<{ name: string; text: string; files: Parameters<SlackBot['mention']>[1]; says: string; filesRead?: false; refusal?: 'page' | 'redirect' }> = [
       { name: 'no file', text: REQUEST, files: [], says: 'Attach the image to edit: a request needs a photo to work on.' },
       { name: 'a PDF', text: REQUEST, files: [{ name: 'report.pdf', data: Buffer.from('%PDF-1.7\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n'), mimetype: 'application/pdf' }], says: 'report.pdf is not an image. Send a JPEG, PNG, WebP, GIF or AVIF/HEIF photo.' },
       { name: 'a PNG declaring 20000×20000', text: REQUEST, files: [{ name: 'bomb.png', data: hugePngHeader() }], says: 'The image is too large: the limit is 40 megapixels. Send a smaller image.' },
       { name: 'the sign-in page instead of the file (no files:read)', text: REQUEST, files: [scene], says: 'Slack sent a web page instead of the image: the bot needs the files:read scope (reinstall the app after adding it).', filesRead: false },
+      // Issue 16: Slack may also answer with a redirect to its sign-in page; and an SVG is an image of another format, not a missing scope.
+      { name: 'a redirect to the sign-in page instead of the file (no files:read)', text: REQUEST, files: [scene], says: 'Slack sent a web page instead of the image: the bot needs the files:read scope (reinstall the app after adding it).', filesRead: false, refusal: 'redirect' },
+      { name: 'an SVG', text: REQUEST, files: [{ name: 'logo.svg', data: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'), mimetype: 'image/svg+xml' }], says: 'logo.svg is an SVG image, which cannot be edited. Send a JPEG, PNG, WebP, GIF, AVIF/HEIF or TIFF photo.' },
       { name: 'an empty request', text: '', files: [scene], says: 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".' },
       { name: 'a 1,001-character request', text: `turn the dog into a tiger ${'x'.repeat(975)}`, files: [scene], says: 'The request is 1001 characters long; keep it under 1000.' },
     ];
     for (const [i, c] of cases.entries()) {
-      fake.setFilesRead(c.filesRead ?? true);
+      fake.setFilesRead(c.filesRead ?? true, c.refusal);
       const { ts } = b.mention(c.text, c.files);
       const answer = await fake.waitFor(() => fake.ephemerals[i], { describe: `the answer to ${c.name}` });
       expect(answer, c.name).toMatchObject({ channel: fake.channels.general, user: fake.users.alice, thread_ts: ts, text: c.says });
