@@ -200,6 +200,19 @@ describe('Discord: threads and images (issue 14, defects 6 and 9)', () => {
     expect(fake.notifications.map((n) => n.users)).toEqual([[fake.users.alice.id]]);
   });
 
+  it("answers a person's message in a thread as a reply that pings nobody, the person included", async () => {
+    const { fake, transport, flow } = await open();
+    const ref = await statusOf(fake, flow, message('Queued'));
+    await transport.postInThread(ref, { text: 'Reply here…', images: [], buttons: [], final: true });
+    const botUser = fake.users.bot;
+    const said = fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: `<@${botUser.id}> make it pink`, mentions: [botUser] });
+    const [{ message: incoming }] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'the reply' });
+    await incoming.replyPrivately('That image is too large.');
+    const answer = fake.messages(ref.thread).find((m) => m.message_reference?.message_id === said)!;
+    expect(answer.content).toBe('That image is too large.');
+    expect(fake.notifications).toEqual([]);
+  });
+
   it('shows a footer as small subtext under the text', async () => {
     const { fake, transport, flow } = await open();
     const ref = await statusOf(fake, flow, message('Queued'));

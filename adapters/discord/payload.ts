@@ -132,9 +132,12 @@ export const privateReply = (text: string): InteractionReplyOptions & { flags: M
   allowedMentions: { parse: [] },
 });
 
-/** An answer to a person's message that pings only them (outside an interaction Discord has no private replies). */
+/**
+ * An answer to a person's message (outside an interaction Discord has no private replies): a reply
+ * to it, pinging nobody, the person included; the bot pings only a requester whose edit ended.
+ */
 export const replyBody = (text: string, messageId: string): RESTPostAPIChannelMessageJSONBody => ({
   content: truncateContent(text),
   message_reference: { message_id: messageId, fail_if_not_exists: false },
-  allowed_mentions: { parse: [], replied_user: true },
+  allowed_mentions: { parse: [], replied_user: false },
 });
