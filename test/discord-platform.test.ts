@@ -221,6 +221,38 @@ describe('Discord: threads and images (issue 14, defects 6 and 9)', () => {
   });
 });
 
+describe('Discord: no empty thread (issue 14, defect 6)', () => {
+  it('leaves no thread behind where it cannot write in threads: the request is refused before anything is posted', async () => {
+    const { fake, transport, flow } = await open();
+    // What the flow does with a request: the status, then the line that opens its thread.
+    flow.onEdit = async (request) => {
+      const ref = await request.postStatus(message('Queued'));
+      await transport.postInThread(ref, { text: 'Reply here…', images: [], buttons: [], final: true });
+    };
+    fake.denyBot(fake.channelId, ['sendMessagesInThreads']);
+    fake.slashCommand({ user: fake.users.alice, options: { image: { name: 'p.png', data: await solidPng(8, 8), contentType: 'image/png' }, request: 'turn the dog into a tiger' } });
+    await fake.waitFor(() => ephemerals(fake).length > 0, { describe: 'the refusal' });
+    expect(ephemerals(fake)[0]).toContain('Send Messages in Threads');
+    expect([...fake.requests].filter((r) => r.path.endsWith('/threads'))).toEqual([]);
+    expect(fake.messages(fake.channelId).filter((m) => m.author.id === fake.users.bot.id && !(m.flags & 64))).toEqual([]);
+  });
+
+  it('starts the thread only with the line that goes into it, so a request whose status fails leaves no thread', async () => {
+    const { fake, flow } = await open();
+    let failed: unknown;
+    flow.onEdit = async (request) => {
+      await request.postStatus(message('Queued')).catch((error: unknown) => (failed = error));
+    };
+    fake.failNext((method, path) => method === 'PATCH' && path.startsWith('/webhooks/'), { status: 500, code: 0, message: 'Internal Server Error' });
+    fake.failNext((method, path) => method === 'PATCH' && path.startsWith('/webhooks/'), { status: 500, code: 0, message: 'Internal Server Error' });
+    fake.failNext((method, path) => method === 'PATCH' && path.startsWith('/webhooks/'), { status: 500, code: 0, message: 'Internal Server Error' });
+    fake.failNext((method, path) => method === 'PATCH' && path.startsWith('/webhooks/'), { status: 500, code: 0, message: 'Internal Server Error' });
+    fake.slashCommand({ user: fake.users.alice, options: { image: { name: 'p.png', data: await solidPng(8, 8), contentType: 'image/png' }, request: 'turn the dog into a tiger' } });
+    await fake.waitFor(() => failed, { describe: 'the status failing', timeoutMs: 30_000 });
+    expect(fake.requests.filter((r) => r.path.endsWith('/threads'))).toEqual([]);
+  });
+});
+
 describe('Discord: upload limits per file (issue 16)', () => {
   it("sends files that fit the interaction's attachment_size_limit as they are, though together they pass the old 10 MiB", async () => {
     // A boosted server: 50 MiB per file, as the interaction says; requests up to 25 MiB.

@@ -205,6 +205,15 @@ describe('Slack: interactions (issues 14 and 16)', () => {
     expect([fake.views, flow.edits]).toEqual([[], []]);
   });
 
+  it('shows a footer in small grey type, a context block after the buttons', async () => {
+    const { fake, transport, flow } = await open();
+    const { ref } = await statusOf(fake, flow);
+    await transport.editStatus(ref, message('The edit failed.', [], { footer: 'ref 0b6f', final: true }));
+    const blocks = fake.message(fake.channels.general, ref.message)!.blocks!;
+    expect(blocks.map((b) => b.type)).toEqual(['section', 'actions', 'context']);
+    expect(blocks.at(-1)).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: 'ref 0b6f' }] });
+  });
+
   it('hands the flow the option chosen in a static select as the press value', async () => {
     const { fake, transport, flow } = await open();
     const { ref } = await statusOf(fake, flow);
