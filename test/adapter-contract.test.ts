@@ -51,10 +51,12 @@ describe.each(DRIVERS)('the %s adapter', (_name, start) => {
   const open = async (options?: DriverOptions) => (driver = await start(options));
   const firstEdit = (d: AdapterDriver) => until(() => d.handlers.edits[0], 'editRequest');
 
-  /** An edit request with a photo whose first status is posted: where that status lives. */
+  /** An edit request with a photo whose first status is posted, and the line that opens its thread after it, as the flow posts them: where the status lives. */
   async function editWithStatus(d: AdapterDriver) {
     await d.requestEdit(REQUEST, await photo('photo.png', 40, 30));
-    return (await firstEdit(d)).request.postStatus(await running());
+    const ref = await (await firstEdit(d)).request.postStatus(await running());
+    await d.transport.postInThread(ref, { text: 'Reply here and what to change next; Undo steps back one edit.', images: [], buttons: [], final: true });
+    return ref;
   }
 
   it('hands the flow an edit request with its photo, then posts its status and edits it', async () => {

@@ -115,7 +115,8 @@ describe('downloadFile', () => {
       seen,
       fetch: async (input, init) => {
         seen.push({ url: String(input), authorization: new Headers(init?.headers).get('authorization') });
-        expect(init?.redirect).toBe('error');
+        // Never followed: a redirect comes back as an answer, and is refused (see test/photo-formats.test.ts).
+        expect(init?.redirect).toBe('manual');
         return answer(String(input), init);
       },
     };

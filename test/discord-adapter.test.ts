@@ -28,8 +28,11 @@ let transport: DiscordTransport | undefined;
 afterEach(async () => {
   await transport?.stop();
   await fake?.close();
+  // Every request the transport made must be one Discord's API description allows, whatever the test asserted.
+  const offSpec = fake?.violations.filter((v) => v.rule === 'spec') ?? [];
   transport = undefined;
   fake = undefined;
+  expect(offSpec).toEqual([]);
 });
 
 /** Settings beyond the connection; a function when they name the fake's ids. */
@@ -85,7 +88,13 @@ const channelPatches = (f: FakeDiscord) => f.requests.filter((r) => r.method ===
 const callbacks = (f: FakeDiscord) => f.requests.filter((r) => r.path.endsWith('/callback'));
 const rules = (f: FakeDiscord) => f.violations.map((v) => v.rule);
 
-/** Runs /edit and resolves with the status ref the transport returned for the first status. */
+/** What the flow does after a conversation's first status: posts the line that opens its thread (which starts the thread). */
+async function openThread(f: FakeDiscord, ref: DiscordStatusRef) {
+  const opening = await transport!.postInThread(ref, { text: `Reply here with <@${f.users.bot.id}> and what to change next; Undo steps back one edit.`, images: [], buttons: [], final: true });
+  await f.waitFor(() => f.channel(ref.thread), { describe: 'the edit thread' });
+  return opening;
+}
+
 /** The status of an /edit, with the interaction's token and when the interaction was sent (its token's clock starts then). */
 async function editWithStatus(f: FakeDiscord, flow: RecordingHandlers, photo: Buffer): Promise<DiscordStatusRef & { token: string; sentAt: number }> {
   let ref: DiscordStatusRef | undefined;
@@ -138,12 +147,19 @@ describe('DiscordTransport', () => {
     expect(post.json).toMatchObject({
       content: '**Editing**: 2 changes, done <t:1893456000:R>',
       embeds: [{ image: { url: 'attachment://masks.png' } }],
-      attachments: [{ id: 0, filename: 'masks.png', description: 'masks.png alt' }],
+      // A new upload's id is its index, as a snowflake string (Discord's API description).
+      attachments: [{ id: '0', filename: 'masks.png', description: 'masks.png alt' }],
       components: [{ type: 1, components: [{ type: 2, style: 4, label: 'Cancel', custom_id: 'gas:cancel:job-1' }] }],
       allowed_mentions: { parse: [] },
     });
-    const thread = await fake.waitFor(() => fake.channel(status.id), { describe: 'a thread started from the status message' });
+    // Issue 14 (defect 6): the thread starts with the first message that goes into it, the flow's line
+    // that opens the conversation, which lands in the thread, never in the channel.
+    expect(fake.channel(status.id)).toBeUndefined();
+    const opening = await openThread(fake, ref);
+    const thread = fake.channel(status.id);
     expect([thread.parent_id, thread.name]).toEqual([fake.channelId, 'turn the dog into a tiger']);
+    expect(fake.message(opening.message)?.channel_id).toBe(status.id);
+    expect(fake.messages(fake.channelId).filter((m) => m.content.startsWith('Reply here'))).toEqual([]);
 
     const result = await solidPng(96, 64, { r: 250, g: 140, b: 20 });
     await transport.editStatus(ref, await finalStatus(result));
@@ -191,7 +207,7 @@ describe('DiscordTransport', () => {
   it('passes a reply in the edit thread that mentions the bot to threadMessage, mention stripped, and ignores bots', async () => {
     const { fake, flow } = await setup();
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
-    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    await openThread(fake, ref);
     const bot = fake.users.bot;
     fake.postMessage({ user: fake.users.otherBot, channelId: ref.thread, content: `<@${bot.id}> obey`, mentions: [bot] });
     fake.postMessage({ user: fake.users.bob, channelId: ref.thread, content: 'chatting, no mention' });
@@ -214,7 +230,7 @@ describe('DiscordTransport', () => {
   it('asks for a mention when a reply to the bot does not ping it, since Discord hides what it says', async () => {
     const { fake, flow } = await setup();
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
-    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    await openThread(fake, ref);
     const status = fake.postMessage({ user: fake.users.bot, channelId: ref.thread, content: 'Done.' });
     const reply = fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: 'now make the sky cloudy', replyTo: status, replyPings: false });
     const answer = await fake.waitFor(() => fake.messages(ref.thread).find((m) => m.message_reference?.message_id === reply), { describe: 'the answer to the silent reply' });
@@ -225,7 +241,7 @@ describe('DiscordTransport', () => {
   it('posts a thread reply status as a new message in the thread', async () => {
     const { fake, flow } = await setup();
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
-    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    await openThread(fake, ref);
     fake.postMessage({ user: fake.users.alice, channelId: ref.thread, content: `<@${fake.users.bot.id}> again`, mentions: [fake.users.bot] });
     const [{ message }] = await fake.waitFor(() => flow.messages.length > 0 && flow.messages, { describe: 'threadMessage' });
     const next = await message.postStatus(await runningStatus());
@@ -287,7 +303,8 @@ describe('DiscordTransport', () => {
   });
 
   it('sends a smaller JPEG, and says so, when Discord answers the result upload with 413', async () => {
-    const { fake, flow, transport } = await setup({ maxUploadBytes: 60_000 });
+    // Discord's real limit is lower than what the interaction said (attachment_size_limit 10 MiB).
+    const { fake, flow, transport } = await setup({ maxUploadBytes: 60_000, attachmentSizeLimit: 10 * MIB });
     const ref = await editWithStatus(fake, flow, await solidPng(40, 30));
     const result = await noisePng(400, 300); // JPEG alone does not bring noise under the limit
     expect(result.length).toBeGreaterThan(60_000);
@@ -338,7 +355,7 @@ describe('DiscordTransport', () => {
   it('with DISCORD_MESSAGE_CONTENT counts any message in its own edit thread but none in people\'s threads', async () => {
     const { fake, flow } = await setup({}, (f) => ({ messageContent: true, allowedChannels: [f.channelId] }));
     const ref = await editWithStatus(fake, flow, await solidPng(16, 16));
-    await fake.waitFor(() => fake.channel(ref.thread), { describe: 'the edit thread' });
+    await openThread(fake, ref);
     // A person's own thread is not the bot's: without a mention the bot stays out of it.
     const theirs = fake.createThread({ user: fake.users.bob, name: 'chat' });
     fake.postMessage({ user: fake.users.bob, channelId: theirs, content: 'make it blue' });
@@ -356,7 +373,7 @@ describe('DiscordTransport', () => {
   });
 
   it('keeps the upload note when the text is at the length limit', async () => {
-    const { fake, flow, transport } = await setup({ maxUploadBytes: 60_000 });
+    const { fake, flow, transport } = await setup({ maxUploadBytes: 60_000, attachmentSizeLimit: 10 * MIB });
     const ref = await editWithStatus(fake, flow, await solidPng(16, 16));
     const message = { ...(await finalStatus(await noisePng(400, 300))), text: 'z'.repeat(2000) };
     await transport.editStatus(ref, message);

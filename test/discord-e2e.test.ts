@@ -108,7 +108,8 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     expect(writes.filter(isFinalWrite), report).toHaveLength(1);
     expect(writes.at(-1)!.content).toBe(final.content);
 
-    expect(final.content.split('\n')[0]).toBe(`**Edit**: ${REQUEST}`);
+    // Issue 14 (defect 10): edits are numbered in their thread.
+    expect(final.content.split('\n')[0]).toBe(`**Edit 1**: ${REQUEST}`);
     expect(stateLine(final.content)).toMatch(/seed 7$/);
     expect(buttonsOf(final)).toEqual(['Retry', 'Undo', 'Masks']);
     expect(final.attachments.map((a) => a.filename)).toEqual(['edit.png']);
@@ -188,6 +189,8 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
       ['no image', { request: REQUEST }, /attach/i],
       ['a text file', { image: { name: 'notes.txt', data: Buffer.from('hello'), contentType: 'text/plain' }, request: REQUEST }, /not an image/i],
+      // Issue 16: an image of another format is refused with the formats that work, not edited.
+      ['an SVG', { image: { name: 'logo.svg', data: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), contentType: 'image/svg+xml' }, request: REQUEST }, /^logo\.svg is an SVG image, which cannot be edited\. Send a JPEG, PNG, WebP, GIF, AVIF\/HEIF or TIFF photo\.$/],
       ['a 20000×20000 PNG', { image: { name: 'huge.png', data: hugePngHeader(), contentType: 'image/png' }, request: REQUEST }, /too large/i],
       ['an empty request', { image: scene, request: '   ' }, /what to change/i],
       ['a 1,001-character request', { image: scene, request: `turn the dog into a tiger ${'x'.repeat(975)}` }, /1001 characters/],

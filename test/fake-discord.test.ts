@@ -148,19 +148,38 @@ describe('the fake Discord with the real discord.js', () => {
     expect(fake.violations.map((v) => v.rule)).toEqual(['upload-too-large']);
   });
 
+  // `inSpec`: Discord's API description refuses the body too; it allows up to 40 components (the
+  // limit of messages with the IS_COMPONENTS_V2 flag), so six rows are refused by the 5-row rule alone.
   it.each([
-    ['content over 2000 characters', { content: 'x'.repeat(2001) }, 'content'],
-    ['six action rows', { components: Array.from({ length: 6 }, (_, i) => ({ type: 1, components: [{ type: 2, style: 2, custom_id: `b${i}`, label: 'b' }] })) }, 'components'],
-    ['six buttons in a row', { components: [{ type: 1, components: Array.from({ length: 6 }, (_, i) => ({ type: 2, style: 2, custom_id: `b${i}`, label: 'b' })) }] }, 'components'],
-    ['a custom_id over 100 characters', { components: [{ type: 1, components: [{ type: 2, style: 2, custom_id: 'c'.repeat(101), label: 'b' }] }] }, 'components'],
-  ])('answers %s with 400 Invalid Form Body naming the field', async (_name, body, field) => {
+    ['content over 2000 characters', { content: 'x'.repeat(2001) }, 'content', true],
+    ['six action rows', { components: Array.from({ length: 6 }, (_, i) => ({ type: 1, components: [{ type: 2, style: 2, custom_id: `b${i}`, label: 'b' }] })) }, 'components', false],
+    ['six buttons in a row', { components: [{ type: 1, components: Array.from({ length: 6 }, (_, i) => ({ type: 2, style: 2, custom_id: `b${i}`, label: 'b' })) }] }, 'components', true],
+    ['a custom_id over 100 characters', { components: [{ type: 1, components: [{ type: 2, style: 2, custom_id: 'c'.repeat(101), label: 'b' }] }] }, 'components', true],
+  ])('answers %s with 400 Invalid Form Body naming the field', async (_name, body, field, inSpec) => {
     const { fake, client } = await connect();
     const interaction = await slashCommand(fake, client);
     await interaction.deferReply();
     const error = await apiError(interaction.editReply(body));
     expect([error.status, error.code, error.message.split('\n')[0]]).toEqual([400, 50035, 'Invalid Form Body']);
     expect(Object.keys((error.rawError as { errors: object }).errors)).toEqual([field]);
-    expect(fake.violations.map((v) => v.rule)).toEqual(['invalid-form-body']);
+    // The fake checks every request against Discord's own API description first.
+    expect(fake.violations.map((v) => v.rule)).toEqual(inSpec ? ['spec', 'invalid-form-body'] : ['invalid-form-body']);
+    if (inSpec) expect(fake.violations[0].detail).toContain(`messages/@original: ${field}`);
+  });
+
+  it("records every request that Discord's API description refuses: a misspelt field, a wrong type, a route it does not have", async () => {
+    const { fake, client } = await connect();
+    const message = (await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'status', allowed_mentions: { parse: [] } } })) as { id: string };
+    expect(fake.violations).toEqual([]);
+    await client.rest.patch(Routes.channelMessage(fake.channelId, message.id), { body: { content: 'edited', alowed_mentions: { parse: [] } } });
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x', message_reference: { message_id: 42 } } });
+    await client.rest.get('/channels/1/nonsense' as `/${string}`).catch(() => {});
+    expect(fake.violations.map((v) => [v.rule, v.detail])).toEqual([
+      ['spec', 'PATCH /channels/{channel_id}/messages/{message_id}: (body): unknown key alowed_mentions'],
+      ['spec', expect.stringMatching(/^POST \/channels\/\{channel_id\}\/messages: message_reference\.message_id: /)],
+      ['spec', "GET /channels/1/nonsense is not a route of Discord's API description"],
+      ['unknown-route', 'GET /channels/:id/nonsense'],
+    ]);
   });
 
   it('answers more than ten attachments with 400 Invalid Form Body', async () => {
@@ -170,7 +189,8 @@ describe('the fake Discord with the real discord.js', () => {
     const files = Array.from({ length: 11 }, (_, i) => ({ attachment: Buffer.from([i]), name: `f${i}.bin` }));
     const error = await apiError(interaction.editReply({ files }));
     expect([error.status, error.code]).toEqual([400, 50035]);
-    expect(fake.violations[0].detail).toContain('BASE_TYPE_MAX_LENGTH');
+    expect(fake.violations.find((v) => v.rule === 'invalid-form-body')?.detail).toContain('BASE_TYPE_MAX_LENGTH');
+    expect(fake.violations.find((v) => v.rule === 'spec')?.detail).toContain('attachments');
   });
 
   it('rate-limits message edits with 429, retry_after and the X-RateLimit headers', async () => {
@@ -353,5 +373,82 @@ describe('the fake gateway, spoken to directly', () => {
     const oldVersion = await rawGateway(fake, '?v=9&encoding=json');
     expect(await oldVersion.closed()).toBe(4012);
     expect(fake.violations.map((v) => v.rule)).toEqual(['bad-token', 'gateway-version']);
+  });
+});
+
+describe("Discord's API description, as the fake reads it", () => {
+  it('maps each route the bot uses to its request body, literal segments before parameters, from the pinned package', async () => {
+    const { readRoutes, findRoute, SPEC_PACKAGE } = await import('./fakes/discord/spec.js');
+    const { readFileSync } = await import('node:fs');
+    const pinned = JSON.parse(readFileSync('package.json', 'utf8')).devDependencies[SPEC_PACKAGE.name];
+    expect(pinned).toBe(SPEC_PACKAGE.version);
+    const routes = readRoutes();
+    const body = (method: string, path: string) => {
+      const route = findRoute(routes, method, path);
+      return route && [route.template, route.requestBody];
+    };
+    expect(body('POST', '/channels/1/messages')).toEqual(['/channels/{channel_id}/messages', 'MessageCreateRequest']);
+    expect(body('PATCH', '/channels/1/messages/2')).toEqual(['/channels/{channel_id}/messages/{message_id}', 'MessageEditRequestPartial']);
+    expect(body('POST', '/channels/1/messages/2/threads')).toEqual(['/channels/{channel_id}/messages/{message_id}/threads', 'CreateTextThreadWithMessageRequest']);
+    expect(body('PATCH', '/webhooks/1/token/messages/@original')).toEqual(['/webhooks/{webhook_id}/{webhook_token}/messages/@original', 'IncomingWebhookUpdateRequestPartial']);
+    expect(body('PATCH', '/webhooks/1/token/messages/2')?.[0]).toBe('/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}');
+    expect(body('PUT', '/applications/1/guilds/2/commands')).toEqual(['/applications/{application_id}/guilds/{guild_id}/commands', 'ApplicationCommandUpdateRequest[] | null']);
+    expect(body('POST', '/interactions/1/token/callback')?.[1]).toContain('ModalInteractionCallbackRequest');
+    expect(body('GET', '/gateway/bot')).toEqual(['/gateway/bot', undefined]);
+    expect(body('POST', '/channels/1/nonsense')).toBeUndefined();
+  });
+});
+
+describe('the fake Discord, rules of issues 14 and 16', () => {
+  it('answers a file over the per-file limit, and a request over the request limit, with 413 40005', async () => {
+    const { fake, client } = await connect({ maxUploadBytes: 1_000, maxRequestBytes: 1_500 });
+    const tooBig = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' }, files: [{ name: 'a.png', data: Buffer.alloc(1_001) }] }));
+    expect([tooBig.status, tooBig.code]).toEqual([413, 40005]);
+    const together = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' }, files: [{ name: 'a.png', data: Buffer.alloc(900) }, { name: 'b.png', data: Buffer.alloc(900) }] }));
+    expect([together.status, together.code]).toEqual([413, 40005]);
+    expect(fake.violations.map((v) => v.rule)).toEqual(['upload-too-large', 'request-too-large']);
+  });
+
+  it('takes a string select alone in its row, with 1 to 25 options, and refuses more', async () => {
+    const { fake, client } = await connect();
+    const row = (count: number) => ({ type: 1, components: [{ type: 3, custom_id: 'gas:adjust:j', options: Array.from({ length: count }, (_, i) => ({ label: `part ${i}`, value: String(i) })) }] });
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x', components: [row(25)] } });
+    const error = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x', components: [row(26)] } }));
+    expect([error.status, error.code]).toEqual([400, 50035]);
+    expect(fake.violations.find((v) => v.rule === 'invalid-form-body')?.detail).toContain('components.0.components.0.options BASE_TYPE_MAX_LENGTH');
+  });
+
+  it("gives a message fetched without the MESSAGE_CONTENT intent no content or attachments, unless it mentions the bot", async () => {
+    const { fake, client } = await connect();
+    const plain = fake.postMessage({ user: fake.users.alice, content: 'my garden', attachments: [{ name: 'g.png', data: await png(4, 4), contentType: 'image/png' }] });
+    const mentioning = fake.postMessage({ user: fake.users.alice, content: `<@${fake.users.bot.id}> my garden`, mentions: [fake.users.bot], attachments: [{ name: 'g.png', data: await png(4, 4), contentType: 'image/png' }] });
+    const read = (id: string) => client.rest.get(Routes.channelMessage(fake.channelId, id)) as Promise<{ content: string; attachments: unknown[] }>;
+    expect(await read(plain)).toMatchObject({ content: '', attachments: [] });
+    expect((await read(mentioning)).attachments).toHaveLength(1);
+  });
+
+  it('records whom a sent message notifies by its allowed_mentions, and a bot without MENTION_EVERYONE pings no @everyone', async () => {
+    const { fake, client } = await connect();
+    const { alice, bob } = fake.users;
+    const everyone = (await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: `@everyone <@${alice.id}> <@&${fake.roles.editors}>` } })) as { id: string };
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: `<@${alice.id}> <@${bob.id}>`, allowed_mentions: { users: [bob.id] } } });
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: `<@${alice.id}>`, allowed_mentions: { parse: [] } } });
+    expect(fake.notifications.map((n) => [n.users, n.roles, n.everyone])).toEqual([
+      [[alice.id], [], false],
+      [[bob.id], [], false],
+    ]);
+    expect(fake.notifications[0].messageId).toBe(everyone.id);
+  });
+
+  it("sends interactions the app's permissions where they happen, less what the channel denies it", async () => {
+    const { fake, client } = await connect();
+    fake.denyBot(fake.channelId, ['attachFiles']);
+    let received: Interaction | undefined;
+    client.once(Events.InteractionCreate, (interaction) => (received = interaction));
+    fake.slashCommand({ user: fake.users.alice, options: { request: 'x' } });
+    const interaction = await fake.waitFor(() => received, { describe: 'the interaction' });
+    expect(interaction.appPermissions?.has('AttachFiles')).toBe(false);
+    expect(interaction.appPermissions?.has('ViewChannel')).toBe(true);
+    expect(interaction.attachmentSizeLimit).toBe(10 * 1024 * 1024);
   });
 });

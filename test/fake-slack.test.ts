@@ -242,3 +242,53 @@ describe('the fake Slack', { timeout: 30_000 }, () => {
     expect(f.violations.map((v) => v.rule)).toEqual(['ack-deadline']);
   });
 });
+
+describe('the fake Slack, rules of issues 14 and 16', { timeout: 30_000 }, () => {
+  it('opens a modal with a trigger_id once, within 3 s: exchanged_trigger_id, expired_trigger_id, invalid_trigger_id', async () => {
+    const f = await start();
+    const { received } = await openSocket(f);
+    const { ts } = f.postMessage({ user: f.users.alice, channel: f.channels.general, text: 'hi' });
+    void f.messageShortcut({ user: f.users.alice, channel: f.channels.general, ts, callbackId: 'gas_edit_image' });
+    const shortcut = await f.waitFor(() => received.find((m) => m.type === 'interactive' && m.payload.type === 'message_action'), { describe: 'the shortcut' });
+    const view = { type: 'modal', callback_id: 'v', title: { type: 'plain_text', text: 'Edit image' }, submit: { type: 'plain_text', text: 'Edit' }, blocks: [{ type: 'input', block_id: 'b', label: { type: 'plain_text', text: 'What?' }, element: { type: 'plain_text_input', action_id: 'a' } }] };
+    const client = botClient(f);
+    expect((await client.views.open({ trigger_id: shortcut.payload.trigger_id, view: view as never })).ok).toBe(true);
+    expect(await slackError(client.views.open({ trigger_id: shortcut.payload.trigger_id, view: view as never }))).toBe('exchanged_trigger_id');
+    expect(await slackError(client.views.open({ trigger_id: '1.2.nope', view: view as never }))).toBe('invalid_trigger_id');
+    void f.messageShortcut({ user: f.users.alice, channel: f.channels.general, ts, callbackId: 'gas_edit_image' });
+    const late = await f.waitFor(() => received.filter((m) => m.type === 'interactive' && m.payload.type === 'message_action')[1], { describe: 'a second shortcut' });
+    await new Promise((r) => setTimeout(r, 3_100));
+    expect(await slackError(client.views.open({ trigger_id: late.payload.trigger_id, view: view as never }))).toBe('expired_trigger_id');
+    expect(f.violations.map((v) => v.rule)).toEqual(['trigger-reused', 'trigger-expired']);
+  });
+
+  it('refuses a static select without options and takes one with options', async () => {
+    const f = await start();
+    const client = botClient(f);
+    const select = (options: unknown[]) => [{ type: 'actions', elements: [{ type: 'static_select', action_id: 'gas:adjust:j', placeholder: { type: 'plain_text', text: 'Adjust' }, options }] }];
+    expect(await slackError(client.chat.postMessage({ channel: f.channels.general, text: 't', blocks: select([]) as never }))).toBe('invalid_blocks');
+    expect((await client.chat.postMessage({ channel: f.channels.general, text: 't', blocks: select([{ text: { type: 'plain_text', text: '1 · the dog' }, value: '0' }]) as never })).ok).toBe(true);
+  });
+
+  it('records whom a posted message notifies: mentions and @here, not escaped text, not an update or an ephemeral message', async () => {
+    const f = await start();
+    const client = botClient(f);
+    const { alice, bob } = f.users;
+    const posted = await client.chat.postMessage({ channel: f.channels.general, text: `<@${alice}> and <!here>, not &lt;@${bob}&gt;` });
+    await client.chat.update({ channel: f.channels.general, ts: posted.ts!, text: `<@${bob}>` });
+    await client.chat.postEphemeral({ channel: f.channels.general, user: bob, text: `<@${bob}>` });
+    expect(f.notifications).toEqual([{ channel: f.channels.general, ts: posted.ts, users: [alice], broadcast: 'here', groups: [] }]);
+  });
+
+  it("shows a Slack Connect channel's files by id only in events, and whole through files.info", async () => {
+    const f = await start();
+    const { received } = await openSocket(f);
+    f.postMessage({ user: f.users.alice, channel: f.channels.shared, text: 'a photo', files: [{ name: 'p.png', data: await png() }] });
+    const event = await f.waitFor(() => received.find((m) => m.type === 'events_api'), { describe: 'the message event' });
+    const [file] = event.payload.event.files;
+    expect(file).toEqual({ id: file.id, mode: 'file_access', file_access: 'check_file_info', created: 0, timestamp: 0, user: '' });
+    const info = await botClient(f).files.info({ file: file.id });
+    expect(info.file).toMatchObject({ id: file.id, name: 'p.png', mimetype: 'image/png' });
+    expect(info.file?.url_private_download).toMatch(/\/files-pri\//);
+  });
+});

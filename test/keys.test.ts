@@ -26,6 +26,11 @@ describe('Redis keys', () => {
     expect(new Set(threads).size).toBe(threads.length);
   });
 
+  it("keep a platform's own state apart from another platform's, whatever its names hold", () => {
+    expect(keys.platformState('discord', 'menu-target:1')).toBe('gas:platform:7.discord:13.menu-target:1');
+    expect(keys.platformState('discord', 'a:b')).not.toBe(keys.platformState('discord:a', 'b'));
+  });
+
   it('put every key under the prefix', () => {
     const other = redisKeys('p1');
     const all = [
@@ -33,8 +38,34 @@ describe('Redis keys', () => {
       other.handoff('j'), other.userActive('u'), other.userBacklog('u'), other.held('j'), other.heldJobs, other.admitting, other.durations, other.runSamples,
       other.thread('p', 'c', 't'), other.threadOrigin('p', 'c', 't'), other.threadOwner('p', 'c', 't'),
       other.chatJob('j'), other.unfinishedJobs('p'), other.editThread('p', 't'), other.buttonPress('a', 'j', 'm', 'u'), other.messageSeen('p', 'c', 't', 'm'), other.threadSteps('p', 't'), other.notified('j'),
+      other.platformState('p', 'n'),
     ];
     for (const key of all) expect(key.startsWith('p1:')).toBe(true);
     expect(new Set(all).size).toBe(all.length);
+  });
+});
+
+describe('a platform store', () => {
+  it('keeps a value for its lifetime, in Redis under the platform, and gives it to one taker', async () => {
+    const { Redis } = await import('ioredis');
+    const { redisPlatformStore } = await import('../src/jobs/platform-store.js');
+    const { DEFAULT_REDIS_URL } = await import('../src/jobs/redis.js');
+    const redis = new Redis(DEFAULT_REDIS_URL);
+    const prefixed = redisKeys(`test-platform-store-${process.pid}-${Date.now()}`);
+    try {
+      const discord = redisPlatformStore(redis, prefixed, 'discord');
+      const slack = redisPlatformStore(redis, prefixed, 'slack');
+      await discord.set('target', '{"a":1}', 200);
+      expect([await discord.get('target'), await slack.get('target')]).toEqual(['{"a":1}', undefined]);
+      expect(await redis.get(prefixed.platformState('discord', 'target'))).toBe('{"a":1}');
+      expect(await Promise.all([discord.take('target'), discord.take('target')])).toEqual(['{"a":1}', undefined]);
+      await discord.set('short', 'x', 50);
+      await new Promise((r) => setTimeout(r, 120));
+      expect(await discord.get('short')).toBeUndefined();
+    } finally {
+      const left = await redis.keys(`${prefixed.prefix}:*`);
+      if (left.length > 0) await redis.del(...left);
+      redis.disconnect();
+    }
   });
 });

@@ -13,7 +13,7 @@ import { startFakeSlack, type FakeSlack } from './fakes/slack/index.js';
 import { isDone as discordIsDone, jobIdOf as discordJobIdOf } from './helpers/discord-bot.js';
 import { sceneImage } from './helpers/colour-world.js';
 import { REQUEST, queueHarness, type QueueHarness } from './helpers/queue.js';
-import { EDIT_INTERVAL_MS, isDone, isFinalWrite, iterationOf, spawnSlackBot, stateLine, statusWrites, type BotChild } from './helpers/slack-process.js';
+import { EDIT_INTERVAL_MS, botMessages, isDone, isFinalWrite, iterationOf, spawnSlackBot, stateLine, statusWrites, type BotChild } from './helpers/slack-process.js';
 import { opsPortIn } from './helpers/gas-process.js';
 
 /** `node dist/src/cli.js …args`, its exit status and output (asynchronous: the fake answers from this process). */
@@ -114,7 +114,7 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     const first = spawnBot();
     await connected(first, 'gas slack');
     const { ts: thread } = await mention(REQUEST);
-    const status = await fake.waitFor(() => fake.messages(general).find((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined), { describe: `the status message\n${output()}`, timeoutMs: 30_000 });
+    const status = await fake.waitFor(() => botMessages(fake, general, thread)[0], { describe: `the status message\n${output()}`, timeoutMs: 30_000 });
     await fake.waitFor(() => statusWrites(fake, general, thread).some((w) => /^Editing · /.test(stateLine(w.text))), { describe: `progress\n${transcript(thread)}`, timeoutMs: 90_000 });
     // Between two updates (half a cadence after one), as a crash usually lands.
     await new Promise((r) => setTimeout(r, EDIT_INTERVAL_MS / 2));
@@ -147,8 +147,9 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     const iterations = writes.map((w) => iterationOf(w.text)).filter(Number.isFinite);
     expect(iterations.length, record).toBeGreaterThan(0);
     expect(iterations.every((n, i) => i === 0 || n > iterations[i - 1]), record).toBe(true);
-    // One status message and one result in the thread, across both processes.
-    expect(fake.messages(general).filter((m) => m.thread_ts === thread && m.user === fake.botUserId && m.subtype === undefined), record).toHaveLength(1);
+    // One status message, one line opening the thread and one result in the thread, across both processes.
+    expect(botMessages(fake, general, thread), record).toHaveLength(1);
+    expect(fake.messages(general).filter((m) => m.thread_ts === thread && m.user === fake.botUserId && /^Reply here\b/.test(m.text)), record).toHaveLength(1);
     expect(fake.messages(general).filter((m) => m.thread_ts === thread && m.subtype === 'file_share'), record).toHaveLength(1);
     expect(fake.violations, record).toEqual([]);
 
@@ -172,9 +173,9 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     const done = statusWrites(fake, general, thread).at(-1)!;
     const undo = done.actions.find((a) => a.startsWith('gas:undo:'));
     expect(undo, transcript(thread)).toBeDefined();
-    const status = fake.messages(general).find((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined)!;
+    const status = botMessages(fake, general, thread)[0];
     await fake.pressButton({ user: fake.users.bob, channel: general, ts: status.ts, actionId: undo! });
-    const undone = await fake.waitFor(() => fake.messages(general).find((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined && m.ts !== status.ts), { describe: `the undo message\n${transcript(thread)}`, timeoutMs: 30_000 });
+    const undone = await fake.waitFor(() => botMessages(fake, general, thread).find((m) => m.ts !== status.ts), { describe: `the undo message\n${transcript(thread)}`, timeoutMs: 30_000 });
     expect(undone.text).toBe('Went back one edit. A reply in this thread now edits this image.');
     expect(fake.ephemerals, transcript(thread)).toEqual([]);
     expect(fake.violations, transcript(thread)).toEqual([]);

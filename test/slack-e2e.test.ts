@@ -53,6 +53,8 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     expect(writes[0]?.method, report).toBe('chat.postMessage');
     expect(writes[0].at - sentAt, report).toBeLessThan(3_000);
     expect(b.statuses(ts), report).toHaveLength(1);
+    // The one line that opens the conversation, after the status.
+    expect(b.fake.messages(b.fake.channels.general).filter((m) => m.thread_ts === ts && m.user === b.fake.botUserId && /^Reply here\b/.test(m.text)), report).toHaveLength(1);
     for (const d of b.fake.deliveries) expect(d.ackedAt! - d.sentAt, report).toBeLessThan(3_000);
     // The cadence holds from the post on, at the configured interval.
     for (let i = 1; i < writes.length; i++) expect(writes[i].at - writes[i - 1].at, report).toBeGreaterThanOrEqual(EDIT_INTERVAL_MS);
@@ -63,13 +65,15 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     for (const file of shown) expect(file.state).toBe('processed');
     const running = writes.find((w) => shownFileIds(w).length === 2)!;
     expect(running.params.blocks.map((block: { type: string }) => block.type)).toEqual(['section', 'image', 'image', 'actions']);
-    expect(running.params.text).toMatch(/^\*Edit\*: turn the dog into a tiger and the grass into snow\nEditing · \d+\/300 · done <!date\^\d+\^at \{time\}\|at [^>]+>\n1 · the dog → a tiger\n2 · the grass → the snow$/);
+    expect(running.params.text).toMatch(/^\*Edit 1\*: turn the dog into a tiger and the grass into snow\nEditing · \d+\/300 · done <!date\^\d+\^at \{time\}\|at [^>]+>\n1 · the dog → a tiger\n2 · the grass → the snow(\nCheck the masks: [^\n]+)*$/);
     // The inline uploads were never shared into a channel: only the result is a file in the thread.
     for (const complete of b.fake.requests.filter((r) => r.method === 'files.completeUploadExternal' && shown.some((f) => f.id === r.params.files[0].id))) {
       expect(complete.params.channel_id).toBeUndefined();
     }
 
-    expect(textLines(final), report).toEqual([`*Edit*: ${REQUEST}`, expect.stringMatching(/^Done in \d+(\.\d)? s · seed \d+$/), '1 · the dog → a tiger', '2 · the grass → the snow']);
+    expect(textLines(final).slice(0, 4), report).toEqual([`*Edit 1*: ${REQUEST}`, expect.stringMatching(/^Done in \d+(\.\d)? s · seed \d+$/), '1 · the dog → a tiger', '2 · the grass → the snow']);
+    // Issue 14: what is doubtful about the regions is said with them (the grass region covers the dog's).
+    for (const line of textLines(final).slice(4)) expect(line, report).toMatch(/^Check the masks: /);
     expect(botButtons(final)).toEqual(['retry', 'undo', 'masks']);
     expect(final.thread_ts).toBe(ts);
 
@@ -115,7 +119,7 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     // Retry: the same request on the same image (the tiger), with another seed, in a new status message.
     await fake.pressButton({ user: fake.users.alice, channel: fake.channels.general, ts: third.ts, actionId: `gas:retry:${jobIdOf(third)}` });
     const retried = await b.untilStatus(ts, 4, isDone, 'the retry');
-    expect(textLines(retried)[0]).toBe('*Edit*: make the sky pink');
+    expect(textLines(retried)[0]).toBe('*Edit 4*: make the sky pink');
     expect(jobIdOf(retried)).not.toBe(jobIdOf(third));
     expect(seedOf(retried), b.report()).not.toBe(seedOf(third));
     const again = await sharedResult(b, ts, 3);
@@ -139,7 +143,8 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
 
     await fake.pressButton({ user: fake.users.alice, channel: fake.channels.general, ts: running.ts, actionId: `gas:cancel:${jobId}` });
     const cancelled = await b.untilStatus(ts, 0, (m) => m.text.includes('Cancelled'), 'the cancellation', 30_000);
-    expect(textLines(cancelled)[1]).toBe(`Cancelled by <@${fake.users.alice}>. Press Retry to run it again. (job ${jobId})`);
+    // Issue 14 (defect 10): job ids are no longer in what people read.
+    expect(textLines(cancelled)[1]).toBe(`Cancelled by <@${fake.users.alice}>. Press Retry to run it again.`);
     expect(botButtons(cancelled)).toEqual(['retry']);
     expect(await b.queue.queue.events.ended(jobId)).toBe(true);
     expect(await b.queueDepth()).toBe(0);
@@ -214,16 +219,19 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     const b = await start({ worker: { defaultSteps: 40 } });
     const { fake } = b;
     const scene = await sceneFile();
-    const cases: Array<{ name: string; text: string; files: Parameters<SlackBot['mention']>[1]; says: string; filesRead?: false }> = [
+    const cases: Array<{ name: string; text: string; files: Parameters<SlackBot['mention']>[1]; says: string; filesRead?: false; refusal?: 'page' | 'redirect' }> = [
       { name: 'no file', text: REQUEST, files: [], says: 'Attach the image to edit: a request needs a photo to work on.' },
       { name: 'a PDF', text: REQUEST, files: [{ name: 'report.pdf', data: Buffer.from('%PDF-1.7\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n'), mimetype: 'application/pdf' }], says: 'report.pdf is not an image. Send a JPEG, PNG, WebP, GIF or AVIF/HEIF photo.' },
       { name: 'a PNG declaring 20000×20000', text: REQUEST, files: [{ name: 'bomb.png', data: hugePngHeader() }], says: 'The image is too large: the limit is 40 megapixels. Send a smaller image.' },
       { name: 'the sign-in page instead of the file (no files:read)', text: REQUEST, files: [scene], says: 'Slack sent a web page instead of the image: the bot needs the files:read scope (reinstall the app after adding it).', filesRead: false },
+      // Issue 16: Slack may also answer with a redirect to its sign-in page; and an SVG is an image of another format, not a missing scope.
+      { name: 'a redirect to the sign-in page instead of the file (no files:read)', text: REQUEST, files: [scene], says: 'Slack sent a web page instead of the image: the bot needs the files:read scope (reinstall the app after adding it).', filesRead: false, refusal: 'redirect' },
+      { name: 'an SVG', text: REQUEST, files: [{ name: 'logo.svg', data: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'), mimetype: 'image/svg+xml' }], says: 'logo.svg is an SVG image, which cannot be edited. Send a JPEG, PNG, WebP, GIF, AVIF/HEIF or TIFF photo.' },
       { name: 'an empty request', text: '', files: [scene], says: 'Say what to change, e.g. "turn the dog into a tiger and the grass into snow".' },
       { name: 'a 1,001-character request', text: `turn the dog into a tiger ${'x'.repeat(975)}`, files: [scene], says: 'The request is 1001 characters long; keep it under 1000.' },
     ];
     for (const [i, c] of cases.entries()) {
-      fake.setFilesRead(c.filesRead ?? true);
+      fake.setFilesRead(c.filesRead ?? true, c.refusal);
       const { ts } = b.mention(c.text, c.files);
       const answer = await fake.waitFor(() => fake.ephemerals[i], { describe: `the answer to ${c.name}` });
       expect(answer, c.name).toMatchObject({ channel: fake.channels.general, user: fake.users.alice, thread_ts: ts, text: c.says });

@@ -1,6 +1,8 @@
 /** The application commands the bot offers, the modal of "Edit image", and registering them (`gas discord register`). */
 import {
   ApplicationCommandType,
+  ApplicationIntegrationType,
+  InteractionContextType,
   REST,
   ContextMenuCommandBuilder,
   LabelBuilder,
@@ -25,9 +27,21 @@ export const EDIT_MODAL = { prefix: 'gas-edit:', requestInput: 'request' } as co
 const stepsRange = editJobOptionsSchema.shape.steps.unwrap();
 const seedRange = editJobOptionsSchema.shape.seed.unwrap();
 
-export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
+/**
+ * Where the commands may be used: in servers, and in DMs with the bot when DISCORD_DMS is on
+ * (`contexts`, developers/interactions/application-commands.mdx "Interaction Contexts"); installed
+ * to servers only (`integration_types` 0), since the bot must be in the server to see and edit.
+ */
+function usableIn(dms: boolean): { contexts: InteractionContextType[]; integrationTypes: ApplicationIntegrationType[] } {
+  return { contexts: [InteractionContextType.Guild, ...(dms ? [InteractionContextType.BotDM] : [])], integrationTypes: [ApplicationIntegrationType.GuildInstall] };
+}
+
+export function commandDefinitions(options: { dms?: boolean } = {}): RESTPostAPIApplicationCommandsJSONBody[] {
+  const { contexts, integrationTypes } = usableIn(options.dms ?? false);
   const slash = new SlashCommandBuilder()
     .setName(EDIT_COMMAND)
+    .setContexts(contexts)
+    .setIntegrationTypes(integrationTypes)
     .setDescription('Edit an image: "turn the dog into a tiger and the grass into snow"')
     .addAttachmentOption((option) => option.setName(OPTION.image).setDescription('The photo to edit').setRequired(true))
     .addStringOption((option) =>
@@ -39,7 +53,7 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
     .addIntegerOption((option) =>
       option.setName(OPTION.seed).setDescription('Random seed, to repeat an edit exactly').setMinValue(seedRange.minValue ?? 0).setMaxValue(seedRange.maxValue ?? 2 ** 31 - 1),
     );
-  const contextMenu = new ContextMenuCommandBuilder().setName(EDIT_IMAGE_COMMAND).setType(ApplicationCommandType.Message);
+  const contextMenu = new ContextMenuCommandBuilder().setName(EDIT_IMAGE_COMMAND).setType(ApplicationCommandType.Message).setContexts(contexts).setIntegrationTypes(integrationTypes);
   return [slash.toJSON(), contextMenu.toJSON()];
 }
 
@@ -63,6 +77,8 @@ export interface RegisterOptions {
   apiUrl?: string;
   /** Register in one guild (instant) instead of globally. */
   guildId?: string;
+  /** DISCORD_DMS: the commands may be used in DMs with the bot too. */
+  dms?: boolean;
 }
 
 /** Replaces the application's commands (globally, or in one guild) with ours. */
@@ -71,5 +87,5 @@ export async function registerCommands(options: RegisterOptions): Promise<RESTPu
   const route = options.guildId
     ? Routes.applicationGuildCommands(options.applicationId, options.guildId)
     : Routes.applicationCommands(options.applicationId);
-  return (await rest.put(route, { body: commandDefinitions() })) as RESTPutAPIApplicationCommandsResult;
+  return (await rest.put(route, { body: commandDefinitions({ dms: options.dms ?? false }) })) as RESTPutAPIApplicationCommandsResult;
 }

@@ -25,11 +25,37 @@ export const discordConfigSchema = z.object({
   /** DISCORD_MESSAGE_CONTENT=1: the privileged intent; then every message in the bot's edit threads counts. */
   messageContent: z.boolean().default(false),
   editIntervalMs: z.number().int().min(1000).default(2500),
+  /** The largest file of a message, where an interaction does not say (`attachment_size_limit`): Discord's default is 10 MiB per file. */
   maxUploadBytes: z.number().int().positive().default(10 * MIB),
+  /** The largest request, all its files together (Discord: 25 MiB). */
+  maxRequestBytes: z.number().int().positive().default(25 * MIB),
+  /** Shards of the gateway connection: `auto` (Discord's recommendation) or a count; required past 2,500 servers. Absent: one connection. */
+  shards: z.string().regex(/^(auto|[1-9]\d{0,4})$/, 'DISCORD_SHARDS must be auto or a number of shards').optional(),
+  /** The shards this process runs, of `shards` (a count): the rest run elsewhere. Empty: all of them. */
+  shardIds: z.array(z.string().regex(/^\d{1,5}$/, 'must be a shard number')).default([]),
   /** Life of an interaction token (Discord: 15 minutes) and the margin before its end after which edits use the bot token. */
   tokenLifetimeMs: z.number().int().positive().default(15 * 60_000),
   tokenMarginMs: z.number().int().min(0).default(60_000),
+}).superRefine((config, context) => {
+  // Shard ids are of a count: without one, or past it, the process would identify as shards nobody runs.
+  if (config.shardIds.length === 0) return;
+  const count = Number(config.shards);
+  if (!Number.isInteger(count)) {
+    context.addIssue({ code: 'custom', path: ['shardIds'], message: 'DISCORD_SHARD_IDS needs DISCORD_SHARDS as a number of shards (the ids are of that many).' });
+    return;
+  }
+  const outside = config.shardIds.find((id) => Number(id) >= count);
+  if (outside !== undefined) context.addIssue({ code: 'custom', path: ['shardIds'], message: `DISCORD_SHARD_IDS has shard ${outside}, but there are ${count} (0 to ${count - 1}).` });
 });
+
+/** discord.js's Client options for the configured shards: all of Discord's recommendation, a count, or some of a count. */
+export function shardOptions(config: Pick<DiscordConfig, 'shards' | 'shardIds'>): { shards?: 'auto' | number[]; shardCount?: number } {
+  if (config.shards === undefined) return {};
+  if (config.shards === 'auto') return { shards: 'auto' };
+  const count = Number(config.shards);
+  const ids = config.shardIds.length > 0 ? config.shardIds.map(Number) : Array.from({ length: count }, (_, i) => i);
+  return { shards: ids, shardCount: count };
+}
 
 /** Where each setting is read from. DISCORD_APPLICATION_ID, the application id's earlier name, is still read. */
 export const discordSection = defineSection({
@@ -47,7 +73,10 @@ export const discordSection = defineSection({
     dmsEnabled: { env: 'DISCORD_DMS', kind: 'flag', description: '`1`: edits in direct messages too; the DM is the edit thread', shownDefault: 'off' },
     messageContent: { env: 'DISCORD_MESSAGE_CONTENT', kind: 'flag', description: "`1`: the privileged intent; every message in the bot's edit threads counts", shownDefault: 'off' },
     editIntervalMs: { env: 'DISCORD_EDIT_INTERVAL_MS', kind: 'number', description: 'least time between two edits of a status message (at least 1000)' },
-    maxUploadBytes: { env: 'DISCORD_MAX_UPLOAD_BYTES', kind: 'number', description: 'the upload limit; bigger images are sent smaller' },
+    maxUploadBytes: { env: 'DISCORD_MAX_UPLOAD_BYTES', kind: 'number', description: "the largest file of a message where an interaction does not say (boosted servers allow more, and interactions tell); bigger images are sent smaller" },
+    maxRequestBytes: { env: 'DISCORD_MAX_REQUEST_BYTES', kind: 'number', description: 'the largest message, its files together' },
+    shards: { env: 'DISCORD_SHARDS', description: "gateway shards: `auto` (Discord's recommendation) or a number; needed past 2,500 servers", shownDefault: 'one connection' },
+    shardIds: { env: 'DISCORD_SHARD_IDS', kind: 'list', description: 'the shards this process runs, of DISCORD_SHARDS (the others run in other processes)', shownDefault: 'all' },
     tokenLifetimeMs: { env: 'DISCORD_TOKEN_LIFETIME_MS', kind: 'number', description: 'life of an interaction token' },
     tokenMarginMs: { env: 'DISCORD_TOKEN_MARGIN_MS', kind: 'number', description: 'how long before its end edits switch to the bot token' },
   },

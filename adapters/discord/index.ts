@@ -14,10 +14,14 @@ export const discord = definePlatform({
     const { DiscordTransport } = await import('./transport.js');
     return new DiscordTransport(config, logger);
   },
+  options: [
+    { flags: '--shards <n>', description: "gateway shards: auto (Discord's recommendation) or a number, needed past 2,500 servers (DISCORD_SHARDS)", setting: 'shards' },
+    { flags: '--shard-ids <ids>', description: 'the shards this process runs, comma-separated, of --shards (DISCORD_SHARD_IDS)', setting: 'shardIds' },
+  ],
   commands: [
     {
       name: 'register',
-      description: 'register /edit and the "Edit image" message command (globally, or in one server with --guild)',
+      description: 'register /edit and the "Edit image" message command (globally, or in one server with --guild; in DMs too with DISCORD_DMS)',
       options: [{ flags: '--guild <id>', description: 'register in this server only (shows at once; global takes up to an hour)' }],
       async run({ flags, config, nameOf }) {
         const guildId = flags.guild;
@@ -27,7 +31,7 @@ export const discord = definePlatform({
         }
         const { registerCommands } = await import('./commands.js');
         const settings = config();
-        const registered = await registerCommands({ token: settings.token, applicationId: settings.applicationId, apiUrl: settings.apiUrl, ...(guildId ? { guildId: guildId.trim() } : {}) }).catch((error: unknown) => {
+        const registered = await registerCommands({ token: settings.token, applicationId: settings.applicationId, apiUrl: settings.apiUrl, dms: settings.dmsEnabled, ...(guildId ? { guildId: guildId.trim() } : {}) }).catch((error: unknown) => {
           // Discord's errors carry the request URL; the person gets the status and what to check.
           const status = (error as { status?: number })?.status;
           const why =

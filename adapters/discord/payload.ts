@@ -1,8 +1,10 @@
 /**
  * A ChatMessage as a Discord message payload, made with discord.js's builders and validated as they
  * serialise: content within 2000 characters, inline images as attachments shown in embeds, the
- * result as a plain attachment at full resolution, buttons as one action row, no pings. Edits
- * replace the attachments (`attachments` lists only the new files).
+ * result as a plain attachment at full resolution, buttons as one action row and each menu as a
+ * string select in a row of its own, a footer as `-# ` subtext. Nobody is pinged but the users the
+ * message names as its mentions. `attachments` lists what the message has after the write: new
+ * files by their index, and images it already carries by their attachment id (not uploaded again).
  */
 import {
   ActionRowBuilder,
@@ -46,13 +48,18 @@ function withTail(text: string, note?: string, footer?: string): string {
   return tail ? `${truncateContent(text, LIMITS.contentChars - tail.length - 1)}\n${tail}` : truncateContent(text);
 }
 
-function attachments(images: readonly ChatImage[]): AttachmentBuilder[] {
+/** Each image's file name in the message, unique (a second `masks.png` becomes `1-masks.png`). */
+export function attachmentNames(images: readonly ChatImage[]): string[] {
   const seen = new Set<string>();
   return images.map((image, i) => {
     const name = seen.has(image.name) ? `${i}-${image.name}` : image.name;
     seen.add(name);
-    return new AttachmentBuilder(image.data, { name, ...(image.alt ? { description: image.alt.slice(0, LIMITS.altText) } : {}) });
+    return name;
   });
+}
+
+function attachments(images: readonly ChatImage[], names: readonly string[]): AttachmentBuilder[] {
+  return images.map((image, i) => new AttachmentBuilder(image.data, { name: names[i], ...(image.alt ? { description: image.alt.slice(0, LIMITS.altText) } : {}) }));
 }
 
 function buttonRows(buttons: readonly ChatButton[]) {
@@ -79,21 +86,42 @@ function menuRows(menus: readonly ChatMenu[]) {
   );
 }
 
-export function discordPayload(message: ChatMessage, note?: string): DiscordPayload {
+export interface PayloadOptions {
+  /** A line saying how the images were made to fit, kept whole at the end of the text. */
+  note?: string;
+  /** Images the message already carries, by file name: the attachment id to keep instead of uploading them again. */
+  keep?: ReadonlyMap<string, string>;
+  /** Whether `message.replyTo` may be answered as a reply: only a message of the same channel can be. */
+  reply?: boolean;
+}
+
+export function discordPayload(message: ChatMessage, options: PayloadOptions = {}): DiscordPayload {
   const images = message.images.slice(0, LIMITS.attachments);
-  const files = attachments(images);
-  const embeds = files.filter((_, i) => images[i].placement === 'inline').slice(0, LIMITS.embeds).map((file) => new EmbedBuilder().setImage(`attachment://${file.name}`));
+  const names = attachmentNames(images);
+  const kept = names.map((name) => options.keep?.get(name));
+  const uploads = images.map((image, i) => ({ image, name: names[i] })).filter((_, i) => kept[i] === undefined);
+  const files = attachments(
+    uploads.map((u) => u.image),
+    uploads.map((u) => u.name),
+  );
+  const embeds = names.filter((_, i) => images[i].placement === 'inline').slice(0, LIMITS.embeds).map((name) => new EmbedBuilder().setImage(`attachment://${name}`));
+  const mentions = message.mentions ?? [];
+  const reply = message.replyTo && options.reply !== false;
   return {
     body: {
-      content: withTail(message.text, note, message.footer),
+      content: withTail(message.text, options.note, message.footer),
       embeds: embeds.map((embed) => embed.toJSON()),
       components: [...buttonRows(message.buttons), ...menuRows(message.menus ?? [])],
-      attachments: files.map((file, id) => ({ id, filename: file.name!, ...(file.description ? { description: file.description } : {}) })),
-      // Nobody is pinged but the users the message names as its mentions (a requester told that their edit ended).
-      allowed_mentions: { parse: [], ...(message.mentions?.length ? { users: [...message.mentions] } : {}), ...(message.replyTo ? { replied_user: false } : {}) },
-      ...(message.replyTo ? { message_reference: { message_id: message.replyTo.message, fail_if_not_exists: false } } : {}),
+      // Discord's description types an attachment id as a snowflake string: a new upload's is its index ("0"), a kept one's its id.
+      attachments: [
+        ...kept.filter((id): id is string => id !== undefined).map((id) => ({ id })),
+        ...files.map((file, id) => ({ id: String(id), filename: file.name!, ...(file.description ? { description: file.description } : {}) })),
+      ],
+      // Nobody is pinged but the users the message names as its mentions (a requester told that their edit ended): no parsing, so no @everyone, role or stray mention.
+      allowed_mentions: { ...(mentions.length > 0 ? { users: [...mentions] } : { parse: [] }), ...(reply ? { replied_user: false } : {}) },
+      ...(reply ? { message_reference: { message_id: message.replyTo!.message, fail_if_not_exists: false } } : {}),
     },
-    files: files.map((file, i) => ({ name: file.name!, data: images[i].data, contentType: images[i].contentType })),
+    files: files.map((file, i) => ({ name: file.name!, data: uploads[i].image.data, contentType: uploads[i].image.contentType })),
   };
 }
 
@@ -104,9 +132,12 @@ export const privateReply = (text: string): InteractionReplyOptions & { flags: M
   allowedMentions: { parse: [] },
 });
 
-/** An answer to a person's message that pings only them (outside an interaction Discord has no private replies). */
+/**
+ * An answer to a person's message (outside an interaction Discord has no private replies): a reply
+ * to it, pinging nobody, the person included; the bot pings only a requester whose edit ended.
+ */
 export const replyBody = (text: string, messageId: string): RESTPostAPIChannelMessageJSONBody => ({
   content: truncateContent(text),
   message_reference: { message_id: messageId, fail_if_not_exists: false },
-  allowed_mentions: { parse: [], replied_user: true },
+  allowed_mentions: { parse: [], replied_user: false },
 });

@@ -9,7 +9,17 @@
  * Direct messages (DISCORD_DMS): Discord has no threads in DMs, so there the DM itself is the edit
  * thread: statuses are posted in it, no thread is started, and a later message in the DM (the
  * content intent is not needed there) continues the latest edit as a thread reply would.
+ *
+ * Threads: a status posted in a channel is where its conversation thread starts, with the status's
+ * id; the thread is started when the first message goes into it (the line that opens it), so a
+ * request that fails never leaves an empty thread behind.
+ *
+ * Images: each status message's attachments are remembered by name and content, so an image it
+ * already carries (the masks, edit after edit) is kept by its attachment id instead of uploaded
+ * again. Upload limits are per file (the interaction's `attachment_size_limit`, higher on boosted
+ * servers) and per request.
  */
+import { createHash } from 'node:crypto';
 import {
   ChannelType,
   Client,
@@ -20,6 +30,7 @@ import {
   PermissionFlagsBits,
   REST,
   Routes,
+  Status,
   type APIMessage,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
@@ -28,21 +39,24 @@ import {
   type MessageContextMenuCommandInteraction,
   type ModalSubmitInteraction,
   type RepliableInteraction,
+  type StringSelectMenuInteraction,
   type TextBasedChannel,
 } from 'discord.js';
 import { AccessPolicy, type AccessFacts } from '../../src/chat/access.js';
-import { incomingFile, isImageFile, type FileSource, type RemoteFile } from '../../src/chat/download.js';
+import { incomingFile, isImageFile, isPhotoFile, unsupportedImage, unsupportedWords, PHOTO_FORMATS, type FileSource, type RemoteFile } from '../../src/chat/download.js';
 import { buttonPress, editRequest, threadMessage, withoutMentions, type ChatEvent, type Said } from '../../src/chat/incoming.js';
-import type { ChatFlowHandlers, ChatMessage, ChatTransport, IncomingFile, StatusRef, UploadLimits } from '../../src/chat/transport.js';
+import type { PlatformStore } from '../../src/chat/platform.js';
+import type { ChatFlowHandlers, ChatImage, ChatMessage, ChatTransport, IncomingFile, StatusRef, UploadLimits } from '../../src/chat/transport.js';
 import { fitMessage, type FittedMessage } from '../../src/chat/upload.js';
 import { parseSettings } from '../../src/config/section.js';
 import { GasError } from '../../src/errors.js';
+import { memoryPlatformStore } from '../../src/jobs/platform-store.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { EDIT_COMMAND, EDIT_IMAGE_COMMAND, EDIT_MODAL, editImageModal, OPTION } from './commands.js';
-import { discordSection, type DiscordConfig, type DiscordConfigInput } from './config.js';
+import { discordSection, shardOptions, type DiscordConfig, type DiscordConfigInput } from './config.js';
 import { attachmentHosts, attachmentSource } from './download.js';
 import { discordFormat } from './format.js';
-import { discordPayload, privateReply, replyBody, truncateContent, type DiscordPayload } from './payload.js';
+import { attachmentNames, discordPayload, privateReply, replyBody, truncateContent, type DiscordPayload } from './payload.js';
 
 /**
  * A Discord status message. It is stored in Redis with the job, so it holds no credential: the
@@ -50,6 +64,8 @@ import { discordPayload, privateReply, replyBody, truncateContent, type DiscordP
  */
 export interface DiscordStatusRef extends StatusRef {
   platform: 'discord';
+  /** The largest file its messages may carry, as the interaction that asked for it said (`attachment_size_limit`). */
+  fileBytes?: number;
 }
 
 /** The platform clients, injectable so that a test drives the transport without a network. */
@@ -60,6 +76,8 @@ export interface DiscordDeps {
   rest?: REST;
   /** Downloads attachments. Default: the global fetch. */
   fetch?: typeof fetch;
+  /** Where what must survive a restart is kept (the bot process gives its Redis one through `useStore`). Default: memory. */
+  store?: PlatformStore;
 }
 
 /** The interaction webhook of a status message, while its token lives. */
@@ -77,12 +95,37 @@ interface Requester {
   ownThread: boolean;
 }
 
+/** An attachment a status message carries: its id, and the hash of the image it was uploaded from. */
+interface Carried {
+  id: string;
+  hash: string;
+}
+
+/** A file as the store keeps it between the "Edit image" menu and its modal. */
+type StoredFile = RemoteFile;
+
 const MAX_THREAD_NAME = 100;
 const READY_TIMEOUT_MS = 30_000;
 /** 413 retries, each with images at most this share of the previous attempt's bytes. */
 const UPLOAD_RETRIES = 4;
 const UPLOAD_SHRINK = 0.6;
 const REFUSED_WEBHOOK_CODES = new Set([50027, 10015]);
+/** The channel route refused an edit: no access to the channel (50001), missing permissions (50013), or no such message there (10008). */
+const REFUSED_EDIT_CODES = [50001, 50013, 10008];
+/** Status messages whose attachments are kept in memory too (the most recently written). */
+const MAX_REMEMBERED = 256;
+/** How long the store keeps a status message's attachments and where it moved: as long as people may still act on it. */
+const STATUS_MEMORY_MS = 7 * 24 * 3600_000;
+/** A button or menu id of ours: `gas:<action>:<job id>`, the job id a UUID or a test's short name. */
+const OUR_ID = /^gas:[a-z]+:[A-Za-z0-9_-]{1,64}$/;
+
+/** What the bot needs where it answers, by Discord's names for them (developers/topics/permissions.mdx). */
+const NEEDED = [
+  { bit: PermissionFlagsBits.ViewChannel, name: 'View Channel' },
+  { bit: PermissionFlagsBits.SendMessagesInThreads, name: 'Send Messages in Threads' },
+  { bit: PermissionFlagsBits.CreatePublicThreads, name: 'Create Public Threads', startsThread: true },
+  { bit: PermissionFlagsBits.AttachFiles, name: 'Attach Files' },
+] as const;
 
 /**
  * Whether an error is Discord's answer (with one of `codes`). REST is imported through discord.js so
@@ -94,6 +137,7 @@ const isApiError = (error: unknown, ...codes: number[]): error is DiscordAPIErro
 const isTooLarge = (error: unknown) => isApiError(error, 40005) || (error instanceof DiscordAPIError && error.status === 413);
 
 const imageBytes = (message: ChatMessage) => message.images.reduce((sum, image) => sum + image.data.length, 0);
+const hashOf = (image: ChatImage) => createHash('sha256').update(image.data).digest('hex');
 
 /** Discord errors carry the request URL, which holds interaction tokens: people and logs get status and code only. */
 function deliveryError(error: unknown, what: string): GasError {
@@ -102,34 +146,54 @@ function deliveryError(error: unknown, what: string): GasError {
   return new GasError('internal', `Discord refused to ${what}.`, details);
 }
 
+const listed = (names: readonly string[]) => (names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
+
 export class DiscordTransport implements ChatTransport {
   readonly platform = 'discord' as const;
   readonly format = discordFormat;
   readonly editIntervalMs: number;
-  readonly uploadLimits: UploadLimits;
   /** The gateway connection, from `start` to `stop`. */
   private client?: Client;
   private readonly rest: REST;
   private readonly config: DiscordConfig;
   private readonly files: FileSource;
   private readonly access: AccessPolicy;
-  /** Images of context-menu targets, between the modal and its submission (15 minutes at most). */
-  private readonly modalTargets = new Map<string, { file?: IncomingFile; expiresAt: number }>();
+  private store: PlatformStore;
   /** Interaction webhooks of status messages, by message id, until their tokens expire or are refused. */
   private readonly webhooks = new Map<string, InteractionWebhook>();
+  /** What each status message carries, by file name (also in the store, for a restarted process). */
+  private readonly carried = new Map<string, Map<string, Carried>>();
+  /** Status messages whose edit the channel route refused, and the message that took their place. */
+  private readonly moved = new Map<string, { channel: string; message: string }>();
+  /** The names of the threads statuses will start, by status message id (the request, for people to find it). */
+  private readonly threadNames = new Map<string, string>();
+  /** Servers' upload limits per file, as their interactions said. */
+  private readonly guildLimits = new Map<string, number>();
 
   constructor(config: DiscordConfigInput, private readonly log: Logger = createLogger('discord'), private readonly deps: DiscordDeps = {}) {
     this.config = parseSettings(discordSection, config);
     this.editIntervalMs = this.config.editIntervalMs;
-    // Discord counts a request's files together; DISCORD_MAX_UPLOAD_BYTES bounds both until a setting tells them apart.
-    this.uploadLimits = { fileBytes: this.config.maxUploadBytes, messageBytes: this.config.maxUploadBytes };
     this.rest = (deps.rest ?? deps.client?.rest ?? new REST({ api: this.config.apiUrl })).setToken(this.config.token);
     this.files = attachmentSource(attachmentHosts(this.config.apiUrl), deps.fetch);
+    this.store = deps.store ?? memoryPlatformStore();
     const { allowedGuilds, allowedChannels, allowedRoles, adminRoles, dmsEnabled } = this.config;
     this.access = new AccessPolicy({ spaces: allowedGuilds, channels: allowedChannels, roles: allowedRoles, adminRoles, directMessages: dmsEnabled }, { space: 'server' });
   }
 
+  /**
+   * What one message may carry: each file within the largest limit a server told us (the flow fits
+   * results to it; each message is fitted again to its own server's), all within a request.
+   */
+  get uploadLimits(): UploadLimits {
+    return { fileBytes: Math.max(this.config.maxUploadBytes, ...this.guildLimits.values()), messageBytes: this.config.maxRequestBytes };
+  }
+
+  useStore(store: PlatformStore): void {
+    this.store = store;
+  }
+
   async start(handlers: ChatFlowHandlers): Promise<void> {
+    if (this.client) return;
     const client = this.deps.client ?? this.newClient();
     this.client = client;
     client.on(Events.InteractionCreate, (interaction) => void this.onInteraction(interaction, handlers));
@@ -138,11 +202,22 @@ export class DiscordTransport implements ChatTransport {
     if (!client.isReady()) await this.connect(client);
   }
 
+  /**
+   * A bot token's gateway session delivers every event to whoever opens it, so among several bot
+   * processes on one token only the one holding this lease connects (src/chat/connection-leader.ts);
+   * the others edit statuses over REST meanwhile. One lease per application and set of shards:
+   * processes running other shards do not compete.
+   */
+  exclusiveConnection(): string {
+    const { shards, shardIds } = this.config;
+    return `discord-gateway:${this.config.applicationId}${shards ? `:${shards}${shardIds.length > 0 ? `:${shardIds.join(',')}` : ''}` : ''}`;
+  }
+
   private newClient(): Client {
     const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages];
     if (this.config.dmsEnabled) intents.push(GatewayIntentBits.DirectMessages);
     if (this.config.messageContent) intents.push(GatewayIntentBits.MessageContent);
-    return new Client({ intents, partials: [Partials.Channel], rest: { api: this.config.apiUrl }, allowedMentions: { parse: [] } });
+    return new Client({ intents, partials: [Partials.Channel], rest: { api: this.config.apiUrl }, allowedMentions: { parse: [] }, ...shardOptions(this.config) });
   }
 
   private async connect(client: Client): Promise<void> {
@@ -166,65 +241,132 @@ export class DiscordTransport implements ChatTransport {
     }
   }
 
-  /** Whether the gateway connection is up (for /healthz). */
+  /**
+   * Whether the gateway is up (for /healthz): every shard of this process ready. A dropped
+   * connection reads false as soon as discord.js sees it closed, and stays so while it reconnects.
+   */
   connected(): boolean {
-    return this.client?.isReady() ?? false;
+    const client = this.client;
+    if (!client) return false;
+    return client.isReady() && client.ws.shards.size > 0 && client.ws.shards.every((shard) => shard.status === Status.Ready);
   }
 
+  /** Disconnects the gateway; statuses can still be edited over REST (another process may lead now). */
   async stop(): Promise<void> {
-    await this.client?.destroy();
+    const client = this.client;
     this.client = undefined;
-  }
-
-  async postInThread(ref: StatusRef, message: ChatMessage): Promise<StatusRef> {
-    // A thread started from a status message has the message's id; where no thread could be started, the channel takes it.
-    return this.postInChannel(ref.thread, ref.thread, message).catch((error: unknown) => {
-      if (ref.thread === ref.channel) throw error;
-      return this.postInChannel(ref.channel, ref.thread, message);
-    });
+    await client?.destroy();
   }
 
   /**
-   * A bot token's gateway session delivers every event to whoever opens it, so among several bot
-   * processes on one token only the one holding this connection's lease connects.
+   * A new message in the status's conversation thread: the thread started from the status (started
+   * now when nothing went into it yet), or the thread or DM the status is in. A reply to the status
+   * only where it is in the same channel (Discord answers messages of the channel).
    */
-  exclusiveConnection(): string | undefined {
-    return `discord:gateway:${this.config.applicationId}`;
+  async postInThread(ref: StatusRef, message: ChatMessage): Promise<StatusRef> {
+    return this.postInConversation(ref as DiscordStatusRef, message, this.limitsFor(ref as DiscordStatusRef));
+  }
+
+  private async postInConversation(status: Pick<DiscordStatusRef, 'channel' | 'message' | 'thread'>, message: ChatMessage, limits: UploadLimits): Promise<DiscordStatusRef> {
+    const inChannel = status.thread === status.channel;
+    if (!inChannel) await this.ensureThread(status);
+    try {
+      return await this.postInChannel(status.thread, status.thread, message, limits, inChannel);
+    } catch (error) {
+      // No thread could be started: the status's channel takes the message, answering the status.
+      const cause = error instanceof GasError ? error.details?.code : undefined;
+      if (inChannel || ![10003, 50001, 50013].includes(Number(cause))) throw error;
+      return this.postInChannel(status.channel, status.thread, message, limits, true);
+    }
   }
 
   /** Without the message-content intent, a reply in a server thread reaches the bot only when it mentions it; every DM does. */
   replyMention(ref: StatusRef): string | undefined {
-    const bot = this.client?.user;
-    if (!bot || this.config.messageContent) return undefined;
-    return this.client?.channels.cache.get(ref.channel)?.type === ChannelType.DM ? undefined : `<@${bot.id}>`;
+    if (this.config.messageContent) return undefined;
+    if (this.client?.channels.cache.get(ref.channel)?.type === ChannelType.DM) return undefined;
+    return `<@${this.client?.user?.id ?? this.config.applicationId}>`;
   }
 
   async editStatus(ref: StatusRef, message: ChatMessage): Promise<void> {
-    await this.deliver(message, (payload) => this.patchStatus(ref as DiscordStatusRef, payload)).catch((error: unknown) => {
+    const status = ref as DiscordStatusRef;
+    try {
+      await this.patchStatus(status, message);
+    } catch (error) {
       throw deliveryError(error, 'update the status message');
-    });
+    }
   }
 
   // ---- sending -------------------------------------------------------------------------------
 
+  /** A status's upload limits: its interaction's per-file limit (or its server's, or the configured one), and the request's. */
+  private limitsFor(ref: { fileBytes?: number; guild?: string | null }): UploadLimits {
+    const fileBytes = ref.fileBytes ?? (ref.guild ? this.guildLimits.get(ref.guild) : undefined) ?? this.config.maxUploadBytes;
+    return { fileBytes, messageBytes: this.config.maxRequestBytes };
+  }
+
+  private rememberLimit(interaction: Interaction): number | undefined {
+    const limit = interaction.attachmentSizeLimit;
+    if (!Number.isFinite(limit) || limit <= 0) return undefined;
+    if (interaction.guildId) this.guildLimits.set(interaction.guildId, limit);
+    return limit;
+  }
+
   /**
-   * Sends a message with its images fitted to the upload limits; when Discord still answers 413
-   * (its real limit can be lower than configured), fits them under a smaller limit and says so.
+   * Sends a message with the images it does not already carry fitted to the limits (each file on
+   * its own; only what is uploaded counts toward the request); when Discord still answers 413,
+   * fits them under a smaller limit and says so.
    */
-  private async deliver<T>(message: ChatMessage, send: (payload: DiscordPayload) => Promise<T>): Promise<T> {
-    let fitted: FittedMessage = await fitMessage(message, this.uploadLimits);
+  private async deliver(message: ChatMessage, limits: UploadLimits, send: (payload: DiscordPayload) => Promise<APIMessage>, carried?: ReadonlyMap<string, Carried>, reply = true): Promise<APIMessage> {
+    const names = attachmentNames(message.images);
+    const keep = new Map<string, string>();
+    message.images.forEach((image, i) => {
+      const known = carried?.get(names[i]);
+      if (known && known.hash === hashOf(image)) keep.set(names[i], known.id);
+    });
+    const fresh: ChatMessage = { ...message, images: message.images.filter((_, i) => !keep.has(names[i])) };
+    let fitted: FittedMessage = await fitMessage(fresh, limits);
     for (let attempt = 0; ; attempt++) {
+      // Kept images stay where they were among the new ones, so that names (and embeds) keep their order.
+      const images = message.images.map((image, i) => (keep.has(names[i]) ? image : fitted.message.images[fresh.images.indexOf(image)]));
       try {
-        return await send(discordPayload(fitted.message, fitted.note));
+        return await send(discordPayload({ ...fitted.message, images }, { ...(fitted.note ? { note: fitted.note } : {}), keep, reply }));
       } catch (error) {
         if (!isTooLarge(error) || attempt >= UPLOAD_RETRIES || fitted.message.images.length === 0) throw error;
         const limit = Math.floor(imageBytes(fitted.message) * UPLOAD_SHRINK);
-        fitted = await fitMessage(message, { fileBytes: limit, messageBytes: limit }, 'Discord').catch(() => {
+        fitted = await fitMessage(fresh, { fileBytes: Math.min(limit, limits.fileBytes), messageBytes: limit }, 'Discord').catch(() => {
           throw error;
         });
         this.log.warn({ bytes: imageBytes(fitted.message) }, 'upload too large for Discord; sending smaller images');
       }
     }
+  }
+
+  /** What a message carries after a write: its attachments by name, with the hash of the image each came from. */
+  private async remember(messageId: string, message: ChatMessage, written: APIMessage): Promise<void> {
+    const names = attachmentNames(message.images);
+    const hashes = new Map(names.map((name, i) => [name, hashOf(message.images[i])]));
+    const previous = this.carried.get(messageId);
+    const carried = new Map<string, Carried>();
+    for (const attachment of written.attachments ?? []) {
+      const hash = previous?.get(attachment.filename)?.id === attachment.id ? previous.get(attachment.filename)!.hash : hashes.get(attachment.filename);
+      if (hash) carried.set(attachment.filename, { id: attachment.id, hash });
+    }
+    // A message that carries no image and never did (a line in a thread, a ping) has nothing to remember.
+    if (carried.size === 0 && !previous) return;
+    this.carried.delete(messageId);
+    if (this.carried.size >= MAX_REMEMBERED) this.carried.delete(this.carried.keys().next().value!); // the store keeps the rest
+    this.carried.set(messageId, carried);
+    await this.store.set(`carried:${messageId}`, JSON.stringify([...carried]), STATUS_MEMORY_MS).catch((error: unknown) => this.log.debug({ err: String(error) }, 'could not store what a status carries'));
+  }
+
+  private async carriedBy(messageId: string): Promise<Map<string, Carried> | undefined> {
+    const known = this.carried.get(messageId);
+    if (known) return known;
+    const stored = await this.store.get(`carried:${messageId}`).catch(() => undefined);
+    if (!stored) return undefined;
+    const carried = new Map(JSON.parse(stored) as Array<[string, Carried]>);
+    this.carried.set(messageId, carried);
+    return carried;
   }
 
   private rememberWebhook(message: string, webhook: InteractionWebhook): void {
@@ -233,37 +375,75 @@ export class DiscordTransport implements ChatTransport {
     this.webhooks.set(message, webhook);
   }
 
-  private async patchStatus(ref: DiscordStatusRef, { body, files }: DiscordPayload): Promise<APIMessage> {
-    const webhook = this.webhooks.get(ref.message);
+  private async movedTo(messageId: string): Promise<{ channel: string; message: string } | undefined> {
+    const known = this.moved.get(messageId);
+    if (known) return known;
+    const stored = await this.store.get(`moved:${messageId}`).catch(() => undefined);
+    return stored ? (JSON.parse(stored) as { channel: string; message: string }) : undefined;
+  }
+
+  /**
+   * An edit of a status: through its interaction's webhook while the token lives, then through the
+   * channel route with the bot token. Where the channel route is refused (the bot lost access to
+   * the channel, or the status is one it cannot edit there), a new message in the status's thread
+   * takes its place, and later edits go to that one.
+   */
+  private async patchStatus(ref: DiscordStatusRef, message: ChatMessage): Promise<void> {
+    const moved = await this.movedTo(ref.message);
+    const target = moved?.message ?? ref.message;
+    const carried = await this.carriedBy(target);
+    const limits = this.limitsFor(ref);
+    const webhook = this.webhooks.get(target);
     if (webhook && Date.now() < webhook.expiresAt - this.config.tokenMarginMs) {
       try {
-        return (await this.rest.patch(Routes.webhookMessage(webhook.applicationId, webhook.token, ref.message), { body, files, auth: false })) as APIMessage;
+        const written = await this.deliver(message, limits, ({ body, files }) => this.rest.patch(Routes.webhookMessage(webhook.applicationId, webhook.token, target), { body, files, auth: false }) as Promise<APIMessage>, carried);
+        await this.remember(target, message, written);
+        return;
       } catch (error) {
         if (!isApiError(error, ...REFUSED_WEBHOOK_CODES)) throw error;
         // A refused token stays refused: later edits of this message go straight to the channel route.
-        this.webhooks.delete(ref.message);
+        this.webhooks.delete(target);
         this.log.info({ code: error.code }, 'interaction token refused; editing with the bot token');
       }
     }
-    return (await this.rest.patch(Routes.channelMessage(ref.channel, ref.message), { body, files })) as APIMessage;
+    const channel = moved?.channel ?? ref.channel;
+    try {
+      const written = await this.deliver(message, limits, ({ body, files }) => this.rest.patch(Routes.channelMessage(channel, target), { body, files }) as Promise<APIMessage>, carried);
+      await this.remember(target, message, written);
+    } catch (error) {
+      if (!isApiError(error, ...REFUSED_EDIT_CODES) || moved) throw error;
+      this.log.warn({ code: error.code }, 'the status message can no longer be edited; posting it anew in its thread');
+      const posted = await this.postInConversation(ref, message, limits);
+      const place = { channel: posted.channel, message: posted.message };
+      this.moved.set(ref.message, place);
+      await this.store.set(`moved:${ref.message}`, JSON.stringify(place), STATUS_MEMORY_MS).catch(() => {});
+    }
   }
 
-  /** A new status message in a channel or thread, with the bot token. */
-  private async postInChannel(channelId: string, thread: string, message: ChatMessage): Promise<DiscordStatusRef> {
+  /** A new message in a channel or thread, with the bot token. */
+  private async postInChannel(channelId: string, thread: string, message: ChatMessage, limits: UploadLimits = this.limitsFor({}), reply = true): Promise<DiscordStatusRef> {
     try {
-      const posted = await this.deliver(message, ({ body, files }) => this.rest.post(Routes.channelMessages(channelId), { body, files }) as Promise<APIMessage>);
-      return { platform: 'discord', channel: channelId, message: posted.id, thread };
+      const posted = await this.deliver(message, limits, ({ body, files }) => this.rest.post(Routes.channelMessages(channelId), { body, files }) as Promise<APIMessage>, undefined, reply);
+      await this.remember(posted.id, message, posted);
+      return { platform: 'discord', channel: channelId, message: posted.id, thread, ...(limits.fileBytes !== this.config.maxUploadBytes ? { fileBytes: limits.fileBytes } : {}) };
     } catch (error) {
       throw deliveryError(error, 'post the status message');
     }
   }
 
-  private async startThread(channelId: string, messageId: string, request: string): Promise<void> {
-    const name = truncateContent(request.replace(/\s+/g, ' ').trim() || 'Edit', MAX_THREAD_NAME);
+  /** Starts the thread of a status posted in a channel, unless it has one; the thread takes the status's id. */
+  private async ensureThread(ref: Pick<DiscordStatusRef, 'channel' | 'message'>): Promise<void> {
+    const name = this.threadNames.get(ref.message);
+    if (name === undefined) return; // started already (or by another process): posting finds it
     try {
-      await this.rest.post(Routes.threads(channelId, messageId), { body: { name, auto_archive_duration: 1440 } });
+      await this.rest.post(Routes.threads(ref.channel, ref.message), { body: { name, auto_archive_duration: 1440 } });
+      this.threadNames.delete(ref.message);
     } catch (error) {
-      // The edit goes on without a thread; replies then start new edits.
+      if (isApiError(error, 160004)) {
+        this.threadNames.delete(ref.message); // it has one
+        return;
+      }
+      // The message goes to the channel instead; replies then start new edits.
       this.log.warn({ code: isApiError(error) ? error.code : undefined }, 'could not start a thread from the status message');
     }
   }
@@ -295,14 +475,25 @@ export class DiscordTransport implements ChatTransport {
     return { platform: this.platform, user: who.facts.user, isAdmin: who.isAdmin, channel: who.facts.channel, thread, ...answer };
   }
 
+  /**
+   * What the bot lacks where an interaction asks it to work (its `app_permissions`): to see the
+   * channel, start the edit's thread (not needed in a thread), write in threads and attach images.
+   */
+  private missingPermissions(interaction: Interaction, who: Requester): string[] {
+    if (!interaction.inGuild()) return [];
+    const has = interaction.appPermissions;
+    return NEEDED.filter((needed) => !('startsThread' in needed && who.ownThread) && !has.has(needed.bit)).map((needed) => needed.name);
+  }
+
   // ---- interactions -------------------------------------------------------------------------------
 
   private async onInteraction(interaction: Interaction, handlers: ChatFlowHandlers): Promise<void> {
     try {
+      this.rememberLimit(interaction);
       if (interaction.isChatInputCommand() && interaction.commandName === EDIT_COMMAND) await this.onEditCommand(interaction, handlers);
       else if (interaction.isMessageContextMenuCommand() && interaction.commandName === EDIT_IMAGE_COMMAND) await this.onEditImageCommand(interaction);
       else if (interaction.isModalSubmit() && interaction.customId.startsWith(EDIT_MODAL.prefix)) await this.onEditModal(interaction, handlers);
-      else if (interaction.isButton()) await this.onButton(interaction, handlers);
+      else if (interaction.isButton() || interaction.isStringSelectMenu()) await this.onComponent(interaction, handlers);
     } catch (error) {
       this.log.error({ err: error instanceof GasError ? error : String(error), interaction: interaction.id }, 'interaction handling failed');
     }
@@ -318,23 +509,40 @@ export class DiscordTransport implements ChatTransport {
     }
   }
 
-  /** Whether the person may use the bot here; when not, says why privately (which acknowledges the interaction). */
-  private admitted(interaction: RepliableInteraction, who: Requester): Promise<boolean> {
-    return this.access.admits(who.facts, (refusal) => this.acknowledge(() => interaction.reply(privateReply(refusal))));
+  /**
+   * Whether the person may use the bot here, and the bot can work here; when not, says why
+   * privately (which acknowledges the interaction).
+   */
+  private async admitted(interaction: RepliableInteraction, who: Requester, checkPermissions = true): Promise<boolean> {
+    if (!(await this.access.admits(who.facts, (refusal) => this.acknowledge(() => interaction.reply(privateReply(refusal)))))) return false;
+    const missing = checkPermissions ? this.missingPermissions(interaction, who) : [];
+    if (missing.length === 0) return true;
+    const them = missing.length === 1 ? 'it' : 'them';
+    await this.acknowledge(() =>
+      interaction.reply(privateReply(`I can't edit images in this channel: I'm missing the ${listed(missing)} permission${missing.length === 1 ? '' : 's'} here. Ask a server admin to give ${them} to me, then try again.`)),
+    );
+    return false;
   }
 
-  /** `/edit` and the "Edit image" modal: refuse or defer first, then read the request and hand it to the flow. */
+  /**
+   * `/edit` and the "Edit image" modal: refuse or defer first, then read the request and hand it to
+   * the flow; `read` may answer privately instead (a menu target whose image is gone).
+   */
   private async takeEdit(
     interaction: ChatInputCommandInteraction | ModalSubmitInteraction,
     handlers: ChatFlowHandlers,
-    read: (who: Requester) => Promise<Said>,
+    read: (who: Requester) => Promise<Said | { refusal: string }>,
   ): Promise<void> {
     const who = this.interactionRequester(interaction);
     if (!(await this.admitted(interaction, who))) return;
     const deferred = await this.acknowledge(() => interaction.deferReply({ withResponse: true }));
     if (!deferred) return;
     const said = await read(who);
-    const reply = await this.deferredReply(interaction, deferred.interaction.responseMessageId ?? undefined, who, said.text);
+    const reply = await this.deferredReply(interaction, deferred.interaction.responseMessageId ?? undefined, who, 'refusal' in said ? '' : said.text);
+    if ('refusal' in said) {
+      await reply.replyPrivately(said.refusal).catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not reply privately'));
+      return;
+    }
     await handlers.editRequest(editRequest(this.event(who, reply.thread, reply), said));
   }
 
@@ -352,67 +560,97 @@ export class DiscordTransport implements ChatTransport {
     });
   }
 
+  /**
+   * "Edit image" on a message: refused privately at once when the message has no photo (or only an
+   * image of another format), before anyone types a request; else its photo is kept for 15 minutes
+   * (in the store, so a restarted process still has it) and the modal asks what should change.
+   */
   private async onEditImageCommand(interaction: MessageContextMenuCommandInteraction): Promise<void> {
-    if (!(await this.admitted(interaction, this.interactionRequester(interaction)))) return;
+    const who = this.interactionRequester(interaction);
+    if (!(await this.admitted(interaction, who))) return;
     const target = interaction.targetMessage;
-    const image = target.attachments.find((attachment) => isImageFile(attachment));
-    const now = Date.now();
-    for (const [id, entry] of this.modalTargets) if (entry.expiresAt < now) this.modalTargets.delete(id);
-    this.modalTargets.set(target.id, { ...(image ? { file: this.file(image) } : {}), expiresAt: now + this.config.tokenLifetimeMs });
+    const image = target.attachments.find((attachment) => isPhotoFile({ name: attachment.name, contentType: attachment.contentType }));
+    if (!image) {
+      const other = target.attachments.find((attachment) => isImageFile({ name: attachment.name, contentType: attachment.contentType }));
+      const kind = other && unsupportedImage({ name: other.name, contentType: other.contentType });
+      const refusal = other && kind ? unsupportedWords(other.name, kind) : `That message has no image to edit. Use Edit image on a message with a ${PHOTO_FORMATS} photo, or /edit with one attached.`;
+      await this.acknowledge(() => interaction.reply(privateReply(refusal)));
+      return;
+    }
+    const file: StoredFile = { name: image.name, url: image.url, contentType: image.contentType, size: image.size };
+    // The key names the person too: another's modal for the same message is another request.
+    await this.store.set(`menu-target:${target.id}:${who.facts.user}`, JSON.stringify(file), this.config.tokenLifetimeMs).catch((error: unknown) => this.log.warn({ err: String(error) }, "could not keep the menu's target"));
     await this.acknowledge(() => interaction.showModal(editImageModal(target.id)));
   }
 
   private async onEditModal(interaction: ModalSubmitInteraction, handlers: ChatFlowHandlers): Promise<void> {
     const targetId = interaction.customId.slice(EDIT_MODAL.prefix.length);
     await this.takeEdit(interaction, handlers, async (who) => {
-      const image = this.modalTargets.get(targetId)?.file ?? (await this.fetchImage(who.facts.channel, targetId));
-      this.modalTargets.delete(targetId);
-      return { text: interaction.fields.getTextInputValue(EDIT_MODAL.requestInput), ...(image ? { image } : {}), message: targetId };
+      const stored = await this.store.take(`menu-target:${targetId}:${who.facts.user}`).catch(() => undefined);
+      const image = stored ? this.file(JSON.parse(stored) as StoredFile) : await this.fetchImage(who.facts.channel, targetId);
+      // Without the content intent a fetched message shows no attachments: the menu's own payload was the only way to its image.
+      if (!image) return { refusal: "I no longer have that message's image (it was more than 15 minutes ago, or the bot restarted). Run Edit image on the message again." };
+      return { text: interaction.fields.getTextInputValue(EDIT_MODAL.requestInput), image, message: targetId };
     });
   }
 
-  private async onButton(interaction: ButtonInteraction, handlers: ChatFlowHandlers): Promise<void> {
+  /**
+   * A button or a menu of a status message. Every press is acknowledged (the person's client says
+   * "interaction failed" otherwise), ours or not; one that is not one of ours gets a short answer.
+   */
+  private async onComponent(interaction: ButtonInteraction | StringSelectMenuInteraction, handlers: ChatFlowHandlers): Promise<void> {
     const who = this.interactionRequester(interaction);
     // A thread started from a status message has the message's id; a DM is its own thread.
     const thread = who.ownThread ? who.facts.channel : interaction.message.id;
-    const press = buttonPress(
-      this.event(who, thread, {
-        postStatus: (message) => this.postInChannel(thread, thread, message),
-        replyPrivately: async (text) => {
-          await interaction.followUp(privateReply(text)).catch((error: unknown) => {
-            throw deliveryError(error, 'send the private reply');
-          });
-        },
-      }),
-      interaction.customId,
-      interaction.message.id,
-    );
-    if (!press || !(await this.admitted(interaction, who))) return;
+    const replyPrivately = async (text: string) => {
+      await interaction.followUp(privateReply(text)).catch((error: unknown) => {
+        throw deliveryError(error, 'send the private reply');
+      });
+    };
+    const fileBytes = this.rememberLimit(interaction);
+    const press = OUR_ID.test(interaction.customId)
+      ? buttonPress(
+          this.event(who, thread, {
+            postStatus: (message) => this.postInConversation({ channel: who.facts.channel, message: interaction.message.id, thread }, message, this.limitsFor({ ...(fileBytes ? { fileBytes } : {}) })),
+            replyPrivately,
+          }),
+          interaction.customId,
+          interaction.message.id,
+        )
+      : undefined;
+    if (!(await this.access.admits(who.facts, (refusal) => this.acknowledge(() => interaction.reply(privateReply(refusal)))))) return;
     if (!(await this.acknowledge(() => interaction.deferUpdate()))) return;
-    await handlers.buttonPressed(press);
+    if (!press) {
+      await replyPrivately('That control is not one this bot knows; it did nothing.').catch((error: unknown) => this.log.warn({ err: String(error) }, 'could not reply privately'));
+      return;
+    }
+    await handlers.buttonPressed(interaction.isStringSelectMenu() ? { ...press, ...(interaction.values[0] !== undefined ? { value: interaction.values[0] } : {}) } : press);
   }
 
   /**
-   * The deferred ("thinking") reply of a command or modal: the first status replaces it and starts
-   * the edit's thread from it (not in a DM, which is the thread); a private reply before that
-   * deletes it, because Discord would turn the loading message itself (public) into the first
-   * follow-up.
+   * The deferred ("thinking") reply of a command or modal: the first status replaces it, and its
+   * thread starts when something is first posted into it (not in a DM, which is the thread); a
+   * private reply before that deletes it, because Discord would turn the loading message itself
+   * (public) into the first follow-up.
    */
   private async deferredReply(interaction: RepliableInteraction, messageId: string | undefined, who: Requester, request: string) {
     const statusId = messageId ?? (await interaction.fetchReply()).id;
     const channel = who.facts.channel;
     const thread = who.ownThread ? channel : statusId;
     const expiresAt = interaction.createdTimestamp + this.config.tokenLifetimeMs;
+    const fileBytes = this.rememberLimit(interaction);
     let original: 'loading' | 'posted' | 'deleted' = 'loading';
     return {
       thread,
       postStatus: async (message: ChatMessage): Promise<DiscordStatusRef> => {
-        if (original !== 'loading') return this.postInChannel(original === 'posted' ? thread : channel, thread, message);
+        const limits = this.limitsFor({ ...(fileBytes ? { fileBytes } : {}) });
+        if (original === 'posted') return this.postInConversation({ channel, message: statusId, thread }, message, limits);
+        if (original === 'deleted') return this.postInChannel(channel, thread, message, limits);
         original = 'posted';
-        const ref: DiscordStatusRef = { platform: 'discord', channel, message: statusId, thread };
+        const ref: DiscordStatusRef = { platform: 'discord', channel, message: statusId, thread, ...(fileBytes ? { fileBytes } : {}) };
         this.rememberWebhook(statusId, { applicationId: this.config.applicationId, token: interaction.token, expiresAt });
+        if (!who.ownThread) this.threadNames.set(statusId, truncateContent(request.replace(/\s+/g, ' ').trim() || 'Edit', MAX_THREAD_NAME));
         await this.editStatus(ref, message);
-        if (!who.ownThread) await this.startThread(channel, statusId, request);
         return ref;
       },
       replyPrivately: async (text: string): Promise<void> => {
@@ -451,9 +689,10 @@ export class DiscordTransport implements ChatTransport {
       const roles = message.member ? [...message.member.roles.cache.keys()] : [];
       const who = this.requester(message.author.id, message.guildId, channel.id, channel, roles, Boolean(message.member?.permissions.has(PermissionFlagsBits.Administrator)));
       if (!(await this.access.admits(who.facts))) return; // outside the allow-lists the bot stays silent rather than answer in public
-      const image = message.attachments.find((attachment) => isImageFile(attachment));
+      const image = message.attachments.find((attachment) => isImageFile({ name: attachment.name, contentType: attachment.contentType }));
+      const limits = this.limitsFor({ guild: message.guildId });
       const event = this.event(who, channel.id, {
-        postStatus: (status) => this.postInChannel(channel.id, channel.id, status),
+        postStatus: (status) => this.postInChannel(channel.id, channel.id, status, limits),
         // Outside an interaction Discord has no private replies: answer the person's message, pinging only them.
         replyPrivately: (text) => this.replyTo(message, text),
       });
@@ -469,11 +708,11 @@ export class DiscordTransport implements ChatTransport {
     return incomingFile(attachment, this.files);
   }
 
-  /** The first image of a message, read with the bot token (the context menu's target after a restart). */
+  /** The first photo of a message, read with the bot token (the context menu's target after a restart, with the content intent). */
   private async fetchImage(channelId: string, messageId: string): Promise<IncomingFile | undefined> {
     try {
       const message = (await this.rest.get(Routes.channelMessage(channelId, messageId))) as APIMessage;
-      const image = message.attachments.map((a) => ({ name: a.filename, url: a.url, contentType: a.content_type, size: a.size })).find((a) => isImageFile(a));
+      const image = message.attachments.map((a) => ({ name: a.filename, url: a.url, contentType: a.content_type, size: a.size })).find((a) => isPhotoFile(a));
       return image ? this.file(image) : undefined;
     } catch {
       return undefined;

@@ -4,7 +4,10 @@
  * connections:write scope (SLACK_APP_TOKEN) for Socket Mode, and install the app (SLACK_BOT_TOKEN).
  */
 
-export const BOT_SCOPES = ['app_mentions:read', 'chat:write', 'files:read', 'files:write', 'channels:history', 'groups:history', 'im:history', 'mpim:history'] as const;
+/** `commands`: the "Edit image" message shortcut (docs.slack.dev/interactivity/implementing-shortcuts: shortcuts need the commands scope). */
+export const BOT_SCOPES = ['app_mentions:read', 'chat:write', 'commands', 'files:read', 'files:write', 'channels:history', 'groups:history', 'im:history', 'mpim:history'] as const;
+/** The message shortcut (More actions → Edit image): its callback id. */
+export const EDIT_IMAGE_SHORTCUT = 'gas_edit_image';
 export const BOT_EVENTS = ['app_mention', 'message.channels', 'message.groups', 'message.im', 'message.mpim'] as const;
 export const APP_TOKEN_SCOPE = 'connections:write';
 
@@ -35,6 +38,11 @@ export function slackManifest(options: ManifestOptions = {}): string {
     '  app_home:',
     '    messages_tab_enabled: true',
     '    messages_tab_read_only_enabled: false',
+    '  shortcuts:',
+    `    - name: ${quote('Edit image')}`,
+    '      type: message',
+    `      callback_id: ${EDIT_IMAGE_SHORTCUT}`,
+    `      description: ${quote("Edit this message's photo: say what should change")}`,
     'oauth_config:',
     '  scopes:',
     '    bot:',

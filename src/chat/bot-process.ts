@@ -10,6 +10,7 @@ import type { EditQueueConfig } from '../jobs/edit-queue.js';
 import { redisKeys, type Keys } from '../jobs/keys.js';
 import { connectServiceRedis, redisFailure, redisPart } from '../jobs/redis.js';
 import { classifyRedisError, RedisAuthError } from '../jobs/redis-errors.js';
+import { redisPlatformStore } from '../jobs/platform-store.js';
 import { jobStores } from '../jobs/stores.js';
 import type { Logger } from '../log.js';
 import { runUntilStopped, startService, type HostedPart, type RunningService } from '../ops/host.js';
@@ -84,6 +85,8 @@ export async function startBot(options: BotProcessOptions): Promise<RunningBot> 
 
   const flowPart = (transport: BotTransport) => async (): Promise<HostedPart> => {
     const log = logger.child({ platform: transport.platform });
+    // What the transport must remember across a restart (a menu's target, uploads it can show again) lives in Redis.
+    transport.useStore?.(redisPlatformStore(redis, keys, transport.platform));
     const flow = new ChatFlow({ redis, keys, queue, blobs, threads, transport, logger: log, config: flowConfig, leases: statusLeases });
     const exclusive = transport.exclusiveConnection?.();
     const leader = exclusive ? new ConnectionLeader(connectionLeases, keys.lease(exclusive), flow, log) : undefined;

@@ -2,11 +2,13 @@
  * The pace of one status message's edits: the latest state wins, an edit starts no sooner than
  * the interval after the previous one finished (so rendering time can never squeeze two platform
  * calls together), one edit is in flight at a time, and the final state is always delivered
- * (retried a few times if the platform refused it). Where the platform limits edits across
+ * (retried a few times if the platform refused it; an edit refused for its rate, when the platform
+ * says). Where the platform limits edits across
  * messages (edit-budget.ts), each edit also takes a call from that budget first, and waits when
  * there is none. Errors are logged, never thrown.
  */
 import type { Logger } from 'pino';
+import { PlatformRateLimited } from './transport.js';
 
 export interface CadenceOptions<T> {
   /** Least time between two edits; a function when it changes (a shared budget stretches it). */
@@ -102,6 +104,13 @@ export class EditCadence<T> {
     try {
       await this.options.deliver(state);
     } catch (error) {
+      if (error instanceof PlatformRateLimited) {
+        // The platform said when: wait that long, then send whatever is latest (this state, unless a newer came).
+        this.options.logger.info({ retryAfterMs: error.retryAfterMs, scope: error.scope }, 'status edit rate-limited by the platform; waiting');
+        this.heldUntil = Date.now() + error.retryAfterMs;
+        if (this.pending === undefined) this.pending = state;
+        return;
+      }
       this.options.logger.warn({ err: error }, 'could not edit a status message');
       const attempts = this.options.finalAttempts ?? 3;
       // A final state lost would leave the message showing an unfinished job forever.

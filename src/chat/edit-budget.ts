@@ -25,33 +25,37 @@ const MINUTE_MS = 60_000;
 /** Edits kept back for final states: the others never take the last few. */
 const FINAL_RESERVE = 5;
 
+/** Edits kept for final states: a few, never the whole budget. */
+function reserveOf(spec: EditBudgetSpec): number {
+  return Math.min(FINAL_RESERVE, Math.floor(spec.limit / 4));
+}
+
 export class EditBudget {
+  /**
+   * `specOf` is asked each time: a transport learns its scope only once connected (a Slack team
+   * id comes from auth.test), and until then there is nothing to count.
+   */
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly spec: EditBudgetSpec,
+    private readonly specOf: () => EditBudgetSpec | undefined,
   ) {}
-
-  private get windowMs(): number {
-    return this.spec.windowMs ?? MINUTE_MS;
-  }
-
-  /** Edits kept for final states: a few, never the whole budget. */
-  private get reserve(): number {
-    return Math.min(FINAL_RESERVE, Math.floor(this.spec.limit / 4));
-  }
 
   /** Takes one edit: 0 when it may go now, else how many ms to wait before asking again. */
   async take(final: boolean): Promise<number> {
+    const spec = this.specOf();
+    if (!spec) return 0;
     return scripts(this.redis).rateTake(
-      { window: this.keys.rateWindow(this.spec.scope) },
-      { now: Date.now(), windowMs: this.windowMs, limit: this.spec.limit, reserve: final ? 0 : this.reserve, call: randomUUID() },
+      { window: this.keys.rateWindow(spec.scope) },
+      { now: Date.now(), windowMs: spec.windowMs ?? MINUTE_MS, limit: spec.limit, reserve: final ? 0 : reserveOf(spec), call: randomUUID() },
     );
   }
 
   /** The least time between two edits of one status when `live` statuses share the budget. */
   intervalFor(live: number, platformIntervalMs: number): number {
-    const usable = Math.max(1, this.spec.limit - this.reserve);
-    return Math.max(platformIntervalMs, Math.ceil((Math.max(1, live) * this.windowMs) / usable));
+    const spec = this.specOf();
+    if (!spec) return platformIntervalMs;
+    const usable = Math.max(1, spec.limit - reserveOf(spec));
+    return Math.max(platformIntervalMs, Math.ceil((Math.max(1, live) * (spec.windowMs ?? MINUTE_MS)) / usable));
   }
 }

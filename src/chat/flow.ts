@@ -35,7 +35,8 @@ export class ChatFlow implements ChatFlowHandlers {
     if (!(Number.isInteger(maxImageBytes) && maxImageBytes >= 1)) throw new Error(`maxImageBytes must be a whole number of at least 1 (got ${maxImageBytes}).`);
     if (!(Number.isInteger(ttlSeconds) && ttlSeconds >= 1)) throw new Error(`ttlSeconds must be a whole number of at least 1 (got ${ttlSeconds}).`);
     const { config: _config, leases, ...rest } = deps;
-    const budget = deps.transport.editBudget?.();
+    const { transport } = deps;
+    const budget = transport.editBudget ? () => transport.editBudget?.() : undefined;
     this.context = {
       ...rest,
       config: this.config,

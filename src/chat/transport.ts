@@ -5,6 +5,7 @@
  * payloads; everything a person experiences (what is said, when, who may press what) is decided
  * by the flow. Adapters never import ONNX or the worker; they meet the queue only through the flow.
  */
+import { GasError } from '../errors.js';
 import type { Platform } from '../jobs/contracts.js';
 import type { EditBudgetSpec } from './edit-budget.js';
 
@@ -201,10 +202,27 @@ export interface ChatTransport {
    */
   replyMention(ref: StatusRef): string | undefined;
   /**
-   * Where the platform limits edits per scope rather than per message (Slack: chat.update per
-   * workspace), that budget; the flow shares it among every live status and bot process.
+   * Where the platform limits edits per scope rather than per message (Slack: chat.update per app
+   * per workspace), that budget, once the transport knows its scope (after `start`); the flow shares
+   * it among every live status and bot process. Absent: each message is paced on its own.
    */
   editBudget?(): EditBudgetSpec | undefined;
+}
+
+/**
+ * The platform refused an edit because the app made too many (Slack's 429 `ratelimited`), and
+ * said when to try again; the transport does not retry it itself, so that whoever paces the
+ * edits decides what to send then (the latest state, the final one first).
+ */
+export class PlatformRateLimited extends GasError {
+  constructor(
+    readonly retryAfterMs: number,
+    /** The budget's scope the limit applies to (`editBudget().scope`). */
+    readonly scope: string | undefined,
+    what: string,
+  ) {
+    super('service_unavailable', `${what} was rate-limited by the platform; it may be tried again in ${Math.ceil(retryAfterMs / 1000)} s.`, { retryAfterMs, ...(scope ? { scope } : {}) });
+  }
 }
 
 /** The stateless id a button carries: everything else is looked up in Redis. */

@@ -167,6 +167,8 @@ export function buildProgram(io: CliIo = processIo, options: ProgramOptions = {}
         const { runBotCommand } = await import('./service-commands.js');
         await runBotCommand(config, flags, [platform], { log: io.stderr, until: options.until });
       });
+    // The platform's own flags, each over one of its settings (`gas discord --shards 2`).
+    for (const option of platform.options ?? []) command.option(option.flags, option.description, option.default);
     for (const sub of platform.commands ?? []) {
       const subcommand = command.command(sub.name).description(sub.description);
       for (const option of sub.options ?? []) subcommand.option(option.flags, option.description, option.default);

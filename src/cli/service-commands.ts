@@ -8,7 +8,7 @@ import { runBotProcess, type BotShared } from '../chat/bot-process.js';
 import type { AnyPlatform, BotTransport } from '../chat/platform.js';
 import type { Configuration } from '../config/index.js';
 import type { Output } from '../output.js';
-import { chatSettings, opsSettings, processLogger, queueSettings, workerModelOptions, type Flags } from './settings.js';
+import { chatSettings, fromFlags, opsSettings, processLogger, queueSettings, workerModelOptions, type Flags } from './settings.js';
 
 /** Where a service writes its log lines (stderr), and what stops it other than SIGTERM or SIGINT. */
 export interface ServiceRun {
@@ -23,9 +23,12 @@ export async function runWorkerCommand(config: Configuration, flags: Flags, { lo
   await runWorkerProcess({ ...models, ...settings, logger: processLogger(config, 'gas-worker', log), ...(until ? { until } : {}) });
 }
 
-/** Each platform's settings checked, then its transport made (its client library loaded only now). */
-async function transportsFor(config: Configuration, platforms: readonly AnyPlatform[], logger: ReturnType<typeof processLogger>): Promise<BotTransport[]> {
-  const settings = platforms.map((platform) => config.read(platform.config));
+/** The name commander gives a flag's value: `--shard-ids <ids>` → `shardIds`. */
+const flagAttribute = (flags: string) => (/--([a-z][a-z0-9-]*)/.exec(flags)?.[1] ?? '').replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** Each platform's settings checked (its own flags over their variables), then its transport made (its client library loaded only now). */
+async function transportsFor(config: Configuration, platforms: readonly AnyPlatform[], logger: ReturnType<typeof processLogger>, flags: Flags = {}): Promise<BotTransport[]> {
+  const settings = platforms.map((platform) => config.read(platform.config, fromFlags(flags, Object.fromEntries((platform.options ?? []).map((option) => [option.setting, flagAttribute(option.flags)])))));
   return Promise.all(platforms.map((platform, i) => platform.createTransport(settings[i], logger.child({ platform: platform.name }))));
 }
 
@@ -33,7 +36,7 @@ async function transportsFor(config: Configuration, platforms: readonly AnyPlatf
 export async function runBotCommand(config: Configuration, flags: Flags, platforms: readonly AnyPlatform[], { log, until }: ServiceRun): Promise<void> {
   const settings = { ...queueSettings(config, flags), ...opsSettings(config, flags) };
   const logger = processLogger(config, 'gas-bot', log);
-  await runBotProcess({ ...settings, logger, flow: chatSettings(config), transports: await transportsFor(config, platforms, logger), ...(until ? { until } : {}) });
+  await runBotProcess({ ...settings, logger, flow: chatSettings(config), transports: await transportsFor(config, platforms, logger, flags), ...(until ? { until } : {}) });
 }
 
 /** `gas serve`: the chosen platforms' bots and a worker in one process; the running edit is handed back on SIGTERM, as `gas worker` does. */

@@ -77,6 +77,15 @@ export interface Keys {
   notified(jobId: string): string;
   /** Claimed by the first delivery of a person's message, so a redelivery makes no second job. String '1'. TTL: a day. */
   messageSeen(platform: string, channel: string, thread: string, message: string): string;
+
+  // ── what a platform's transport remembers (adapters' own state, through PlatformStore) ──
+  /**
+   * One thing a platform's transport must remember across a restart of its process, under a name
+   * of its choosing: a Discord "Edit image" target between the menu and its modal, the ids of
+   * images it already uploaded and can show again. String (the transport's JSON). TTL: the
+   * transport's, per value (15 minutes for a menu target).
+   */
+  platformState(platform: string, name: string): string;
 }
 
 /**
@@ -126,5 +135,6 @@ export function redisKeys(prefix = 'gas'): Keys {
     threadSteps: (platform, thread) => `${chat}:thread-steps:${lengthPrefixed([platform, thread])}`,
     notified: (jobId) => `${chat}:notified:${jobId}`,
     messageSeen: (platform, channel, thread, message) => `${chat}:seen:${lengthPrefixed([platform, channel, thread, message])}`,
+    platformState: (platform, name) => `${prefix}:platform:${lengthPrefixed([platform, name])}`,
   };
 }

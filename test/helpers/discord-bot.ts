@@ -8,6 +8,7 @@ import { spawnGas, type GasChild } from './gas-process.js';
 import { DiscordTransport } from '../../adapters/discord/transport.js';
 import type { DiscordConfigInput } from '../../adapters/discord/config.js';
 import { startBot, type RunningBot } from '../../src/chat/bot-process.js';
+import type { ChatFlowConfig } from '../../src/chat/flow.js';
 import { decodeImage, type RgbImage } from '../../src/image/decode.js';
 import { DEFAULT_REDIS_URL } from '../../src/jobs/redis.js';
 import { createLogger } from '../../src/log.js';
@@ -18,6 +19,13 @@ import { queueHarness, uniquePrefix, type QueueHarness } from './queue.js';
 
 /** The fastest cadence the Discord settings allow: tests see several edits per job. */
 export const EDIT_INTERVAL_MS = 1000;
+
+/**
+ * The flow's settings in these tests unless one says otherwise: no ping when an edit ends (a busy
+ * machine would make short edits "long", and a ping is one more message in the thread), and room
+ * for the very long edits tests cancel or interrupt.
+ */
+export const TEST_FLOW: Partial<ChatFlowConfig> = { notifyAfterMs: 3_600_000, maxSteps: 10_000 };
 
 /** One successful write of a status message, as the fake received it. */
 export interface StatusWrite {
@@ -43,7 +51,7 @@ export interface DiscordBotHarness {
 }
 
 export async function discordBotHarness(
-  options: { fake?: FakeDiscordOptions; discord?: Partial<DiscordConfigInput>; worker?: Partial<GpuWorkerConfig> | false; prefix?: string } = {},
+  options: { fake?: FakeDiscordOptions; discord?: Partial<DiscordConfigInput>; worker?: Partial<GpuWorkerConfig> | false; prefix?: string; flow?: Partial<ChatFlowConfig> } = {},
 ): Promise<DiscordBotHarness> {
   const fake = await startFakeDiscord(options.fake);
   const prefix = options.prefix ?? uniquePrefix();
@@ -62,7 +70,7 @@ export async function discordBotHarness(
         { token: fake.token, applicationId: fake.applicationId, apiUrl: fake.apiUrl, editIntervalMs: EDIT_INTERVAL_MS, ...options.discord },
         logger.child({ platform: 'discord' }),
       );
-      bot = await startBot({ redisUrl: DEFAULT_REDIS_URL, prefix, transports: [transport], logger, shutdownTimeoutMs: 20_000 });
+      bot = await startBot({ redisUrl: DEFAULT_REDIS_URL, prefix, transports: [transport], logger, flow: { ...TEST_FLOW, ...options.flow }, shutdownTimeoutMs: 20_000 });
     },
     async stopBot() {
       await bot?.stop();
@@ -73,6 +81,9 @@ export async function discordBotHarness(
       await harness.stopBot().catch(() => {});
       await queue.close();
       await fake.close();
+      // Every request the bot made must be one Discord's API description allows, whatever the test asserted.
+      const offSpec = fake.violations.filter((v) => v.rule === 'spec');
+      if (offSpec.length > 0) throw new Error(`requests Discord's API description refuses:\n${offSpec.map((v) => `  ${v.detail}`).join('\n')}`);
     },
   };
   await harness.startBot();
@@ -120,13 +131,16 @@ export const privateReplies = (fake: FakeDiscord): string[] =>
 
 
 /** `node dist/src/cli.js <args>` (default `discord`; `serve --discord` too) against the fake, with its output kept for assertion messages. */
-export function spawnDiscordBot(fake: FakeDiscord, prefix: string, args: string[] = ['discord']): GasChild {
+export function spawnDiscordBot(fake: FakeDiscord, prefix: string, args: string[] = ['discord'], env: Record<string, string> = {}): GasChild {
   return spawnGas(args, {
     DISCORD_TOKEN: fake.token,
     DISCORD_APP_ID: fake.applicationId,
     DISCORD_API_URL: fake.apiUrl,
     DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
     GAS_PREFIX: prefix,
+    GAS_NOTIFY_AFTER_MS: String(TEST_FLOW.notifyAfterMs),
+    GAS_MAX_STEPS: String(TEST_FLOW.maxSteps),
     LOG_LEVEL: 'info',
+    ...env,
   });
 }

@@ -11,6 +11,7 @@ import { DiscordTransport } from '../../adapters/discord/transport.js';
 import type { StatusRef } from '../../src/chat/transport.js';
 import { createLogger } from '../../src/log.js';
 import { snowflake } from '../fakes/discord/snowflake.js';
+import { loadSpecChecker } from '../fakes/discord/spec.js';
 import { CHANNEL_TYPE, MESSAGE_FLAGS, World, type FileInput, type InteractionInput, type WireMessage } from '../fakes/discord/world.js';
 import { OfflineFiles, until, type AdapterDriver, type DriverOptions, type Photo, type Sent, type StatusWrite } from './adapter-driver.js';
 import { RecordingHandlers } from './recording-handlers.js';
@@ -58,6 +59,9 @@ export async function startDiscordDriver(options: DriverOptions = {}): Promise<A
   const elsewhere = snowflake();
   const bot = world.people.bot;
   const calls: RestCall[] = [];
+  // Every request is checked against Discord's API description, as the fake Discord checks them.
+  const spec = await loadSpecChecker();
+  const offSpec: string[] = [];
   const interactions = new Map<string, { token: string; channelId: string; original?: string }>();
   // Attachment URLs are …/attachments/<channel>/<id>/<name>, as the World stores them.
   const files = new OfflineFiles((url) => {
@@ -115,6 +119,7 @@ export async function startDiscordDriver(options: DriverOptions = {}): Promise<A
   const makeRequest = async (url: string, init: RequestInit) => {
     const call = await readCall(url, init);
     calls.push(call);
+    offSpec.push(...spec.check(call.method, call.path, call.json).problems);
     const body = answer(call, new URL(url).searchParams);
     call.answer = body;
     return body === undefined ? new Response(null, { status: 204 }) : Response.json(body);
@@ -198,6 +203,7 @@ export async function startDiscordDriver(options: DriverOptions = {}): Promise<A
       }),
     async close() {
       await transport.stop();
+      if (offSpec.length > 0) throw new Error(`requests Discord's API description refuses:\n${offSpec.map((p) => `  ${p}`).join('\n')}`);
     },
   };
 }

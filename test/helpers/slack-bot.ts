@@ -9,6 +9,7 @@ import { SlackTransport } from '../../adapters/slack/transport.js';
 import { ChatFlow, type ChatFlowConfig } from '../../src/chat/flow.js';
 import { parseButtonId } from '../../src/chat/transport.js';
 import type { GpuWorkerConfig } from '../../gpu-worker/worker.js';
+import { redisPlatformStore } from '../../src/jobs/platform-store.js';
 import { ThreadHistory } from '../../src/jobs/thread-history.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions, type FileInput, type PostedByPerson, type RecordedRequest, type WireMessage } from '../fakes/slack/index.js';
 import { queueHarness, type QueueHarness } from './queue.js';
@@ -24,12 +25,17 @@ export interface SlackBotOptions {
 
 export interface SlackBot {
   fake: FakeSlack;
-  transport: SlackTransport;
-  flow: ChatFlow;
+  /** The running bot's transport and flow (new ones after `restart`). */
+  readonly transport: SlackTransport;
+  readonly flow: ChatFlow;
   queue: QueueHarness;
+  /** Stops the bot (its flow and transport); jobs go on on the worker. */
+  stopBot(): Promise<void>;
+  /** Starts it again on the same Redis, fake and store: a restarted bot process. */
+  startBot(): Promise<void>;
   /** Alice mentions the bot in #general, with files. */
   mention(text: string, files?: FileInput[]): PostedByPerson;
-  /** The bot's messages in a thread of #general (status messages, and Undo's note), oldest first; its file shares left out. */
+  /** The bot's messages in a thread of #general (status messages, and Undo's note), oldest first; its file shares, the line that opens the thread and pings left out. */
   statuses(thread: string): WireMessage[];
   /** The files the bot shared into a thread of #general (results), oldest first. */
   sharedFiles(thread: string): WireMessage[];
@@ -57,6 +63,18 @@ export const jobIdOf = (m: WireMessage): string => {
 
 export const textLines = (m: WireMessage | undefined): string[] => m?.text.split('\n') ?? [];
 
+/** The line that opens a conversation thread ("Reply here …"), which the flow posts after the first status. */
+export const isThreadIntro = (m: WireMessage) => /^Reply here\b/.test(m.text);
+/** The ping that tells a requester their long edit ended: a new thread reply that starts with their mention. */
+export const isPing = (m: WireMessage) => /^<@U[A-Z0-9]+> /.test(m.text);
+
+/**
+ * The flow's settings in these tests unless one says otherwise: no ping when an edit ends (a busy
+ * machine would make short edits "long", and a ping is one more message in the thread), and room
+ * for the very long edits tests cancel or interrupt.
+ */
+export const TEST_FLOW: Partial<ChatFlowConfig> = { notifyAfterMs: 3_600_000, maxSteps: 10_000 };
+
 /** File ids of the image blocks of a chat.postMessage / chat.update call. */
 export const shownFileIds = (r: RecordedRequest): string[] => ((r.params.blocks ?? []) as any[]).filter((b) => b.type === 'image').map((b) => b.slack_file.id as string);
 
@@ -75,8 +93,15 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
   } else {
     config = { ...base, appToken: fake.appToken };
   }
-  const transport = new SlackTransport(config, logger);
-  const flow = new ChatFlow({ redis: queue.redis, keys: queue.keys, queue: queue.queue, blobs: queue.blobs, threads: new ThreadHistory(queue.redis, queue.keys), transport, logger, config: options.flow });
+  // What the transport keeps across a restart lives in Redis, as the bot process gives it.
+  const store = redisPlatformStore(queue.redis, queue.keys, 'slack');
+  const newBot = () => {
+    const transport = new SlackTransport(config, logger, { store });
+    const flow = new ChatFlow({ redis: queue.redis, keys: queue.keys, queue: queue.queue, blobs: queue.blobs, threads: new ThreadHistory(queue.redis, queue.keys), transport, logger, config: { ...TEST_FLOW, ...options.flow } });
+    return { transport, flow };
+  };
+  let { transport, flow } = newBot();
+  let running = true;
   try {
     if (options.worker !== false) await queue.startWorker(options.worker ?? {});
     await flow.start();
@@ -93,11 +118,25 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
   const report = () => `\n--- fake Slack ---\n${fake.describe()}\n--- bot log ---\n${logs.join('')}`;
   const bot: SlackBot = {
     fake,
-    transport,
-    flow,
+    get transport() {
+      return transport;
+    },
+    get flow() {
+      return flow;
+    },
     queue,
+    async stopBot() {
+      if (running) await flow.stop();
+      running = false;
+    },
+    async startBot() {
+      await bot.stopBot();
+      ({ transport, flow } = newBot());
+      await flow.start();
+      running = true;
+    },
     mention: (text, files = []) => fake.postMessage({ user: fake.users.alice, channel: general, text: `<@${fake.botUserId}> ${text}`, files }),
-    statuses: (thread) => inThread(thread).filter((m) => m.subtype === undefined),
+    statuses: (thread) => inThread(thread).filter((m) => m.subtype === undefined && !isThreadIntro(m) && !isPing(m)),
     sharedFiles: (thread) => inThread(thread).filter((m) => m.subtype === 'file_share'),
     writesOf(thread, index) {
       // The fake appends messages in the order it takes posts, so the index-th post in the thread made the index-th status.
@@ -124,7 +163,7 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
     },
     report,
     async close() {
-      await flow.stop().catch(() => {});
+      await bot.stopBot().catch(() => {});
       await fake.close();
       await queue.close();
     },

@@ -5,7 +5,7 @@
  * and files move through a stand-in for `fetch`. The bodies are the fake Slack's payloads.
  */
 import type { App, Receiver } from '@slack/bolt';
-import { SlackTransport, type SlackWebApi } from '../../adapters/slack/transport.js';
+import { SlackTransport, type SlackStatusRef, type SlackWebApi } from '../../adapters/slack/transport.js';
 import type { StatusRef } from '../../src/chat/transport.js';
 import { createLogger } from '../../src/log.js';
 import { blockActions, CHANNELS, eventEnvelope, messageEvent, wireFile, WORKSPACE, type SentMessage, type WireFile } from '../fakes/slack/payloads.js';
@@ -94,10 +94,6 @@ class RecordingWebApi implements SlackWebApi {
     },
   };
 
-  filesUploadV2: SlackWebApi['filesUploadV2'] = async (args) => {
-    this.record('filesUploadV2', args);
-    return { ok: true, files: [] };
-  };
 }
 
 export async function startSlackDriver(options: DriverOptions = {}): Promise<AdapterDriver> {
@@ -128,7 +124,8 @@ export async function startSlackDriver(options: DriverOptions = {}): Promise<Ada
     const attached = share(input.photo);
     const message: SentMessage = { ts, user: users.alice, text: input.text, ...(input.thread ? { thread_ts: input.thread } : {}), ...(attached.length ? { subtype: 'file_share' } : {}) };
     await receiver.deliver(eventEnvelope(`Ev${ts.replace('.', '')}`, messageEvent(message, channel(input.channel), input.type, attached)));
-    return { channel: input.channel, thread: input.thread ?? ts, message: ts };
+    // A DM is its own conversation (as on Discord); elsewhere the message's thread is.
+    return { channel: input.channel, thread: channel(input.channel).type === 'im' ? input.channel : (input.thread ?? ts), message: ts };
   };
 
   const shownNames = (blocks: any[] = []) => blocks.filter((b) => b.type === 'image').map((b) => api.fileNames.get(b.slack_file.id) ?? b.slack_file.id);
@@ -141,7 +138,7 @@ export async function startSlackDriver(options: DriverOptions = {}): Promise<Ada
     channels: { here: channels.general, elsewhere: channels.outside },
     requestEdit: (text, photo) => post({ channel: channels.general, text: `<@${WORKSPACE.botUserId}> ${text}`, type: 'app_mention', ...(photo ? { photo } : {}) }),
     requestInDm: (text, photo) => post({ channel: channels.dm, text, type: 'message', ...(photo ? { photo } : {}) }),
-    reply: (status: StatusRef, text, photo) => post({ channel: status.channel, text, thread: status.thread, type: 'message', ...(photo ? { photo } : {}) }),
+    reply: (status: StatusRef, text, photo) => post({ channel: status.channel, text, thread: (status as SlackStatusRef).threadTs ?? status.thread, type: 'message', ...(photo ? { photo } : {}) }),
     async press(status, customId) {
       const message = api.posted.get(status.message)!;
       const payload = blockActions({ user: users.bob, channel: channel(status.channel), message, actionId: customId, responseUrl: 'https://hooks.slack.com/actions/offline' });
@@ -155,8 +152,8 @@ export async function startSlackDriver(options: DriverOptions = {}): Promise<Ada
           const buttons = (params.blocks as any[]).flatMap((b) => (b.type === 'actions' ? b.elements.map((e: any) => e.action_id) : []));
           writes.push({ message: ts ?? params.ts, text: params.text, buttons, images: shownNames(params.blocks) });
         }
-        // The result goes into the thread as a file, right after the write of its status message.
-        if (method === 'filesUploadV2') writes.at(-1)?.images.push(params.filename);
+        // The result goes into the thread as a file (an upload completed into the channel), right after the write of its status message.
+        if (method === 'files.completeUploadExternal' && params.channel_id) writes.at(-1)?.images.push(...(params.files as Array<{ id: string }>).map((f) => api.fileNames.get(f.id) ?? f.id));
       }
       return writes;
     },

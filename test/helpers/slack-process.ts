@@ -3,7 +3,7 @@
  * process, and what a person saw of a status message, read back from the fake's recorded requests.
  */
 import { spawnGas, type GasChild } from './gas-process.js';
-import type { FakeSlack, RecordedRequest } from '../fakes/slack/index.js';
+import type { FakeSlack, RecordedRequest, WireMessage } from '../fakes/slack/index.js';
 
 /** The fastest cadence the Slack settings allow: tests see several updates per job. */
 export const EDIT_INTERVAL_MS = 1000;
@@ -29,6 +29,9 @@ export function spawnSlackBot(fake: FakeSlack, prefix: string, args: string[] = 
     SLACK_API_URL: fake.apiUrl,
     SLACK_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
     GAS_PREFIX: prefix,
+    // No ping when an edit ends (a busy machine makes short edits "long"); room for very long edits.
+    GAS_NOTIFY_AFTER_MS: '3600000',
+    GAS_MAX_STEPS: '10000',
     LOG_LEVEL: 'info',
     ...env,
   });
@@ -40,7 +43,7 @@ export function spawnSlackBot(fake: FakeSlack, prefix: string, args: string[] = 
  */
 export function statusWrites(fake: FakeSlack, channel: string, thread: string): StatusWrite[] {
   const ok = (r: RecordedRequest) => r.error === undefined && r.status === 200 && r.params.channel === channel;
-  const status = fake.messages(channel).find((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined);
+  const status = botMessages(fake, channel, thread)[0];
   const post = fake.requests.find((r) => r.method === 'chat.postMessage' && ok(r) && r.params.thread_ts === thread);
   if (!status || !post) return [];
   const updates = fake.requests.filter((r) => r.method === 'chat.update' && ok(r) && r.params.ts === status.ts);
@@ -51,6 +54,14 @@ export function statusWrites(fake: FakeSlack, channel: string, thread: string): 
     images: ((r.params.blocks ?? []) as Array<{ type: string; slack_file?: { id: string } }>).filter((b) => b.type === 'image').map((b) => b.slack_file!.id),
     actions: ((r.params.blocks ?? []) as Array<{ type: string; elements?: Array<{ action_id?: string }> }>).flatMap((b) => (b.type === 'actions' ? (b.elements ?? []).map((e) => e.action_id ?? '') : [])),
   }));
+}
+
+/**
+ * The bot's messages in a thread other than file shares, the line that opens the thread
+ * ("Reply here …") and pings ("<@U…> edit 1 is done…"): its status messages and notes, oldest first.
+ */
+export function botMessages(fake: FakeSlack, channel: string, thread: string): WireMessage[] {
+  return fake.messages(channel).filter((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined && !/^Reply here\b/.test(m.text) && !/^<@U[A-Z0-9]+> /.test(m.text));
 }
 
 /** The second line of a status ("Editing · 40/800 · …", "Done in …"): where the job stands. */

@@ -1,4 +1,7 @@
-/** Discord's error bodies and codes, as the REST API sends them (status, JSON code, message). */
+/**
+ * Discord's error bodies and codes, as the REST API sends them (status, JSON code, message):
+ * discord/discord-api-docs developers/topics/opcodes-and-status-codes.mdx, "JSON Error Codes".
+ */
 export interface DiscordError {
   status: number;
   code: number;
@@ -18,6 +21,8 @@ export const CANNOT_EDIT_OTHERS: DiscordError = { status: 403, code: 50005, mess
 export const THREAD_EXISTS: DiscordError = { status: 400, code: 160004, message: 'A thread has already been created for this message' };
 export const WRONG_CHANNEL_TYPE: DiscordError = { status: 400, code: 50024, message: 'Cannot execute action on this channel type' };
 export const NOT_FOUND: DiscordError = { status: 404, code: 0, message: '404: Not Found' };
+export const MISSING_ACCESS: DiscordError = { status: 403, code: 50001, message: 'Missing Access' };
+export const MISSING_PERMISSIONS: DiscordError = { status: 403, code: 50013, message: 'Missing Permissions' };
 
 /** One field error inside a 50035 "Invalid Form Body". */
 export interface FieldError {

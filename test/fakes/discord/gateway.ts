@@ -4,6 +4,14 @@
  * message content from a session without the MESSAGE_CONTENT intent unless the message mentions
  * the bot, and sends guild messages only to sessions with GUILD_MESSAGES and direct messages only
  * to sessions with DIRECT_MESSAGES (whose content it never withholds, as Discord does not in DMs).
+ *
+ * Documented in github.com/discord/discord-api-docs: the connection's lifecycle, heartbeats and
+ * sharding in developers/events/gateway.mdx ("Connection Lifecycle", "Sending Heartbeats",
+ * "Sharding"); which intent brings which event, and the content rules, in the same page ("List of
+ * Intents", "Message Content Intent"); the close codes (4002 decode, 4003 not authenticated, 4004
+ * authentication failed, 4005 already authenticated, 4010 invalid shard, 4012 invalid API
+ * version, 4013 invalid intents) in developers/topics/opcodes-and-status-codes.mdx ("Gateway
+ * Close Event Codes"). The heartbeat interval (41.25 s) is what Discord sends today: assumed.
  */
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,6 +29,8 @@ export interface GatewaySession {
   sequence: number;
   identified: boolean;
   heartbeats: number;
+  /** [shard id, shard count] from IDENTIFY (default [0, 1]). */
+  shard: [number, number];
 }
 
 export interface GatewayEvents {
@@ -30,7 +40,11 @@ export interface GatewayEvents {
 
 export class FakeGateway {
   readonly sessions: GatewaySession[] = [];
+  /** Every IDENTIFY so far, in order: its shard and intents. */
+  readonly identified: Array<{ shard: [number, number]; intents: number }> = [];
   private readonly server: WebSocketServer;
+  /** Set by `drop`: connections are cut and new ones refused, as when the network between the bot and Discord fails. */
+  private down = false;
 
   constructor(
     http: Server,
@@ -43,6 +57,10 @@ export class FakeGateway {
   }
 
   private accept(socket: WebSocket, url: URL): void {
+    if (this.down) {
+      socket.terminate();
+      return;
+    }
     if (url.searchParams.get('v') !== '10') {
       this.events.violation('gateway-version', `connected with v=${url.searchParams.get('v')}`);
       socket.close(4012, 'Invalid API version');
@@ -53,7 +71,7 @@ export class FakeGateway {
       socket.close(4002, 'Error while decoding payload.');
       return;
     }
-    const session: GatewaySession = { id: snowflake(), socket, intents: 0, sequence: 0, identified: false, heartbeats: 0 };
+    const session: GatewaySession = { id: snowflake(), socket, intents: 0, sequence: 0, identified: false, heartbeats: 0, shard: [0, 1] };
     this.sessions.push(session);
     socket.on('message', (raw) => this.receive(session, raw.toString()));
     socket.on('close', () => this.sessions.splice(this.sessions.indexOf(session), 1));
@@ -106,16 +124,54 @@ export class FakeGateway {
       session.socket.close(4013, 'Invalid intent(s).');
       return;
     }
+    const shard: [number, number] = Array.isArray(data.shard) ? [Number(data.shard[0]), Number(data.shard[1])] : [0, 1];
+    if (!(shard[1] >= 1 && shard[0] >= 0 && shard[0] < shard[1])) {
+      // developers/topics/opcodes-and-status-codes.mdx: 4010 Invalid shard.
+      this.events.violation('invalid-shard', `IDENTIFY with shard ${JSON.stringify(data.shard)}`);
+      session.socket.close(4010, 'Invalid shard.');
+      return;
+    }
     session.intents = data.intents;
+    session.shard = shard;
     session.identified = true;
+    this.identified.push({ shard, intents: data.intents });
     const port = (this.server.address() as { port?: number } | null)?.port;
+    const ownsGuild = this.ownsGuild(session);
     this.dispatchTo(session, 'READY', {
       ...this.world.ready(),
+      ...(ownsGuild ? {} : { guilds: [] }),
       session_id: session.id,
       resume_gateway_url: `ws://127.0.0.1:${port ?? this.world.baseUrl.split(':').pop()}/gateway`,
-      shard: data.shard ?? [0, 1],
+      shard,
     });
-    if (session.intents & INTENTS.guilds) this.dispatchTo(session, 'GUILD_CREATE', this.world.guildCreate());
+    if (ownsGuild && session.intents & INTENTS.guilds) this.dispatchTo(session, 'GUILD_CREATE', this.world.guildCreate());
+  }
+
+  /**
+   * Whether a session's shard receives the guild's events: shard_id = (guild_id >> 22) % num_shards
+   * (developers/events/gateway.mdx, "Sharding Formula"); events without a `guild_id` (DMs) go to shard 0 only (same section).
+   */
+  private ownsGuild(session: GatewaySession): boolean {
+    return Number((BigInt(this.world.guildId) >> 22n) % BigInt(session.shard[1])) === session.shard[0];
+  }
+
+  private receives(session: GatewaySession, guildId: string | undefined): boolean {
+    return session.identified && (guildId === undefined ? session.shard[0] === 0 : this.ownsGuild(session));
+  }
+
+  /** The intents of the identified sessions together: what the bot asked to be sent. */
+  get intents(): number {
+    return this.sessions.filter((session) => session.identified).reduce((all, session) => all | session.intents, 0);
+  }
+
+  /** Cuts every connection without a close frame and refuses new ones until `restore`. */
+  drop(): void {
+    this.down = true;
+    for (const session of [...this.sessions]) session.socket.terminate();
+  }
+
+  restore(): void {
+    this.down = false;
   }
 
   private send(session: GatewaySession, payload: Record<string, unknown>): void {
@@ -127,16 +183,17 @@ export class FakeGateway {
     this.send(session, { op: OP.dispatch, t: type, s: session.sequence, d: data });
   }
 
-  /** Sends an event to every identified session. */
+  /** Sends an event to every identified session whose shard it belongs to (by its `guild_id`). */
   dispatch(type: string, data: unknown): void {
-    for (const session of this.sessions) if (session.identified) this.dispatchTo(session, type, data);
+    const guildId = (data as { guild_id?: string } | null)?.guild_id;
+    for (const session of this.sessions) if (this.receives(session, guildId)) this.dispatchTo(session, type, data);
   }
 
   /** MESSAGE_CREATE / MESSAGE_UPDATE, with content withheld where Discord withholds it. */
   dispatchMessage(type: 'MESSAGE_CREATE' | 'MESSAGE_UPDATE', message: WireMessage): void {
     const inDm = message.guild_id === undefined;
     for (const session of this.sessions) {
-      if (!session.identified || !(session.intents & (inDm ? INTENTS.directMessages : INTENTS.guildMessages))) continue;
+      if (!this.receives(session, message.guild_id) || !(session.intents & (inDm ? INTENTS.directMessages : INTENTS.guildMessages))) continue;
       const bot = this.world.people.bot.id;
       const visible =
         inDm || session.intents & INTENTS.messageContent || message.author.id === bot || message.mentions.some((user) => user.id === bot);

@@ -1,6 +1,15 @@
 /**
  * Discord's limits on a message payload (create, edit, interaction response), checked the way the
  * API checks them: every broken limit becomes a field error of one 50035 "Invalid Form Body".
+ * Where each limit is documented, in discord/discord-api-docs: content, embeds, attachments and
+ * allowed mentions in developers/resources/message.mdx (Create Message "JSON/Form Params");
+ * action rows, buttons and string selects in developers/components/reference.mdx (Action Row: up
+ * to 5 buttons or one select; Button; String Select: up to 25 options, placeholder 150);
+ * custom_id's 100 characters in developers/components/reference.mdx ("Custom ID"); the embed's
+ * limits in developers/resources/message.mdx ("Embed Limits"); a thread's name in
+ * developers/resources/channel.mdx (Start Thread from Message: 1-100 characters); a modal's title
+ * and inputs in developers/interactions/receiving-and-responding.mdx ("Modal"). Five action rows
+ * is the limit of a message without the IS_COMPONENTS_V2 flag (developers/components/reference.mdx).
  */
 import type { FieldError } from './errors.js';
 
@@ -16,18 +25,42 @@ export const LIMITS = {
   embedTitle: 256,
   threadName: 100,
   modalTitle: 45,
+  selectOptions: 25,
+  optionLabel: 100,
+  optionValue: 100,
+  placeholder: 150,
 } as const;
 
-const COMPONENT = { actionRow: 1, button: 2, textInput: 4, label: 18 } as const;
+const COMPONENT = { actionRow: 1, button: 2, stringSelect: 3, textInput: 4, label: 18 } as const;
 const LINK_STYLE = 5;
 
 function tooLong(path: string, max: number): FieldError {
   return { path, code: 'BASE_TYPE_MAX_LENGTH', message: `Must be ${max} or fewer in length.` };
 }
 
+function checkCustomId(component: any, path: string, errors: FieldError[]): void {
+  if (typeof component.custom_id !== 'string' || component.custom_id.length === 0) {
+    errors.push({ path: `${path}.custom_id`, code: 'BASE_TYPE_REQUIRED', message: 'This field is required' });
+  } else if (component.custom_id.length > LIMITS.customId) {
+    errors.push(tooLong(`${path}.custom_id`, LIMITS.customId));
+  }
+}
+
+function checkSelect(select: any, path: string, errors: FieldError[]): void {
+  checkCustomId(select, path, errors);
+  const options = select.options;
+  if (!Array.isArray(options) || options.length === 0) errors.push({ path: `${path}.options`, code: 'BASE_TYPE_MIN_LENGTH', message: 'Must be 1 or more in length.' });
+  else if (options.length > LIMITS.selectOptions) errors.push(tooLong(`${path}.options`, LIMITS.selectOptions));
+  (Array.isArray(options) ? options : []).forEach((option: any, o: number) => {
+    if (typeof option?.label !== 'string' || option.label.length === 0 || option.label.length > LIMITS.optionLabel) errors.push({ path: `${path}.options.${o}.label`, code: 'BASE_TYPE_BAD_LENGTH', message: `Must be between 1 and ${LIMITS.optionLabel} in length.` });
+    if (typeof option?.value !== 'string' || option.value.length === 0 || option.value.length > LIMITS.optionValue) errors.push({ path: `${path}.options.${o}.value`, code: 'BASE_TYPE_BAD_LENGTH', message: `Must be between 1 and ${LIMITS.optionValue} in length.` });
+  });
+  if (typeof select.placeholder === 'string' && select.placeholder.length > LIMITS.placeholder) errors.push(tooLong(`${path}.placeholder`, LIMITS.placeholder));
+}
+
 function checkButton(button: any, path: string, errors: FieldError[]): void {
   if (button?.type !== COMPONENT.button) {
-    errors.push({ path: `${path}.type`, code: 'COMPONENT_TYPE_INVALID', message: 'Value of field "type" must be one of (2,).' });
+    errors.push({ path: `${path}.type`, code: 'COMPONENT_TYPE_INVALID', message: 'Value of field "type" must be one of (2, 3).' });
     return;
   }
   if (typeof button.label === 'string' && button.label.length > LIMITS.buttonLabel) errors.push(tooLong(`${path}.label`, LIMITS.buttonLabel));
@@ -60,8 +93,13 @@ function checkComponents(rows: unknown, errors: FieldError[]): void {
     }
     if (row.components.length === 0) errors.push({ path: `components.${r}.components`, code: 'BASE_TYPE_MIN_LENGTH', message: 'Must be 1 or more in length.' });
     if (row.components.length > LIMITS.buttonsPerRow) errors.push(tooLong(`components.${r}.components`, LIMITS.buttonsPerRow));
+    // A row holds buttons, or one select alone.
+    if (row.components.some((c: any) => c?.type === COMPONENT.stringSelect) && row.components.length > 1) {
+      errors.push({ path: `components.${r}.components`, code: 'COMPONENT_LAYOUT_WIDTH_EXCEEDED', message: 'The specified component exceeds the maximum width' });
+    }
     row.components.forEach((button: any, b: number) => {
-      checkButton(button, `components.${r}.components.${b}`, errors);
+      if (button?.type === COMPONENT.stringSelect) checkSelect(button, `components.${r}.components.${b}`, errors);
+      else checkButton(button, `components.${r}.components.${b}`, errors);
       if (typeof button?.custom_id === 'string') {
         if (customIds.has(button.custom_id)) {
           errors.push({ path: `components.${r}.components.${b}.custom_id`, code: 'COMPONENT_CUSTOM_ID_DUPLICATED', message: 'Component custom id cannot be duplicated' });

@@ -5,6 +5,27 @@
  * limits, bot auth, no threads in DMs), answers a broken rule with Discord's status and error code, and records the
  * rule as a violation. Tests drive people through `slashCommand`, `contextMenu`, `submitModal`,
  * `pressButton` and `postMessage`, and read back every request, message and uploaded byte.
+ *
+ * Where each rule is documented (paths in github.com/discord/discord-api-docs; error codes in
+ * developers/topics/opcodes-and-status-codes.mdx, "JSON Error Codes"):
+ * - every request is checked against Discord's OpenAPI description: spec.ts;
+ * - an interaction is acknowledged within 3 s, else 10062, and its token lives 15 minutes, else
+ *   50027: developers/interactions/receiving-and-responding.mdx ("Responding to an Interaction",
+ *   "Followup Messages"); a second acknowledgement 40060 (its code's description);
+ * - which callback types an interaction may use (6 and 7 for components only, no modal after a
+ *   modal): the same page, "Interaction Callback Type"; the first follow-up after a deferral fills
+ *   the loading message: assumed (it is what clients show), as is 10015 for a webhook call before
+ *   the acknowledgement;
+ * - bot routes take `Authorization: Bot <token>`, else 401: developers/reference.mdx "Authentication";
+ * - rate limits answered 429 with `retry_after` and X-RateLimit-* headers: developers/topics/rate-limits.mdx;
+ *   the buckets' sizes (5 per 5 s per channel or token) are assumed;
+ * - upload limits per file and per request, the bot's permissions, content without the intent,
+ *   notifications, embeds naming attachments: at their functions below;
+ * - an empty message 50006, editing another's message 50005, unknown message 10008 and channel
+ *   10003, a second thread from a message 160004, a thread in a DM 50024: their codes'
+ *   descriptions; a thread inside a thread refused with 50035: assumed;
+ * - message payload and command limits: rules.ts; the gateway's handshake, intents and close
+ *   codes: gateway.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -15,6 +36,8 @@ import {
   EMPTY_MESSAGE,
   ENTITY_TOO_LARGE,
   INVALID_WEBHOOK_TOKEN,
+  MISSING_ACCESS,
+  MISSING_PERMISSIONS,
   NOT_FOUND,
   THREAD_EXISTS,
   UNAUTHORIZED,
@@ -26,11 +49,12 @@ import {
   type DiscordError,
   type FieldError,
 } from './errors.js';
-import { FakeGateway } from './gateway.js';
+import { FakeGateway, INTENTS } from './gateway.js';
 import { parseBody, readBody, sendError, sendJson, type UploadedPart } from './http.js';
 import { checkMessagePayload, checkModal, LIMITS, modalTextInputs } from './rules.js';
+import { loadSpecChecker } from './spec.js';
 import { snowflake } from './snowflake.js';
-import { CHANNEL_TYPE, INTERACTION_TYPE, MESSAGE_FLAGS, World, type FileInput, type OptionValue, type WireAttachment, type WireMessage, type WireUser } from './world.js';
+import { CHANNEL_TYPE, INTERACTION_TYPE, MESSAGE_FLAGS, PERMISSIONS, World, type FileInput, type Notification, type OptionValue, type PermissionName, type WireAttachment, type WireMessage, type WireUser } from './world.js';
 
 export type { FileInput, OptionValue } from './world.js';
 import { waitForRecord } from '../wait.js';
@@ -45,10 +69,21 @@ export interface FakeDiscordOptions {
   ackDeadlineMs?: number;
   /** Life of an interaction token (Discord: 15 minutes). */
   tokenLifetimeMs?: number;
-  /** Largest upload per request (Discord without boosts: 10 MiB). */
+  /**
+   * Largest file in a request (developers/reference.mdx, "Uploading Files": the limit applies to
+   * each file, 10 MiB by default, higher on boosted servers).
+   */
   maxUploadBytes?: number;
+  /** Largest request with its files (developers/resources/message.mdx, Create Message "Limitations": 25 MiB). */
+  maxRequestBytes?: number;
+  /** What interactions tell the app as `attachment_size_limit` (default `maxUploadBytes`). */
+  attachmentSizeLimit?: number;
+  /** The `shards` GET /gateway/bot recommends (default 1). */
+  recommendedShards?: number;
   /** Per-route buckets: message edits and message creates, per channel or interaction token (default 5 per 5 s). */
   rateLimits?: { messageEdit?: RateLimit; messageCreate?: RateLimit };
+  /** Check every REST request against Discord's OpenAPI description (spec.ts); default on. */
+  checkSpec?: boolean;
 }
 
 export interface RecordedRequest {
@@ -109,7 +144,7 @@ export interface FakeDiscord {
   readonly applicationId: string;
   readonly guildId: string;
   readonly channelId: string;
-  readonly users: { bot: WireUser; alice: WireUser; bob: WireUser; carol: WireUser; otherBot: WireUser };
+  readonly users: { bot: WireUser; alice: WireUser; bob: WireUser; carol: WireUser; dave: WireUser; otherBot: WireUser };
   readonly roles: { everyone: string; editors: string; admins: string };
   readonly requests: RecordedRequest[];
   readonly violations: Violation[];
@@ -119,12 +154,29 @@ export interface FakeDiscord {
   readonly gatewayReady: boolean;
   /** Gateway sessions identified now (an unsharded bot token's sessions each receive every event). */
   gatewaySessions(): number;
+  /** Every IDENTIFY so far: which shard, with which intents. */
+  readonly identified: ReadonlyArray<{ shard: [number, number]; intents: number }>;
+  /**
+   * Whom a real client would have notified, message by message: what the bot created (never what
+   * it edited: assumed, Discord documents notifications for sent messages only), by its content
+   * and `allowed_mentions`.
+   */
+  readonly notifications: Notification[];
+  /** Denies the bot permissions in a channel, as a channel's overwrites do (`[]` gives them back). */
+  denyBot(channelId: string, permissions: PermissionName[]): void;
+  /** Cuts the gateway connections without a close frame and refuses new ones until `restoreGateway`. */
+  dropGateway(): void;
+  restoreGateway(): void;
   slashCommand(input: { user: WireUser; name?: string; channelId?: string; options?: Record<string, OptionValue> }): InteractionRef;
   contextMenu(input: { user: WireUser; messageId: string; name?: string; channelId?: string }): InteractionRef;
   /** Submits the modal that interaction `shownBy` answered with, filling its text inputs by custom id. */
   submitModal(input: { user: WireUser; shownBy: InteractionRef; fields: Record<string, string> }): InteractionRef;
   /** Presses a button that is on a message (fails when the message has no such button). */
   pressButton(input: { user: WireUser; messageId: string; customId: string }): InteractionRef;
+  /** Picks options of a string select that is on a message (fails when it has no such select or option). */
+  chooseOption(input: { user: WireUser; messageId: string; customId: string; values: string[] }): InteractionRef;
+  /** A component interaction with any custom_id, as a modified client could send (fails when the message has no components at all). */
+  craftedPress(input: { user: WireUser; messageId: string; customId: string }): InteractionRef;
   postMessage(input: {
     user: WireUser;
     content: string;
@@ -163,6 +215,7 @@ const DEFAULTS = {
   ackDeadlineMs: 3_000,
   tokenLifetimeMs: 15 * 60_000,
   maxUploadBytes: 10 * 1024 * 1024,
+  maxRequestBytes: 25 * 1024 * 1024,
   rateLimit: { limit: 5, windowMs: 5_000 },
 };
 
@@ -201,11 +254,15 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     ackDeadlineMs: options.ackDeadlineMs ?? DEFAULTS.ackDeadlineMs,
     tokenLifetimeMs: options.tokenLifetimeMs ?? DEFAULTS.tokenLifetimeMs,
     maxUploadBytes: options.maxUploadBytes ?? DEFAULTS.maxUploadBytes,
+    maxRequestBytes: options.maxRequestBytes ?? DEFAULTS.maxRequestBytes,
+    attachmentSizeLimit: options.attachmentSizeLimit ?? options.maxUploadBytes ?? DEFAULTS.maxUploadBytes,
+    recommendedShards: options.recommendedShards ?? 1,
     rateLimits: {
       messageEdit: options.rateLimits?.messageEdit ?? DEFAULTS.rateLimit,
       messageCreate: options.rateLimits?.messageCreate ?? DEFAULTS.rateLimit,
     },
   };
+  const spec = options.checkSpec === false ? undefined : await loadSpecChecker();
   const http = createServer();
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -218,6 +275,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const failures: Array<{ matcher: RouteMatcher; failure: InjectedFailure }> = [];
   const buckets = new Map<string, { count: number; resetAt: number }>();
   const deleted = new Set<string>();
+  const notifications: Notification[] = [];
+  /** Bytes of the request being answered (set before its route runs, which is synchronous). */
+  let requestBytes = 0;
 
   const violate = (rule: string, detail: string) => violations.push({ at: Date.now(), rule, detail });
   const gateway = new FakeGateway(http, world, token, { violation: violate, received: () => {} });
@@ -265,9 +325,70 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     return { ...headers, 'x-ratelimit-remaining': String(limit - bucket.count) };
   }
 
-  function uploadLimit(files: UploadedPart[], route: string): void {
-    const total = files.reduce((sum, file) => sum + file.data.length, 0);
-    if (total > config.maxUploadBytes) fail(ENTITY_TOO_LARGE, 'upload-too-large', `${route}: ${total} bytes of files, limit ${config.maxUploadBytes}`);
+  /**
+   * Each file within the per-file limit (developers/reference.mdx, "Uploading Files"), the whole
+   * request within 25 MiB (resources/message.mdx, Create Message "Limitations"); over either,
+   * 413 with code 40005 (topics/opcodes-and-status-codes.mdx).
+   */
+  function uploadLimit(files: UploadedPart[], route: string, requestBytes: number): void {
+    for (const file of files) {
+      if (file.data.length > config.maxUploadBytes) fail(ENTITY_TOO_LARGE, 'upload-too-large', `${route}: ${file.name} is ${file.data.length} bytes, limit per file ${config.maxUploadBytes}`);
+    }
+    if (requestBytes > config.maxRequestBytes) fail(ENTITY_TOO_LARGE, 'request-too-large', `${route}: a request of ${requestBytes} bytes, limit ${config.maxRequestBytes}`);
+  }
+
+  /**
+   * What the bot may do in a channel (world.botPermissionsIn): without VIEW_CHANNEL a channel route
+   * answers 403 50001 Missing Access, without another permission it needs 403 50013
+   * (topics/opcodes-and-status-codes.mdx; what needs what: topics/permissions.mdx, and Create
+   * Message's "Limitations" for sending).
+   */
+  function requireAccess(channelId: string, route: string, needs: PermissionName[] = []): void {
+    const has = world.botPermissionsIn(channelId);
+    if (!(has & PERMISSIONS.viewChannel)) fail(MISSING_ACCESS, 'missing-access', `${route}: the bot cannot see channel ${channelId}`);
+    const missing = needs.filter((name) => !(has & PERMISSIONS[name]));
+    if (missing.length > 0) fail(MISSING_PERMISSIONS, 'missing-permissions', `${route}: the bot lacks ${missing.join(', ')} in channel ${channelId}`);
+  }
+
+  /** Sending in a channel needs SEND_MESSAGES, in a thread SEND_MESSAGES_IN_THREADS (topics/threads.mdx, "Permissions"); files need ATTACH_FILES. */
+  const sendNeeds = (channelId: string, files: UploadedPart[]): PermissionName[] => [
+    world.channels.get(channelId)?.type === CHANNEL_TYPE.publicThread ? 'sendMessagesInThreads' : 'sendMessages',
+    ...(files.length > 0 ? (['attachFiles'] as const) : []),
+  ];
+
+  /**
+   * Whom a real client notifies of a new message (resources/message.mdx, "Allowed Mentions
+   * Object"): `<@id>` when `parse` has "users" or `users` lists it; `<@&id>` when `parse` has
+   * "roles" or `roles` lists it, and the bot may mention it (MENTION_EVERYONE; the fake's roles
+   * are not mentionable); `@everyone`/`@here` when `parse` has "everyone" and the bot has
+   * MENTION_EVERYONE; a reply's author when `replied_user`. Without `allowed_mentions`, a bot's
+   * message parses all three and a webhook's or interaction's only users ("Default Settings for
+   * Allowed Mentions"); a reply without it pings its author (assumed: the clients' default). A
+   * mention with a zero-width space inside it is text, not a mention (assumed).
+   */
+  function notify(message: WireMessage, body: any, via: 'bot' | 'webhook'): void {
+    const allowed = body?.allowed_mentions;
+    const parse: string[] = allowed ? (Array.isArray(allowed.parse) ? allowed.parse : []) : via === 'bot' ? ['users', 'roles', 'everyone'] : ['users'];
+    const content = message.content ?? '';
+    const canEveryone = Boolean(world.botPermissionsIn(message.channel_id) & PERMISSIONS.mentionEveryone);
+    const mentioned = [...content.matchAll(/<@!?(\d+)>/g)].map((m) => m[1]);
+    const users = new Set(mentioned.filter((id) => parse.includes('users') || (allowed?.users ?? []).includes(id)));
+    const roles = [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]).filter((id) => (parse.includes('roles') || (allowed?.roles ?? []).includes(id)) && canEveryone);
+    const everyone = /@(everyone|here)/.test(content) && parse.includes('everyone') && canEveryone;
+    const reference = message.referenced_message;
+    if (reference && reference.channel_id === message.channel_id && (allowed ? allowed.replied_user === true : true)) users.add(reference.author.id);
+    users.delete(world.people.bot.id);
+    if (users.size > 0 || roles.length > 0 || everyone) notifications.push({ messageId: message.id, channelId: message.channel_id, users: [...users], roles: [...new Set(roles)], everyone });
+  }
+
+  /** An embed's `attachment://name` must name a file of the message, new or kept (assumed for kept ones: the reference shows new uploads only). */
+  function checkEmbedImages(message: WireMessage, route: string): void {
+    for (const embed of message.embeds) {
+      const url: unknown = embed?.image?.url;
+      if (typeof url !== 'string' || !url.startsWith('attachment://')) continue;
+      const name = url.slice('attachment://'.length);
+      if (!message.attachments.some((attachment) => attachment.filename === name)) violate('embed-without-attachment', `${route}: an embed shows ${url}, which message ${message.id} has no attachment named`);
+    }
   }
 
   function newAttachments(body: any, files: UploadedPart[], channelId: string): WireAttachment[] {
@@ -287,7 +408,14 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       attachments: files.length > 0 ? [{} as WireAttachment] : [],
     };
     if (isEmpty(draft) && !(extra.flags && extra.flags & MESSAGE_FLAGS.loading)) fail(EMPTY_MESSAGE, 'empty-message', `a message in ${channelId} with nothing in it`);
-    const reference = body?.message_reference?.message_id ? world.messages.get(String(body.message_reference.message_id)) : undefined;
+    let reference = body?.message_reference?.message_id ? world.messages.get(String(body.message_reference.message_id)) : undefined;
+    if (reference && reference.channel_id !== channelId) {
+      // A reply answers a message of its own channel (assumed: the reference does not say); with fail_if_not_exists false it goes out as a plain message.
+      if (body.message_reference.fail_if_not_exists !== false) {
+        fail(invalidFormBody([{ path: 'message_reference', code: 'MESSAGE_REFERENCE_UNKNOWN_MESSAGE', message: 'Unknown message' }]), 'reply-elsewhere', `a reply in ${channelId} to message ${reference.id} of channel ${reference.channel_id}`);
+      }
+      reference = undefined;
+    }
     const message = world.newMessage({
       channel_id: channelId,
       author: world.people.bot,
@@ -300,7 +428,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       ...(reference ? { type: 19, message_reference: { type: 0, message_id: reference.id, channel_id: reference.channel_id, ...(reference.guild_id ? { guild_id: reference.guild_id } : {}) }, referenced_message: reference } : {}),
       ...extra,
     });
-    if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatchMessage('MESSAGE_CREATE', message);
+    checkEmbedImages(message, `a message in ${channelId}`);
+    if (!(message.flags & MESSAGE_FLAGS.ephemeral)) {
+      if (!(message.flags & MESSAGE_FLAGS.loading)) notify(message, body, extra.webhook_id ? 'webhook' : 'bot');
+      gateway.dispatchMessage('MESSAGE_CREATE', message);
+    }
     return message;
   }
 
@@ -321,9 +453,13 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     }
     if (body && 'allowed_mentions' in body) next.allowed_mentions = body.allowed_mentions;
     if (isEmpty(next)) fail(EMPTY_MESSAGE, 'empty-message', `an edit would leave message ${message.id} empty`);
+    const wasLoading = Boolean(message.flags & MESSAGE_FLAGS.loading);
     next.flags = message.flags & ~MESSAGE_FLAGS.loading;
     next.edited_timestamp = new Date().toISOString();
     Object.assign(message, next);
+    checkEmbedImages(message, `an edit of message ${message.id}`);
+    // A deferred response shows first when it is filled in, as a sent message does (assumed); other edits notify nobody.
+    if (wasLoading && !(message.flags & MESSAGE_FLAGS.ephemeral)) notify(message, body, 'webhook');
     if (!(message.flags & MESSAGE_FLAGS.ephemeral)) gateway.dispatchMessage('MESSAGE_UPDATE', message);
     return message;
   }
@@ -351,7 +487,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const asApp = { webhook_id: world.applicationId, application_id: world.applicationId, interaction_metadata: metadata };
     switch (type) {
       case CALLBACK.reply:
-        uploadLimit(files, 'interaction callback');
+        uploadLimit(files, 'interaction callback', requestBytes);
         checkPayload(data, files, [], 'interaction callback');
         message = createMessage(interaction.channelId, data, files, { ...asApp, type: 20, flags: (data?.flags ?? 0) & MESSAGE_FLAGS.ephemeral });
         interaction.originalMessageId = message.id;
@@ -364,7 +500,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         interaction.originalMessageId = interaction.message!.id;
         break;
       case CALLBACK.update: {
-        uploadLimit(files, 'interaction callback');
+        uploadLimit(files, 'interaction callback', requestBytes);
         const target = world.messages.get(interaction.message!.id)!;
         checkPayload(data, files, target.attachments, 'interaction callback');
         message = editMessage(target, data, files);
@@ -418,7 +554,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const [, appId, webhookToken, messages, messageId] = parts;
     const interaction = interactionByToken(appId, webhookToken);
     if (method === 'POST' && messages === undefined) {
-      uploadLimit(files, 'follow-up');
+      uploadLimit(files, 'follow-up', requestBytes);
       const original = interaction.originalMessageId ? world.messages.get(interaction.originalMessageId) : undefined;
       // Discord: the first follow-up after a deferred reply replaces the loading message.
       if (interaction.acknowledged?.type === CALLBACK.deferredReply && original && original.flags & MESSAGE_FLAGS.loading && !deleted.has(original.id)) {
@@ -443,7 +579,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     }
     if (method === 'PATCH') {
       const headers = rateLimit('messageEdit', webhookToken);
-      uploadLimit(files, 'webhook message edit');
+      uploadLimit(files, 'webhook message edit', requestBytes);
       checkPayload(body, files, message.attachments, 'webhook message edit');
       return { status: 200, body: editMessage(message, body, files), headers };
     }
@@ -451,6 +587,18 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   }
 
   // ---- bot routes --------------------------------------------------------------------------------
+
+  /**
+   * A message as the bot may read it: without the MESSAGE_CONTENT intent its content, embeds,
+   * attachments and components are empty, unless the bot wrote it, it mentions the bot or it is
+   * in a DM (developers/events/gateway.mdx, "Message Content Intent"; the exception for a message
+   * command's target applies to the interaction's payload, not to a later fetch).
+   */
+  function withoutContent(message: WireMessage): WireMessage {
+    const bot = world.people.bot.id;
+    const readable = gateway.intents & INTENTS.messageContent || message.guild_id === undefined || message.author.id === bot || message.mentions.some((user) => user.id === bot);
+    return readable ? message : { ...message, content: '', embeds: [], attachments: [], components: [] };
+  }
 
   function channelMessage(channelId: string, messageId: string): WireMessage {
     const message = world.messages.get(messageId);
@@ -501,7 +649,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const route = `${method} /${parts.map((part, i) => (i % 2 === 1 && /^\d+$/.test(part) ? ':id' : part)).join('/')}`;
     switch (route) {
       case 'GET /gateway/bot':
-        return { status: 200, body: { url: `ws://127.0.0.1:${new URL(baseUrl).port}/gateway`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } } };
+        return { status: 200, body: { url: `ws://127.0.0.1:${new URL(baseUrl).port}/gateway`, shards: config.recommendedShards, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } } };
       case 'GET /users/@me':
         return { status: 200, body: { ...world.people.bot, verified: true, mfa_enabled: false, flags: 0, locale: 'en-US' } };
       case 'POST /users/@me/channels': {
@@ -522,22 +670,27 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       case 'POST /channels/:id/messages': {
         const channelId = parts[1];
         if (!world.channels.has(channelId)) fail(UNKNOWN_CHANNEL, 'unknown-channel', `message to channel ${channelId}`);
+        requireAccess(channelId, 'channel message', sendNeeds(channelId, files));
         const headers = rateLimit('messageCreate', channelId);
-        uploadLimit(files, 'channel message');
+        uploadLimit(files, 'channel message', requestBytes);
         checkPayload(body, files, [], 'channel message');
         return { status: 200, body: createMessage(channelId, body, files), headers };
       }
-      case 'GET /channels/:id/messages/:id':
-        return { status: 200, body: channelMessage(parts[1], parts[3]) };
+      case 'GET /channels/:id/messages/:id': {
+        requireAccess(parts[1], 'get message', ['readMessageHistory']);
+        return { status: 200, body: withoutContent(channelMessage(parts[1], parts[3])) };
+      }
       case 'PATCH /channels/:id/messages/:id': {
+        requireAccess(parts[1], 'channel message edit', files.length > 0 ? ['attachFiles'] : []);
         const message = channelMessage(parts[1], parts[3]);
         if (message.author.id !== world.people.bot.id) fail(CANNOT_EDIT_OTHERS, 'edit-others-message', `edit of message ${message.id} by ${message.author.username}`);
         const headers = rateLimit('messageEdit', parts[1]);
-        uploadLimit(files, 'channel message edit');
+        uploadLimit(files, 'channel message edit', requestBytes);
         checkPayload(body, files, message.attachments, 'channel message edit');
         return { status: 200, body: editMessage(message, body, files), headers };
       }
       case 'POST /channels/:id/messages/:id/threads': {
+        requireAccess(parts[1], 'start thread', ['createPublicThreads']);
         const message = channelMessage(parts[1], parts[3]);
         if (world.channels.get(parts[1])?.type === CHANNEL_TYPE.publicThread) fail(invalidFormBody([{ path: '_root', code: 'THREAD_IN_THREAD', message: 'Cannot start a thread in a thread.' }]), 'thread-in-thread', `thread from message ${message.id} inside thread ${parts[1]}`);
         if (world.channels.has(message.id)) fail(THREAD_EXISTS, 'thread-exists', `second thread from message ${message.id}`);
@@ -594,6 +747,10 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       }
       record.json = parsed.json;
       record.files = parsed.files;
+      requestBytes = parsed.size;
+      // Every request, answered or not, must be one Discord's own API description allows.
+      const described = spec?.check(method, path, parsed.json);
+      if (described && described.problems.length > 0) violate('spec', described.problems.join('; '));
       const injected = failures.findIndex(({ matcher }) => matches(matcher, method, path, record));
       if (injected >= 0) {
         const [{ failure }] = failures.splice(injected, 1);
@@ -631,7 +788,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const id = snowflake();
     const interactionToken = `aW50ZXJhY3Rpb246${id}${randomBytes(48).toString('base64url')}`;
     interactions.set(id, { id, token: interactionToken, kind, createdAt: Date.now(), channelId, userId, ...(message ? { message } : {}) });
-    gateway.dispatch('INTERACTION_CREATE', world.interaction({ id, token: interactionToken, kind, data, userId, channelId, ...(message ? { message } : {}), attachmentSizeLimit: config.maxUploadBytes }));
+    gateway.dispatch('INTERACTION_CREATE', world.interaction({ id, token: interactionToken, kind, data, userId, channelId, ...(message ? { message } : {}), attachmentSizeLimit: config.attachmentSizeLimit }));
     return { id, token: interactionToken };
   }
 
@@ -640,8 +797,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     return all.find((command) => command.name === name && command.type === type)?.id ?? snowflake();
   }
 
-  function findButton(message: WireMessage, customId: string): boolean {
-    return message.components.some((row: any) => (row.components ?? []).some((component: any) => component.custom_id === customId && !component.disabled));
+  function findComponent(message: WireMessage, customId: string, type: number): any {
+    for (const row of message.components as any[]) for (const component of row.components ?? []) if (component.custom_id === customId && component.type === type && !component.disabled) return component;
+    return undefined;
   }
 
   const fake: FakeDiscord = {
@@ -660,6 +818,15 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       return gateway.ready;
     },
     gatewaySessions: () => gateway.sessions.filter((session) => session.identified).length,
+    identified: gateway.identified,
+    notifications,
+
+    denyBot(channelId, permissions) {
+      world.botDenied.set(channelId, permissions.reduce((all, name) => all | PERMISSIONS[name], 0n));
+    },
+
+    dropGateway: () => gateway.drop(),
+    restoreGateway: () => gateway.restore(),
 
     slashCommand({ user, name = 'edit', channelId = world.channelId, options = {} }) {
       return dispatchInteraction('command', world.commandData(name, commandId(name, 1), channelId, options), user.id, channelId);
@@ -685,7 +852,23 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
 
     pressButton({ user, messageId, customId }) {
       const message = world.messages.get(messageId);
-      if (!message || !findButton(message, customId)) throw new Error(`message ${messageId} has no enabled button ${customId}; requests so far:\n${fake.describe()}`);
+      if (!message || !findComponent(message, customId, 2)) throw new Error(`message ${messageId} has no enabled button ${customId}; requests so far:\n${fake.describe()}`);
+      return dispatchInteraction('component', { custom_id: customId, component_type: 2 }, user.id, message.channel_id, message);
+    },
+
+    // A string select's interaction carries the chosen values (developers/components/reference.mdx, "String Select Interaction Response Structure").
+    chooseOption({ user, messageId, customId, values }) {
+      const message = world.messages.get(messageId);
+      const select = message && findComponent(message, customId, 3);
+      if (!select) throw new Error(`message ${messageId} has no string select ${customId}; requests so far:\n${fake.describe()}`);
+      const unknown = values.filter((value) => !(select.options as any[]).some((option) => option.value === value));
+      if (unknown.length > 0 || values.length < (select.min_values ?? 1) || values.length > (select.max_values ?? 1)) throw new Error(`select ${customId} does not offer ${JSON.stringify(values)}`);
+      return dispatchInteraction('component', { custom_id: customId, component_type: 3, values }, user.id, message.channel_id, message);
+    },
+
+    craftedPress({ user, messageId, customId }) {
+      const message = world.messages.get(messageId);
+      if (!message || message.components.length === 0) throw new Error(`message ${messageId} has no components`);
       return dispatchInteraction('component', { custom_id: customId, component_type: 2 }, user.id, message.channel_id, message);
     },
 

@@ -6,6 +6,7 @@
  */
 import { snowflake } from './snowflake.js';
 
+/** Permission bits (discord/discord-api-docs developers/topics/permissions.mdx, "Bitwise Permission Flags"). */
 export const PERMISSIONS = {
   administrator: 1n << 3n,
   viewChannel: 1n << 10n,
@@ -13,13 +14,17 @@ export const PERMISSIONS = {
   embedLinks: 1n << 14n,
   attachFiles: 1n << 15n,
   readMessageHistory: 1n << 16n,
+  mentionEveryone: 1n << 17n,
   useApplicationCommands: 1n << 31n,
   createPublicThreads: 1n << 35n,
   sendMessagesInThreads: 1n << 38n,
 } as const;
 
+export type PermissionName = keyof typeof PERMISSIONS;
+
+// Members may do everything but administer and mention @everyone (a server's usual default).
 const MEMBER_PERMISSIONS = Object.entries(PERMISSIONS)
-  .filter(([name]) => name !== 'administrator')
+  .filter(([name]) => name !== 'administrator' && name !== 'mentionEveryone')
   .reduce((all, [, bit]) => all | bit, 0n);
 
 export const CHANNEL_TYPE = { text: 0, dm: 1, publicThread: 11 } as const;
@@ -46,6 +51,19 @@ export interface InteractionInput {
   message?: WireMessage;
   /** The upload limit Discord tells the app (`attachment_size_limit`). */
   attachmentSizeLimit: number;
+}
+
+/**
+ * One message's notifications: whom a real client would have notified of it
+ * (developers/resources/message.mdx, "Allowed Mentions Object").
+ */
+export interface Notification {
+  messageId: string;
+  channelId: string;
+  users: string[];
+  roles: string[];
+  /** `@everyone` or `@here` went out. */
+  everyone: boolean;
 }
 
 export interface WireUser {
@@ -106,7 +124,10 @@ export interface People {
   bot: WireUser;
   alice: WireUser;
   bob: WireUser;
+  /** A server admin (Administrator). */
   carol: WireUser;
+  /** A member like bob, with no role: the third person in a thread. */
+  dave: WireUser;
   otherBot: WireUser;
 }
 
@@ -125,16 +146,19 @@ export class World {
   readonly channels = new Map<string, any>();
   readonly messages = new Map<string, WireMessage>();
   readonly files = new Map<string, StoredFile>();
+  /** Permissions a channel's overwrites deny the bot (a thread follows its parent's). */
+  readonly botDenied = new Map<string, bigint>();
 
   constructor(readonly baseUrl: string) {
     const bot = wireUser('gas-bot', true);
     this.applicationId = bot.id;
-    this.people = { bot, alice: wireUser('alice'), bob: wireUser('bob'), carol: wireUser('carol'), otherBot: wireUser('other-bot', true) };
+    this.people = { bot, alice: wireUser('alice'), bob: wireUser('bob'), carol: wireUser('carol'), dave: wireUser('dave'), otherBot: wireUser('other-bot', true) };
     this.roles = { everyone: this.guildId, editors: snowflake(), admins: snowflake() };
     this.memberRoles.set(bot.id, []);
     this.memberRoles.set(this.people.alice.id, [this.roles.editors]);
     this.memberRoles.set(this.people.bob.id, []);
     this.memberRoles.set(this.people.carol.id, [this.roles.admins]);
+    this.memberRoles.set(this.people.dave.id, []);
     this.memberRoles.set(this.people.otherBot.id, []);
     this.channels.set(this.channelId, {
       id: this.channelId,
@@ -175,6 +199,20 @@ export class World {
     const roles = this.rolesList();
     const ids = new Set([this.roles.everyone, ...(this.memberRoles.get(userId) ?? [])]);
     return roles.filter((role) => ids.has(role.id)).reduce((all, role) => all | BigInt(role.permissions), 0n);
+  }
+
+  /**
+   * The bot's permissions in a channel: its guild permissions less what the channel's overwrites
+   * deny it; a thread inherits its parent's (developers/topics/permissions.mdx, "Permissions for
+   * Threads"), and without VIEW_CHANNEL nothing else is allowed ("Implicit Permissions").
+   */
+  botPermissionsIn(channelId: string): bigint {
+    const channel = this.channels.get(channelId);
+    if (!channel || channel.type === CHANNEL_TYPE.dm) return this.permissionsOf(this.people.bot.id);
+    const parent = channel.type === CHANNEL_TYPE.publicThread ? channel.parent_id : undefined;
+    const denied = (this.botDenied.get(channelId) ?? 0n) | (parent ? (this.botDenied.get(parent) ?? 0n) : 0n);
+    const permissions = this.permissionsOf(this.people.bot.id) & ~denied;
+    return permissions & PERMISSIONS.viewChannel ? permissions : 0n;
   }
 
   member(userId: string, withPermissions = false): any {
@@ -300,6 +338,8 @@ export class World {
             authorizing_integration_owners: { 0: this.guildId },
             context: 0,
           };
+    // The app's permissions where the interaction happened (developers/interactions/receiving-and-responding.mdx, `app_permissions`).
+    const appPermissions = this.botPermissionsIn(input.channelId);
     return {
       id: input.id,
       application_id: this.applicationId,
@@ -309,7 +349,7 @@ export class World {
       channel_id: input.channelId,
       token: input.token,
       version: 1,
-      app_permissions: this.permissionsOf(this.people.bot.id).toString(),
+      app_permissions: appPermissions.toString(),
       locale: 'en-US',
       entitlements: [],
       attachment_size_limit: input.attachmentSizeLimit,

@@ -10,6 +10,8 @@ export interface Channel {
   name: string;
   type: 'channel' | 'im';
   botIsMember: boolean;
+  /** A Slack Connect channel, shared with another organisation: its files come without URLs. */
+  shared?: boolean;
 }
 
 export const WORKSPACE = {
@@ -17,15 +19,16 @@ export const WORKSPACE = {
   appId: 'A0GASAPP01',
   botUserId: 'U0GASBOT01',
   botId: 'B0GASBOT01',
-  users: { alice: 'U0ALICE001', bob: 'U0BOB00001' },
-  /** A public channel the bot is in, one it is not in, and Alice's DM with the bot. */
-  channels: { general: 'C0GENERAL1', outside: 'C0OUTSIDE1', dm: 'D0ALICE001' },
+  users: { alice: 'U0ALICE001', bob: 'U0BOB00001', carol: 'U0CAROL001' },
+  /** A public channel the bot is in, one it is not in, Alice's DM with the bot, and a Slack Connect channel the bot is in. */
+  channels: { general: 'C0GENERAL1', outside: 'C0OUTSIDE1', dm: 'D0ALICE001', shared: 'C0SHARED01' },
 } as const;
 
 export const CHANNELS: readonly Channel[] = [
   { id: WORKSPACE.channels.general, name: 'general', type: 'channel', botIsMember: true },
   { id: WORKSPACE.channels.outside, name: 'outside', type: 'channel', botIsMember: false },
   { id: WORKSPACE.channels.dm, name: 'alice-dm', type: 'im', botIsMember: true },
+  { id: WORKSPACE.channels.shared, name: 'partners', type: 'channel', botIsMember: true, shared: true },
 ];
 
 export interface WireFile {
@@ -98,9 +101,15 @@ export function eventEnvelope(eventId: string, event: Record<string, unknown>) {
   };
 }
 
+/**
+ * A file as a Slack Connect channel's events show it: its id only, to be read with files.info
+ * (docs.slack.dev/reference/events/message/file_share, "Slack Connect files").
+ */
+export const fileAccessStub = (file: WireFile) => ({ id: file.id, mode: 'file_access', file_access: 'check_file_info', created: 0, timestamp: 0, user: '' });
+
 /** A `message` or `app_mention` event for a message in a channel, with the files it shared. */
 export function messageEvent(message: SentMessage, channel: Channel, type: 'message' | 'app_mention', files: readonly WireFile[] = []) {
-  const shared = files.map(publicFile);
+  const shared = files.map((file) => (channel.shared ? fileAccessStub(file) : publicFile(file)));
   return {
     type,
     ...(type === 'message' && message.subtype ? { subtype: message.subtype } : {}),
@@ -116,11 +125,23 @@ export function messageEvent(message: SentMessage, channel: Channel, type: 'mess
   };
 }
 
-/** The block_actions payload of a person pressing one of a message's buttons; undefined when the message has no such button. */
-export function blockActions(input: { user: string; channel: Channel; message: SentMessage; actionId: string; responseUrl: string }) {
+/**
+ * The block_actions payload of a person using one of a message's elements: pressing a button, or
+ * choosing `value` in a static select (docs.slack.dev/reference/interaction-payloads/block_actions-payload;
+ * a select's action carries `selected_option`). Undefined when the message has no such element.
+ * `crafted`: any action id, as a modified client or another app's message could send.
+ */
+export function blockActions(input: { user: string; channel: Channel; message: SentMessage; actionId: string; responseUrl: string; value?: string; crafted?: boolean }) {
   const { user, channel, message, actionId } = input;
-  const button = (message.blocks ?? []).flatMap((b: any) => (b.type === 'actions' ? b.elements : [])).find((e: any) => e.action_id === actionId);
+  const element = (message.blocks ?? []).flatMap((b: any) => (b.type === 'actions' ? b.elements : [])).find((e: any) => e.action_id === actionId);
+  const button = element ?? (input.crafted ? { type: 'button', action_id: actionId, text: { type: 'plain_text', text: 'x' }, value: actionId } : undefined);
   if (!button) return undefined;
+  const option = button.type === 'static_select' ? (button.options as any[]).find((o) => o.value === input.value) : undefined;
+  if (button.type === 'static_select' && !option) return undefined;
+  const action =
+    button.type === 'static_select'
+      ? { action_id: actionId, block_id: 'actions', type: 'static_select', selected_option: option, placeholder: button.placeholder, action_ts: `${Date.now() / 1000}` }
+      : { action_id: actionId, block_id: 'actions', text: button.text, value: button.value, type: 'button', action_ts: `${Date.now() / 1000}` };
   const thread = message.thread_ts ? { thread_ts: message.thread_ts } : {};
   return {
     type: 'block_actions',
@@ -136,6 +157,43 @@ export function blockActions(input: { user: string; channel: Channel; message: S
     message: { type: 'message', user: message.user, bot_id: message.bot_id, text: message.text, ts: message.ts, ...thread, blocks: message.blocks },
     state: { values: {} },
     response_url: input.responseUrl,
-    actions: [{ action_id: actionId, block_id: 'actions', text: button.text, value: button.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
+    actions: [action],
+  };
+}
+
+/** The payload of a message shortcut (docs.slack.dev/reference/interaction-payloads/shortcuts-interaction-payload): type message_action, with the message. */
+export function messageAction(input: { user: string; channel: Channel; message: SentMessage & { files?: unknown[] }; callbackId: string; triggerId: string; responseUrl: string }) {
+  const { user, channel, message } = input;
+  return {
+    type: 'message_action',
+    token: 'verification-token',
+    action_ts: `${Date.now() / 1000}`,
+    team: { id: WORKSPACE.teamId, domain: 'fake' },
+    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: WORKSPACE.teamId },
+    channel: { id: channel.id, name: channel.name },
+    is_enterprise_install: false,
+    enterprise: null,
+    callback_id: input.callbackId,
+    trigger_id: input.triggerId,
+    response_url: input.responseUrl,
+    message_ts: message.ts,
+    message: { type: 'message', ...(message.user ? { user: message.user } : {}), text: message.text, ts: message.ts, ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}), ...(message.files ? { files: message.files } : {}) },
+  };
+}
+
+/** The payload of a modal's submission (docs.slack.dev/reference/interaction-payloads/view-interactions-payload): the view with its state. */
+export function viewSubmission(input: { user: string; view: any; values: Record<string, Record<string, string>>; triggerId: string }) {
+  const state = Object.fromEntries(Object.entries(input.values).map(([block, actions]) => [block, Object.fromEntries(Object.entries(actions).map(([action, value]) => [action, { type: 'plain_text_input', value }]))]));
+  return {
+    type: 'view_submission',
+    team: { id: WORKSPACE.teamId, domain: 'fake' },
+    user: { id: input.user, username: input.user.toLowerCase(), name: input.user.toLowerCase(), team_id: WORKSPACE.teamId },
+    api_app_id: WORKSPACE.appId,
+    token: 'verification-token',
+    trigger_id: input.triggerId,
+    view: { ...input.view, state: { values: state } },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
   };
 }

@@ -1,11 +1,17 @@
 /**
  * Block Kit as Slack checks it for chat.postMessage / chat.update: at most 50 blocks, known block
  * types, section text within 3000 characters, image blocks with an image_url or a slack_file that
- * is processed, buttons with an action_id and a label within 75. A broken rule is answered as
- * Slack does: `invalid_blocks` with the offending json-pointer in `errors`.
+ * is processed, buttons with an action_id and a label within 75, static selects with 1 to 100
+ * options. A broken rule is answered as Slack does: `invalid_blocks` with the offending
+ * json-pointer in `errors`. The limits are Block Kit's reference (docs.slack.dev/reference/block-kit):
+ * blocks/ (50 blocks per message; section text 3000; image alt_text 2000; actions 25 elements),
+ * block-elements/button-element (action_id 255, text 75, style primary|danger),
+ * block-elements/select-menu-element#static_select (options 100, option text 75, value 150,
+ * placeholder 150), and slack_file images need a processed file (reference/block-kit/composition-objects/slack-file-object: assumed processed, as
+ * Slack answers invalid_blocks for a file still being processed).
  */
 
-export const BLOCK_LIMITS = { blocks: 50, sectionText: 3000, buttonLabel: 75, actionId: 255, actionsElements: 25, altText: 2000, fallbackText: 40_000 } as const;
+export const BLOCK_LIMITS = { blocks: 50, sectionText: 3000, buttonLabel: 75, actionId: 255, actionsElements: 25, altText: 2000, fallbackText: 40_000, selectOptions: 100, optionText: 75, optionValue: 150, placeholder: 150 } as const;
 
 /** What the rules need to know about files: whether the id names a file that can be shown now. */
 export type FileState = 'unknown' | 'unprocessed' | 'processed';
@@ -46,6 +52,19 @@ export function checkBlocks(blocks: unknown, fileState: (id: string) => FileStat
         if (elements.length > BLOCK_LIMITS.actionsElements) errors.push(`must provide an array with no more than ${BLOCK_LIMITS.actionsElements} items [json-pointer:${at}/elements]`);
         elements.forEach((element: any, j: number) => {
           const el = `${at}/elements/${j}`;
+          if (element?.type === 'static_select') {
+            if (typeof element.action_id !== 'string' || element.action_id.length === 0 || element.action_id.length > BLOCK_LIMITS.actionId) errors.push(`invalid action_id [json-pointer:${el}/action_id]`);
+            const options = element.options;
+            if (!Array.isArray(options) || options.length === 0 || options.length > BLOCK_LIMITS.selectOptions) errors.push(`must provide 1 to ${BLOCK_LIMITS.selectOptions} options [json-pointer:${el}/options]`);
+            (Array.isArray(options) ? options : []).forEach((option: any, k: number) => {
+              const text = option?.text?.text;
+              if (option?.text?.type !== 'plain_text' || typeof text !== 'string' || text.length === 0 || text.length > BLOCK_LIMITS.optionText) errors.push(`must be a plain_text of at most ${BLOCK_LIMITS.optionText} characters [json-pointer:${el}/options/${k}/text]`);
+              if (typeof option?.value !== 'string' || option.value.length === 0 || option.value.length > BLOCK_LIMITS.optionValue) errors.push(`must be at most ${BLOCK_LIMITS.optionValue} characters [json-pointer:${el}/options/${k}/value]`);
+            });
+            const placeholder = element.placeholder?.text;
+            if (placeholder !== undefined && (typeof placeholder !== 'string' || placeholder.length > BLOCK_LIMITS.placeholder)) errors.push(`must be at most ${BLOCK_LIMITS.placeholder} characters [json-pointer:${el}/placeholder]`);
+            return;
+          }
           if (element?.type !== 'button') return;
           if (typeof element.action_id !== 'string' || element.action_id.length === 0 || element.action_id.length > BLOCK_LIMITS.actionId) errors.push(`invalid action_id [json-pointer:${el}/action_id]`);
           const label = element.text?.text;

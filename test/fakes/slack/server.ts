@@ -7,12 +7,32 @@
  * (asynchronous file processing, the 3 s acknowledgement, Block Kit basics, chat.update rate limits,
  * membership, tokens), answers a broken rule as Slack does, and records it as a violation. Tests
  * play people through `postMessage` and `pressButton`, and read back every request and message.
+ *
+ * Where each rule is documented (docs.slack.dev):
+ * - events and interactions acknowledged within 3 s, events retried up to 3 times with
+ *   X-Slack-Retry-Num / X-Slack-Retry-Reason and the same event_id: apis/events-api ("Responding
+ *   to events", "Retries"); over Socket Mode, `hello`, envelopes acknowledged by envelope_id and
+ *   `disconnect` with `refresh_requested`: apis/events-api/using-socket-mode; envelopes lost with a
+ *   connection sent again on the next one: assumed, as Slack's retries;
+ * - HTTP mode's v0 signature and the 5-minute timestamp window: authentication/verifying-requests-from-slack;
+ * - tokens (`not_authed`, `invalid_auth`; the app-level token only for apps.connections.open):
+ *   each method's errors, and apps/socket-mode ("App-level tokens");
+ * - `not_in_channel`, `channel_not_found`, `message_not_found`, `cant_update_message`, `no_text`:
+ *   the errors of reference/methods/chat.postMessage and chat.update; `thread_not_found`: assumed;
+ * - chat.update's limits: per message about one a second (assumed; Slack documents posting one
+ *   message a second per channel), per workspace Tier 3 (apis/web-api/rate-limits), with Retry-After;
+ * - external uploads (length as announced, complete after upload, processed asynchronously and
+ *   shared into a channel or thread on completion): reference/methods/files.getUploadURLExternal
+ *   and files.completeUploadExternal; the refusal codes for a wrong length or an early completion,
+ *   and the processing delay, are assumed;
+ * - Block Kit: rules.ts; modals and shortcuts, notifications, alt_txt, Slack Connect files and the
+ *   sign-in page: at their code below.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { blockActions, CHANNELS, eventEnvelope, messageEvent, publicFile, wireFile, WORKSPACE, type Channel, type SentMessage, type WireFile } from './payloads.js';
+import { blockActions, CHANNELS, eventEnvelope, messageAction, messageEvent, publicFile, viewSubmission, wireFile, WORKSPACE, type Channel, type SentMessage, type WireFile } from './payloads.js';
 import { checkBlocks, type FileState } from './rules.js';
 
 export type { WireFile } from './payloads.js';
@@ -34,6 +54,11 @@ export interface FakeSlackOptions {
   fileProcessingMs?: number;
   /** chat.update per message (about one a second). */
   updateRateLimit?: RateLimit;
+  /**
+   * chat.update per app per workspace: Tier 3, 50+ a minute (docs.slack.dev/apis/web-api/rate-limits,
+   * limits are "per API method per workspace/team per app"; chat.update's method page says Tier 3).
+   */
+  workspaceUpdateLimit?: RateLimit;
   /** Seconds Slack tells a rate-limited client to wait. */
   retryAfterSeconds?: number;
 }
@@ -93,6 +118,30 @@ export interface FileInput {
   mimetype?: string;
 }
 
+/**
+ * Whom a real client notifies of a message the bot posted (docs.slack.dev/messaging/formatting-message-text,
+ * "Mentioning users" and "Mentioning groups" / special mentions): `<@U…>` its user, `<!channel>`,
+ * `<!here>` and `<!everyone>` the channel, `<!subteam^S…>` the group. Text escaped as `&lt;@U…&gt;`
+ * mentions nobody. Only new messages notify: an edit (chat.update) notifies nobody (assumed), nor
+ * does an ephemeral message (assumed: only its user sees it, and is not notified).
+ */
+export interface Notification {
+  channel: string;
+  ts: string;
+  users: string[];
+  /** `channel`, `here` or `everyone`, when the message had one. */
+  broadcast?: string;
+  groups: string[];
+}
+
+/** A modal the app opened with views.open. */
+export interface OpenedView {
+  id: string;
+  user: string;
+  view: any;
+  openedAt: number;
+}
+
 export interface PostedByPerson {
   ts: string;
   /** The events this message produced (message, and app_mention when it mentions the bot). */
@@ -123,13 +172,27 @@ export interface FakeSlack {
   readonly teamId: string;
   readonly botUserId: string;
   readonly botId: string;
-  readonly users: { alice: string; bob: string };
-  /** A public channel the bot is in, one it is not in, and Alice's DM with the bot. */
-  readonly channels: { general: string; outside: string; dm: string };
+  readonly users: { alice: string; bob: string; carol: string };
+  /** A public channel the bot is in, one it is not in, Alice's DM with the bot, and a Slack Connect channel the bot is in. */
+  readonly channels: { general: string; outside: string; dm: string; shared: string };
   readonly requests: RecordedRequest[];
   readonly violations: Violation[];
   readonly deliveries: Delivery[];
   readonly ephemerals: Ephemeral[];
+  /** Whom each message the bot posted notified (see Notification). */
+  readonly notifications: Notification[];
+  /** Modals the app opened. */
+  readonly views: OpenedView[];
+  /** A person picks an option of a static select on a message; resolves once acknowledged. */
+  chooseOption(input: { user: string; channel: string; ts: string; actionId: string; value: string }): Promise<Delivery>;
+  /** A block_actions press with any action id on a message, as a modified client could send. */
+  craftedAction(input: { user: string; channel: string; ts: string; actionId: string }): Promise<Delivery>;
+  /** A person uses a message shortcut on a message ("More actions → …"); resolves once acknowledged. */
+  messageShortcut(input: { user: string; channel: string; ts: string; callbackId: string }): Promise<Delivery>;
+  /** A person submits a modal the app opened, its inputs filled (block id → action id → text); resolves once acknowledged. */
+  submitView(input: { user: string; viewId: string; values: Record<string, Record<string, string>> }): Promise<Delivery>;
+  /** Refuses new Socket Mode connections (with `dropSockets`, Slack out of reach) until set back. */
+  setSocketsAvailable(available: boolean): void;
   /** Socket Mode connections opened so far. */
   connectionCount(): number;
   /** Where HTTP-mode deliveries go (the app's /slack/events). */
@@ -144,8 +207,11 @@ export interface FakeSlack {
   refreshSockets(): void;
   /** Cuts the open Socket Mode connections without a word, as a network drop does. */
   dropSockets(): void;
-  /** Grants or takes away the bot's files:read scope: without it, Slack answers file downloads with its sign-in page. */
-  setFilesRead(granted: boolean): void;
+  /**
+   * Grants or takes away the bot's files:read scope: without it, Slack answers file downloads with
+   * its sign-in page, as an HTML page with status 200, or as a 302 redirect to it (`refusal`).
+   */
+  setFilesRead(granted: boolean, refusal?: 'page' | 'redirect'): void;
   /** HTTP mode: posts a signed event body as is, optionally with a broken signature or an old timestamp; resolves with the app's status. */
   sendSignedEvent(options: { tamper?: 'signature' | 'stale'; retryNum?: number }): Promise<number>;
   messages(channel: string): WireMessage[];
@@ -162,8 +228,13 @@ const DEFAULTS = {
   maxRetries: 3,
   fileProcessingMs: 300,
   updateRateLimit: { limit: 1, windowMs: 1_000 },
+  workspaceUpdateLimit: { limit: 50, windowMs: 60_000 },
   retryAfterSeconds: 1,
 };
+/** A trigger_id opens a modal within 3 s of the interaction, once (docs.slack.dev/tools/bolt-js/concepts/creating-modals; views.open's errors expired_trigger_id, exchanged_trigger_id). */
+const TRIGGER_LIFETIME_MS = 3_000;
+/** files.getUploadURLExternal's alt_txt: at most 1000 characters (its error alt_txt_too_large). */
+const ALT_TXT_MAX = 1_000;
 
 const SIGN_IN_PAGE = '<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to your workspace</body></html>';
 /** Methods that take the app-level token; every other takes the bot token. */
@@ -223,6 +294,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   let connectionsOpened = 0;
   let eventsUrl: string | undefined;
   let filesRead = true;
+  let filesRefusal: 'page' | 'redirect' = 'page';
+  let socketsAvailable = true;
+  const workspaceUpdates: number[] = [];
+  const notifications: Notification[] = [];
+  const views: OpenedView[] = [];
+  /** trigger_ids handed out, when, and whether one was used. */
+  const triggers = new Map<string, { at: number; used: boolean; user: string }>();
   let closed = false;
   let tsCounter = 0;
 
@@ -393,8 +471,24 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       edits: 0,
     };
     messagesOf(channel.id).push(message);
+    notify(channel.id, message.ts, comment, undefined);
     // The bot hears its own upload: a message event from itself, which it must ignore.
     deliverEvent(eventOf(message, channel, 'message'));
+  }
+
+  /** Records whom a new message notifies (see Notification): its text, and the mrkdwn of its sections (assumed to count as its text does). */
+  function notify(channel: string, ts: string, text: string | undefined, blocks: unknown): void {
+    const texts = [text ?? '', ...(Array.isArray(blocks) ? blocks : []).map((b: any) => (b?.type === 'section' && typeof b.text?.text === 'string' ? b.text.text : ''))].join('\n');
+    const users = [...new Set([...texts.matchAll(/<@(U[A-Z0-9]+)(?:\|[^>]*)?>/g)].map((m) => m[1]))].filter((user) => user !== botUserId);
+    const broadcast = /<!(channel|here|everyone)(?:\|[^>]*)?>/.exec(texts)?.[1];
+    const groups = [...texts.matchAll(/<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>/g)].map((m) => m[1]);
+    if (users.length > 0 || broadcast || groups.length > 0) notifications.push({ channel, ts, users, ...(broadcast ? { broadcast } : {}), groups });
+  }
+
+  function newTrigger(user: string): string {
+    const trigger = `${Date.now()}.${Math.floor(Math.random() * 1e6)}.${randomBytes(8).toString('hex')}`;
+    triggers.set(trigger, { at: Date.now(), used: false, user });
+    return trigger;
   }
 
   const methods: Record<string, (params: Record<string, any>, parts: Buffer[]) => Answer> = {
@@ -424,6 +518,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         edits: 0,
       };
       messagesOf(channel.id).push(message);
+      notify(channel.id, message.ts, params.text, params.blocks);
       return ok({ channel: channel.id, ts: message.ts, message: { ...message, edits: undefined } });
     },
 
@@ -440,10 +535,19 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         violate('rate-limited', `chat.update of ${key} more than ${settings.updateRateLimit.limit} per ${settings.updateRateLimit.windowMs} ms`);
         return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(settings.retryAfterSeconds) } };
       }
+      // Tier 3 across the workspace: every message's updates count (docs.slack.dev/apis/web-api/rate-limits, with Retry-After in seconds).
+      const window = settings.workspaceUpdateLimit;
+      while (workspaceUpdates.length > 0 && now - workspaceUpdates[0] >= window.windowMs) workspaceUpdates.shift();
+      if (workspaceUpdates.length >= window.limit) {
+        const retryAfter = Math.max(1, Math.ceil((workspaceUpdates[0] + window.windowMs - now) / 1000));
+        violate('rate-limited', `chat.update in workspace ${teamId}: more than ${window.limit} per ${window.windowMs} ms`);
+        return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(retryAfter) } };
+      }
       const refused = blocksProblem(params);
       if (refused) return refused;
       recent.push(now);
       updates.set(key, recent);
+      workspaceUpdates.push(now);
       message.text = params.text ?? message.text;
       if (params.blocks) message.blocks = params.blocks;
       message.edits += 1;
@@ -459,12 +563,16 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       return ok({ message_ts: nextTs() });
     },
 
+    // Arguments: filename, length, alt_txt, snippet_type (docs.slack.dev/reference/methods/files.getUploadURLExternal).
     'files.getUploadURLExternal': (params) => {
       const length = Number(params.length);
       if (!params.filename) return fail('invalid_arguments');
       if (!Number.isInteger(length) || length <= 0) return fail('invalid_arguments');
+      // Slack ignores an argument it does not have (assumed), so alt text under another name is lost: @slack/web-api names it alt_text.
+      if (params.alt_text !== undefined) violate('unknown-argument', 'files.getUploadURLExternal has no alt_text (the image description is alt_txt); Slack drops it');
+      if (typeof params.alt_txt === 'string' && params.alt_txt.length > ALT_TXT_MAX) return fail('alt_txt_too_large');
       const fileId = id('F');
-      files.set(fileId, { ...wireFile({ id: fileId, name: params.filename, user: botUserId, size: length, baseUrl }), declaredLength: length, state: 'pending', ...(params.alt_text ? { altText: params.alt_text } : {}) });
+      files.set(fileId, { ...wireFile({ id: fileId, name: params.filename, user: botUserId, size: length, baseUrl }), declaredLength: length, state: 'pending', ...(params.alt_txt ? { altText: params.alt_txt } : {}) });
       return ok({ upload_url: `${baseUrl}/upload/v1/${fileId}`, file_id: fileId });
     },
 
@@ -505,7 +613,56 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       if (!file || file.state === 'pending') return fail('file_not_found');
       return ok({ file: publicFile(file) });
     },
+
+    // A modal for the person of an interaction, with its trigger_id (docs.slack.dev/reference/methods/views.open).
+    'views.open': (params) => {
+      const trigger = triggers.get(String(params.trigger_id ?? ''));
+      if (!trigger) return fail('invalid_trigger_id');
+      if (trigger.used) {
+        violate('trigger-reused', `views.open with trigger ${params.trigger_id} twice`);
+        return fail('exchanged_trigger_id');
+      }
+      if (Date.now() - trigger.at > TRIGGER_LIFETIME_MS) {
+        violate('trigger-expired', `views.open ${Date.now() - trigger.at} ms after its interaction`);
+        return fail('expired_trigger_id');
+      }
+      let view = params.view;
+      if (typeof view === 'string') {
+        try {
+          view = JSON.parse(view);
+        } catch {
+          return fail('invalid_arguments');
+        }
+      }
+      const problems = checkModalView(view);
+      if (problems.length > 0) {
+        violate('invalid-view', problems.join('; '));
+        return fail('invalid_arguments', { response_metadata: { messages: problems.map((p) => `[ERROR] ${p}`) } });
+      }
+      trigger.used = true;
+      const opened: OpenedView = { id: id('V'), user: trigger.user, view: { ...view, id: undefined }, openedAt: Date.now() };
+      opened.view = { ...view, id: opened.id, team_id: teamId, app_id: WORKSPACE.appId, private_metadata: view.private_metadata ?? '' };
+      views.push(opened);
+      return ok({ view: opened.view });
+    },
   };
+
+  /**
+   * A modal as views.open checks it (docs.slack.dev/reference/views/modal-views): type modal, a
+   * plain_text title of at most 24 characters, a submit label when it has inputs, at most 100
+   * blocks, callback_id at most 255 and private_metadata at most 3000 characters.
+   */
+  function checkModalView(view: any): string[] {
+    const problems: string[] = [];
+    if (view?.type !== 'modal') problems.push('view.type must be modal');
+    if (view?.title?.type !== 'plain_text' || typeof view.title.text !== 'string' || view.title.text.length === 0 || view.title.text.length > 24) problems.push('view.title must be a plain_text of 1 to 24 characters');
+    const blocks = Array.isArray(view?.blocks) ? view.blocks : [];
+    if (blocks.length === 0 || blocks.length > 100) problems.push('view.blocks must have 1 to 100 blocks');
+    if (blocks.some((b: any) => b?.type === 'input') && view?.submit?.type !== 'plain_text') problems.push('view.submit is required for a view with inputs');
+    if (typeof view?.callback_id === 'string' && view.callback_id.length > 255) problems.push('view.callback_id must be at most 255 characters');
+    if (typeof view?.private_metadata === 'string' && view.private_metadata.length > 3000) problems.push('view.private_metadata must be at most 3000 characters');
+    return problems;
+  }
 
   // ---- HTTP ------------------------------------------------------------------------------------
 
@@ -557,10 +714,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const file = match ? files.get(match[1]) : undefined;
     const authorization = request.headers.authorization;
     const authorised = authorization === `Bearer ${botToken}` && filesRead;
-    requests.push({ at: Date.now(), method: 'download', params: { path }, ...(authorization ? { authorization } : {}), status: authorised && file?.data ? 200 : authorised ? 404 : 200 });
+    requests.push({ at: Date.now(), method: 'download', params: { path }, ...(authorization ? { authorization } : {}), status: authorised && file?.data ? 200 : authorised ? 404 : filesRefusal === 'redirect' ? 302 : 200 });
     if (!authorised) {
-      // Slack's answer to a missing token or scope: its sign-in page, with status 200.
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(SIGN_IN_PAGE);
+      // Slack's answer to a missing token or scope: its sign-in page with status 200, or a 302 to it. Assumed
+      // (both are seen in the field; Slack documents only that url_private needs the bearer token, docs.slack.dev/messaging/working-with-files).
+      if (filesRefusal === 'redirect') response.writeHead(302, { location: `${baseUrl}/signin?redir=${encodeURIComponent(path)}`, 'content-type': 'text/html; charset=utf-8' }).end();
+      else response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(SIGN_IN_PAGE);
       return;
     }
     if (!file?.data) {
@@ -592,7 +751,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const wss = new WebSocketServer({ noServer: true });
   http.on('upgrade', (request, socket, head) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/socket' || !url.searchParams.get('ticket')) {
+    if (url.pathname !== '/socket' || !url.searchParams.get('ticket') || !socketsAvailable) {
       socket.destroy();
       return;
     }
@@ -652,6 +811,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     violations,
     deliveries,
     ephemerals,
+    notifications,
+    views,
 
     connectionCount: () => connectionsOpened,
 
@@ -695,7 +856,42 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       if (!message) throw new Error(`fake Slack: no message ${ts} in ${channelId}`);
       const payload = blockActions({ user, channel: channels.get(channelId)!, message, actionId, responseUrl: `${baseUrl}/actions/respond` });
       if (!payload) throw new Error(`fake Slack: message ${ts} has no button ${actionId}`);
+      return dispatch('interactive', { ...payload, trigger_id: newTrigger(user) }, { retry: 0 });
+    },
+
+    chooseOption({ user, channel: channelId, ts, actionId, value }) {
+      const message = messagesOf(channelId).find((m) => m.ts === ts);
+      if (!message) throw new Error(`fake Slack: no message ${ts} in ${channelId}`);
+      const payload = blockActions({ user, channel: channels.get(channelId)!, message, actionId, value, responseUrl: `${baseUrl}/actions/respond` });
+      if (!payload) throw new Error(`fake Slack: message ${ts} has no select ${actionId} with the option ${value}`);
+      return dispatch('interactive', { ...payload, trigger_id: newTrigger(user) }, { retry: 0 });
+    },
+
+    craftedAction({ user, channel: channelId, ts, actionId }) {
+      const message = messagesOf(channelId).find((m) => m.ts === ts);
+      if (!message) throw new Error(`fake Slack: no message ${ts} in ${channelId}`);
+      const payload = blockActions({ user, channel: channels.get(channelId)!, message, actionId, crafted: true, responseUrl: `${baseUrl}/actions/respond` })!;
       return dispatch('interactive', payload, { retry: 0 });
+    },
+
+    messageShortcut({ user, channel: channelId, ts, callbackId }) {
+      const channel = channels.get(channelId);
+      const message = messagesOf(channelId).find((m) => m.ts === ts);
+      if (!channel || !message) throw new Error(`fake Slack: no message ${ts} in ${channelId}`);
+      const shown = (message.files ?? []).map((fileId) => files.get(fileId)!).map((file) => (channel.shared ? { id: file.id, mode: 'file_access', file_access: 'check_file_info' } : publicFile(file)));
+      const payload = messageAction({ user, channel, message: { ...message, ...(shown.length > 0 ? { files: shown } : {}) }, callbackId, triggerId: newTrigger(user), responseUrl: `${baseUrl}/actions/respond` });
+      return dispatch('interactive', payload, { retry: 0 });
+    },
+
+    submitView({ user, viewId, values }) {
+      const opened = views.find((v) => v.id === viewId);
+      if (!opened) throw new Error(`fake Slack: no view ${viewId}`);
+      if (opened.user !== user) throw new Error(`fake Slack: view ${viewId} was opened for ${opened.user}, not ${user}`);
+      return dispatch('interactive', viewSubmission({ user, view: opened.view, values, triggerId: newTrigger(user) }), { retry: 0 });
+    },
+
+    setSocketsAvailable(available) {
+      socketsAvailable = available;
     },
 
     refreshSockets() {
@@ -710,8 +906,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       for (const connection of [...connections]) connection.socket.terminate();
     },
 
-    setFilesRead(granted) {
+    setFilesRead(granted, refusal = 'page') {
       filesRead = granted;
+      filesRefusal = refusal;
     },
 
     async sendSignedEvent({ tamper, retryNum }) {
