@@ -51,8 +51,10 @@ export class ButtonActions {
         await press.replyPrivately(`Only <@${record.requester.user}> can ${WHAT_ACTIONS_DO[press.action]}.`);
         return;
       }
-      // The second click of a double click is the same press: the first one's answer covers it.
-      if (!(await records.claimPress(press.action, press.jobId, press.status.message, press.user))) return;
+      // The second click of a double click is the same press: the first one's answer covers it. A
+      // menu's other option is another choice.
+      const pressed = press.value === undefined ? press.action : `${press.action}:${press.value}`;
+      if (!(await records.claimPress(pressed, press.jobId, press.status.message, press.user))) return;
       switch (press.action) {
         case 'cancel':
           await this.cancel(press, who.isAdmin);
