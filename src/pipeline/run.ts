@@ -13,7 +13,8 @@ import type { Planner } from '../plan/planner.js';
 import type { Plan } from '../plan/schema.js';
 import { GasError, isGasError } from '../errors.js';
 import type { BlobRef, JobEventBody } from '../jobs/contracts.js';
-import { checkDoubts, checkedFrom, missingOf, renderCheckOverlay } from './check.js';
+import { fixContext, planToEdit, readFixes } from '../plan/fix.js';
+import { applyFixes, checkDoubts, checkedFrom, checkedRegions, missingOf, renderCheckOverlay } from './check.js';
 import { editImage, type EditOptions, type EditResult } from './edit.js';
 import { groundPlan, notFoundError, type Grounding, type GroundedRegion, type UserBox } from './ground.js';
 
@@ -74,6 +75,29 @@ export async function planAndGround(
 ): Promise<{ plan: Plan; regions: readonly GroundedRegion[]; overlay: Buffer }> {
   const grounding = await planAndFind(input, deps, options, onEvent);
   return publishGrounding(input.image, grounding, deps.detector !== undefined, onEvent);
+}
+
+/**
+ * `gas plan --fix`: plans and grounds, then applies each reply of the check step's fix language in
+ * turn ("1 is the dog on the left", "drop 2", "2 is B3 to D5"), as a check in chat would; the plan
+ * it returns carries the regions as fixed, ready for `--plan`.
+ */
+export async function planGroundAndFix(
+  input: PipelineInput,
+  deps: Omit<PipelineDeps, 'bundle'>,
+  options: Pick<PipelineOptions, 'userBoxes' | 'thresholds' | 'signal'>,
+  replies: readonly string[],
+  onEvent: (event: PipelineEvent) => void = () => {},
+): Promise<{ plan: Plan; regions: readonly GroundedRegion[]; overlay: Buffer }> {
+  const grounding = await planAndFind(input, deps, options, onEvent);
+  let checked = checkedFrom(grounding.plan, grounding.regions);
+  for (const reply of replies) {
+    const fixes = readFixes(reply, fixContext(checked)).filter((fix) => fix.kind !== 'go');
+    checked = await applyFixes(checked, fixes, { image: input.image, detector: deps.detector, thresholds: options.thresholds });
+  }
+  const regions = checkedRegions(checked).map(({ found: _found, ...region }) => region);
+  const plan = planToEdit(checked)?.plan ?? checked.plan;
+  return publishGrounding(input.image, { plan, regions, missing: missingOf(checked) }, deps.detector !== undefined, onEvent);
 }
 
 /** Stages 1–2 without their verdict: the plan (its event emitted) and every region found. */
