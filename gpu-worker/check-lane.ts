@@ -120,7 +120,8 @@ export class CheckLane {
         }
       } catch (error) {
         if (!isGasError(error, 'bad_input') && !isGasError(error, 'planner_failed')) throw error;
-        unread = { text, reason: error.message };
+        // A fix's own refusal is worded for the person (src/plan/fix.ts); a planner service's failure is not theirs to read.
+        unread = isGasError(error, 'bad_input') ? { text, reason: error.message } : { text };
       }
       const outcome = await queue.checks.update(jobId, check.round, state, checkingEvent(state, check.round + 1, check.deadline, unread));
       if (outcome === 'stale') continue;

@@ -12,7 +12,11 @@ import type { JobEvent } from '../src/jobs/contracts.js';
 import { chatHarness, type ChatHarness } from './helpers/chat-flow.js';
 import { imageFile, RecordingTransport } from './helpers/chat-transport.js';
 import { PALETTE, fractionOfWay, sceneImage } from './helpers/colour-world.js';
-import { eventually } from './helpers/queue.js';
+import { colourWorldModels, eventually } from './helpers/queue.js';
+import { chatCompletion, startFakeOpenAI } from './helpers/fake-openai.js';
+import { openAIPlanner } from '../src/plan/openai.js';
+import { GpuWorker } from '../gpu-worker/worker.js';
+import { pino } from 'pino';
 import { TWO_DOGS_REGIONS, maxDifferenceIn, meanColourIn, twoDogsImage, twoDogsScenePng } from './helpers/two-dogs.js';
 
 const lines = (m: ChatMessage | undefined) => m?.text.split('\n') ?? [];
@@ -299,5 +303,43 @@ describe('the check step in chat', { timeout: 240_000 }, () => {
     // The first edit is no longer the latest step: it cannot be adjusted alone.
     await chat.transport.press({ user: 'alice' }, 'adjust', first.jobId, first.ref, '2:remove');
     expect(chat.transport.privateReplies.at(-1)?.text).toBe('One edit in this thread builds on this one, so it cannot be adjusted alone. Undo it first.');
+  });
+
+  it('hands a reply the rules cannot read to the worker\'s planner model with the plan, or, with none, answers it privately at once', async () => {
+    chat = await chatHarness({ flow: { checkMasks: 'always' } });
+    const fake = await startFakeOpenAI();
+    try {
+      const { bundle, detector } = await colourWorldModels();
+      const planner = openAIPlanner({ apiKey: 'sk-test-0123456789', baseURL: fake.baseURL, maxRetries: 0 });
+      const worker = await GpuWorker.start({ redis: chat.queue.redis, keys: chat.queue.keys, bundle, detector, planner, logger: pino({ level: 'silent' }) }, { previewIntervalMs: 200, progressIntervalMs: 50 });
+      const nulls = { part: null, position: null, ordinal: null, from: null, phrase: null, cells: null, source: null, target: null };
+      fake.reply(
+        { body: chatCompletion(JSON.stringify({ subtasks: [{ source: 'the dog', target: 'a tiger', grounding: 'dog', box: null }], full: { source: 'two dogs on grass', target: 'a tiger and a dog on grass' } })) },
+        { body: chatCompletion(JSON.stringify({ fixes: [{ ...nulls, kind: 'pick', part: 1, position: 'right' }] })) },
+      );
+      try {
+        await chat.transport.edit({ user: 'alice', text: 'turn the dog into a tiger', image: imageFile(await twoDogsScenePng()), options: { steps: 20 } });
+        const { ref, jobId } = chat.lastPost();
+        await chat.until(ref.message, isChecking, 'the check');
+        await chat.transport.reply({ user: 'alice', thread: ref.thread, text: 'the pup that is not on the left' });
+        await chat.until(ref.message, (m) => lines(m)[2] === '1 · the dog → a tiger (1 of the 2 found)', 'the fix read by the model');
+        expect((await checkingEvents(chat, jobId))[1].regions[0].boxes).toEqual([[...TWO_DOGS_REGIONS.rightDog]]);
+        expect(fake.requests[1].body.messages.at(-1).content).toContain('The reply:\nthe pup that is not on the left');
+        expect(chat.transport.privateReplies).toEqual([]);
+      } finally {
+        await worker.close('drain');
+      }
+      // An offline worker: nobody can read it, so the bot says so at once, privately.
+      await chat.queue.startWorker();
+      await chat.transport.edit({ user: 'bob', text: 'turn the dog into a tiger', image: imageFile(await twoDogsScenePng()), options: { steps: 20 } });
+      const second = chat.lastPost();
+      await chat.until(second.ref.message, isChecking, 'the second check');
+      await chat.transport.reply({ user: 'bob', thread: second.ref.thread, text: 'the pup that is not on the left' });
+      expect(chat.transport.privateReplies.map((r) => `${r.user}: ${r.text}`)).toEqual([
+        'bob: I could not read "the pup that is not on the left" as a fix. Reply e.g. "1 is the dog on the left", "1 is the fence", "drop 1", "also turn the car into a tank", "1 is B3 to D5" or "go".',
+      ]);
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -81,6 +81,7 @@ describe('reading a fix', () => {
     ['a phrase no part has', 'skip the car', /^"the car" is not a part of this edit/],
     ['a position with no part to say which', 'the small one on the left', /^Which part does/],
     ['words that are no fix', 'hello there', /^I could not read "hello there" as a fix\. Reply e\.g\. "1 is the dog on the left"/],
+    ['a negation, which the rules leave to a model', 'the pup that is not on the left', /^I could not read "the pup that is not on the left" as a fix/],
     ['fixes and go together', 'drop 2\ngo', /^Send the fixes first/],
   ];
   it.each(refused)('refuses %s, in words for the person', (_what, text, message) => {

@@ -46,6 +46,9 @@ const POSITION_WORDS: Record<string, (typeof INSTANCE_POSITIONS)[number]> = {
   biggest: 'biggest', largest: 'biggest', bigger: 'biggest', larger: 'biggest', big: 'biggest', large: 'biggest',
   smallest: 'smallest', smaller: 'smallest', small: 'smallest', little: 'smallest', tiny: 'smallest',
 };
+/** Words the rules do not read their way around: "the one that is not on the left" is for a model, if any. */
+const BEYOND_RULES = /\b(?:not|no|never|except|but|than|besides|other|neither|nor|either|isn't|aren't|don't|without)\b/;
+
 /** Words around a position that say nothing of the object: "only the one on the left side". */
 const FILLER = new Set(['only', 'just', 'the', 'a', 'an', 'one', 'ones', 'on', 'at', 'in', 'to', 'of', 'from', 'side', 'part', 'that', 'this', 'thing', 'most', 'instance', 'it', 'is']);
 const POLITE = /^(?:please|ok|okay|so|no,?|now|actually|hmm,?)\s+|[\s,]+(?:please|thanks|thank you|instead)$/;
@@ -154,6 +157,7 @@ export function readFixes(text: string, context: FixContext): PlanFix[] {
 
 function readOne(text: string, context: FixContext): PlanFix {
   if (GO_WORDS.has(text) || /^(?:yes|ok|okay),? (?:go|looks good|do it)$/.test(text)) return { kind: 'go' };
+  if (BEYOND_RULES.test(text.replace(/^(?:don'?t|do not) (?:change|edit|touch)\b/, ''))) throw unreadable(text);
 
   const drop = DROP.exec(text);
   if (drop) {
