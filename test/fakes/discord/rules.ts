@@ -18,7 +18,9 @@ export const LIMITS = {
   modalTitle: 45,
 } as const;
 
-const COMPONENT = { actionRow: 1, button: 2, textInput: 4, label: 18 } as const;
+const COMPONENT = { actionRow: 1, button: 2, stringSelect: 3, textInput: 4, label: 18 } as const;
+/** A string select's limits: its options, their label and value, its placeholder. */
+const SELECT = { options: 25, optionText: 100, placeholder: 150 } as const;
 const LINK_STYLE = 5;
 
 function tooLong(path: string, max: number): FieldError {
@@ -45,6 +47,26 @@ function checkButton(button: any, path: string, errors: FieldError[]): void {
   }
 }
 
+/** A string select, which fills its action row alone. */
+function checkStringSelect(select: any, path: string, rowSize: number, errors: FieldError[]): void {
+  if (rowSize !== 1) errors.push({ path, code: 'COMPONENT_LAYOUT_WIDTH_EXCEEDED', message: 'The specified component exceeds the maximum width' });
+  if (typeof select.custom_id !== 'string' || select.custom_id.length === 0) errors.push({ path: `${path}.custom_id`, code: 'BASE_TYPE_REQUIRED', message: 'This field is required' });
+  else if (select.custom_id.length > LIMITS.customId) errors.push(tooLong(`${path}.custom_id`, LIMITS.customId));
+  if (typeof select.placeholder === 'string' && select.placeholder.length > SELECT.placeholder) errors.push(tooLong(`${path}.placeholder`, SELECT.placeholder));
+  const options = select.options;
+  if (!Array.isArray(options) || options.length === 0) {
+    errors.push({ path: `${path}.options`, code: 'BASE_TYPE_MIN_LENGTH', message: 'Must be 1 or more in length.' });
+    return;
+  }
+  if (options.length > SELECT.options) errors.push(tooLong(`${path}.options`, SELECT.options));
+  options.forEach((option: any, o: number) => {
+    for (const field of ['label', 'value'] as const) {
+      if (typeof option?.[field] !== 'string' || option[field].length === 0) errors.push({ path: `${path}.options.${o}.${field}`, code: 'BASE_TYPE_REQUIRED', message: 'This field is required' });
+      else if (option[field].length > SELECT.optionText) errors.push(tooLong(`${path}.options.${o}.${field}`, SELECT.optionText));
+    }
+  });
+}
+
 function checkComponents(rows: unknown, errors: FieldError[]): void {
   if (rows === undefined || rows === null) return;
   if (!Array.isArray(rows)) {
@@ -61,7 +83,8 @@ function checkComponents(rows: unknown, errors: FieldError[]): void {
     if (row.components.length === 0) errors.push({ path: `components.${r}.components`, code: 'BASE_TYPE_MIN_LENGTH', message: 'Must be 1 or more in length.' });
     if (row.components.length > LIMITS.buttonsPerRow) errors.push(tooLong(`components.${r}.components`, LIMITS.buttonsPerRow));
     row.components.forEach((button: any, b: number) => {
-      checkButton(button, `components.${r}.components.${b}`, errors);
+      if (button?.type === COMPONENT.stringSelect) checkStringSelect(button, `components.${r}.components.${b}`, row.components.length, errors);
+      else checkButton(button, `components.${r}.components.${b}`, errors);
       if (typeof button?.custom_id === 'string') {
         if (customIds.has(button.custom_id)) {
           errors.push({ path: `components.${r}.components.${b}.custom_id`, code: 'COMPONENT_CUSTOM_ID_DUPLICATED', message: 'Component custom id cannot be duplicated' });
