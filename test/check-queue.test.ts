@@ -101,4 +101,23 @@ describe('the check step in the queue', { timeout: 120_000 }, () => {
     await eventually(async () => (await harness!.redis.scard(harness!.keys.userActive('alice'))) === 0, 10_000, "alice's slot");
     expect(await harness.queue.checks.waitingCount()).toBe(0);
   });
+
+  it('loses nothing when the first stage runs again after a crash between the pause and BullMQ recording it: no new event, the slot kept', async () => {
+    harness = await queueHarness();
+    await harness.startWorker();
+    const a = await paused('alice');
+    const before = await harness.queue.events.history(a);
+    // The same job's first stage handed to a worker again, as BullMQ's stalled check would after a crash.
+    const data = (await harness.queue.queue.getJob(a))!.data;
+    const rerun = await harness.queue.queue.add('edit', data, { jobId: `${a}-rerun`, priority: 1 });
+    await eventually(async () => (await rerun.getState()) === 'completed', 20_000, 'the rerun to complete');
+    expect(rerun.id && (await harness.queue.queue.getJob(rerun.id))?.returnvalue).toEqual({ outcome: 'paused' });
+    expect(await harness.queue.events.history(a)).toEqual(before);
+    expect((await harness.queue.checks.get(a))?.status).toBe('waiting');
+    expect(await harness.redis.sismember(harness.keys.userActive('alice'), a)).toBe(1);
+    // …and Go still edits it, once.
+    await harness.queue.go(a, 'alice');
+    const events = await collectEvents(harness.queue, a, undefined, 60_000);
+    expect(terminal(events).map((e) => e.type)).toEqual(['done']);
+  });
 });
