@@ -6,12 +6,18 @@
  * event → first thread reply), Discord's interaction → masks shown (p50 and max of a few longer
  * edits), status edits per minute per job against the cadence, 20 concurrent conversations on 1
  * worker (all done, no broken platform rule), and the bot's RSS before and after. Few steps per
- * job, so it runs in a few minutes; compare figures within one run.
+ * job, so it runs in a few minutes; compare figures within one run. Then the check step on
+ * Discord (GAS_CHECK_MASKS=always, the two-dogs scene): grounding done → masks with Go shown, a fix
+ * reply → updated masks, and the GPU time spent on a job cancelled at its check. The other phases
+ * run with GAS_CHECK_MASKS=never, so their figures stay those of an edit without a check.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { connectRedis, deleteKeysWithPrefix } from '../src/jobs/redis.js';
-import { demoScenePng } from '../src/cli/demo-scene.js';
+import { demoScenePng, twoDogsScenePng } from '../src/cli/demo-scene.js';
+import { JobEvents } from '../src/jobs/job-events.js';
+import { redisKeys } from '../src/jobs/keys.js';
+import type { JobEvent } from '../src/jobs/contracts.js';
 import { buildColourWorld, COLOUR_WORLD_VARIANTS, isCurrentColourWorld } from '../models/colour-world/build.js';
 import { buildColourWorldDetector, isCurrentColourWorldDetector } from '../models/colour-world/detector.js';
 import { colourWorldBundleDir, colourWorldDetectorDir } from '../models/colour-world/paths.js';
@@ -31,6 +37,7 @@ const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
 const STEPS = 10;
 const MASK_RUNS = Number(process.env.BENCH_MASK_RUNS ?? 5);
 const MASK_STEPS = 800;
+const CHECK_RUNS = Number(process.env.BENCH_CHECK_RUNS ?? 5);
 const DEADLINE_MS = 240_000;
 
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
@@ -117,6 +124,7 @@ async function benchDiscord(prefix: string): Promise<void> {
     DISCORD_APP_ID: fake.applicationId,
     DISCORD_API_URL: fake.apiUrl,
     DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+    GAS_CHECK_MASKS: 'never',
   };
   const bot = spawnGas(['discord', '--ops-port', '0'], env);
   const rows: Row[] = [];
@@ -199,6 +207,7 @@ async function benchSlack(prefix: string): Promise<void> {
     SLACK_APP_TOKEN: fake.appToken,
     SLACK_API_URL: fake.apiUrl,
     SLACK_EDIT_INTERVAL_MS: String(SLACK_EDIT_INTERVAL_MS),
+    GAS_CHECK_MASKS: 'never',
   };
   const bot = spawnGas(['slack', '--ops-port', '0'], env);
   const rows: Row[] = [];
@@ -256,17 +265,101 @@ async function benchSlack(prefix: string): Promise<void> {
   }
 }
 
+/** The check step on Discord: how soon the masks with Go show, how soon a fix shows, and the GPU time of a job cancelled at its check. */
+async function benchCheck(prefix: string): Promise<void> {
+  const fake = await startFakeDiscord();
+  const env = {
+    GAS_PREFIX: prefix,
+    DISCORD_TOKEN: fake.token,
+    DISCORD_APP_ID: fake.applicationId,
+    DISCORD_API_URL: fake.apiUrl,
+    DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+    GAS_CHECK_MASKS: 'always',
+  };
+  const bot = spawnGas(['discord'], env);
+  const redis = connectRedis();
+  const events = new JobEvents(redis, redisKeys(prefix));
+  const rows: Row[] = [];
+  let worker: Child | undefined;
+  try {
+    worker = await startWorker(prefix, STEPS);
+    await until('the bot to connect', () => bot.output().includes('serving edits'), bot);
+    const scene = { name: 'dogs.png', data: await twoDogsScenePng(), contentType: 'image/png' };
+    const jobIdOf = (content: { components: Array<{ components: Array<{ custom_id?: string }> }> }) =>
+      content.components.flatMap((row) => row.components.map((c) => /^gas:[a-z]+:(.+)$/.exec(c.custom_id ?? '')?.[1])).find(Boolean);
+    const history = (jobId: string) => events.history(jobId);
+    const eventOf = async (jobId: string, test: (e: JobEvent) => boolean, what: string) => {
+      const deadline = Date.now() + DEADLINE_MS;
+      for (;;) {
+        const found = (await history(jobId)).find(test);
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${DEADLINE_MS / 1000} s\n${bot.output()}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const startCheck = async () => {
+      const known = new Set(fake.messages(fake.channelId).map((m) => m.id));
+      fake.slashCommand({ user: fake.users.alice, options: { image: scene, request: 'turn the dog into a tiger', steps: STEPS } });
+      const status = await until('the status message', () => fake.messages(fake.channelId).find((m) => !known.has(m.id) && jobIdOf(m)), bot);
+      const jobId = jobIdOf(status)!;
+      const checking = await eventOf(jobId, (e) => e.type === 'checking', 'the check');
+      const shown = await until('the masks with Go', () => writesOf(fake, status.id).find((r) => JSON.stringify(r.json?.components ?? []).includes(`gas:go:${jobId}`) && r.files.some((f) => f.name === 'masks.png')), bot);
+      const planned = (await history(jobId)).find((e) => e.type === 'planned')!;
+      return { status, jobId, goShownMs: shown.at - checking.at, groundingMs: checking.at - planned.at };
+    };
+
+    const goShown: number[] = [];
+    const fixShown: number[] = [];
+    const grounding: number[] = [];
+    const cancelled: { iterations: number; stages: number }[] = [];
+    for (let i = 0; i < CHECK_RUNS; i++) {
+      const run = await startCheck();
+      goShown.push(run.goShownMs);
+      grounding.push(run.groundingMs);
+      // A fix by a reply in the thread (mentioning the bot): the masks of the left dog alone.
+      const sentAt = Date.now();
+      fake.postMessage({ user: fake.users.alice, channelId: run.status.id, content: `<@${fake.users.bot.id}> 1 is the dog on the left`, mentions: [fake.users.bot] });
+      const fixed = await until('the fixed masks', () => writesOf(fake, run.status.id).find((r) => r.at >= sentAt && String(r.json?.content ?? '').includes('(1 of the 2 found)')), bot);
+      fixShown.push(fixed.at - sentAt);
+      // Cancelled at its check: no edit stage, no iteration.
+      fake.pressButton({ user: fake.users.alice, messageId: run.status.id, customId: `gas:cancel:${run.jobId}` });
+      await eventOf(run.jobId, (e) => e.type === 'cancelled', 'the cancellation');
+      const all = await history(run.jobId);
+      const iterations = Math.max(0, ...all.flatMap((e) => (e.type === 'progress' ? [e.iteration] : [])));
+      const stages = (await redis.keys(`${prefix}:bull:edits:${run.jobId}-go-*`)).length;
+      cancelled.push({ iterations, stages });
+    }
+    const cadence = `one cadence (${EDIT_INTERVAL_MS} ms)`;
+    rows.push(['grounding done → masks with Go shown', `p50 ${quantile(goShown, 0.5)} ms, max ${Math.max(...goShown)} ms (${CHECK_RUNS} checks)`, `≤ ${cadence}`]);
+    rows.push([
+      'fix reply → updated masks',
+      `p50 ${quantile(fixShown, 0.5)} ms, max ${Math.max(...fixShown)} ms; grounding p50 ${quantile(grounding, 0.5)} ms`,
+      `≤ one cadence + grounding (${EDIT_INTERVAL_MS + quantile(grounding, 0.5)} ms)`,
+    ]);
+    const spent = cancelled.reduce((sum, c) => sum + c.iterations, 0);
+    const stages = cancelled.reduce((sum, c) => sum + c.stages, 0);
+    rows.push(['GPU time of a job cancelled at its check', `${spent === 0 && stages === 0 ? '0 s' : 'more than 0 s'} (${spent} iterations, ${stages} edit stages, ${CHECK_RUNS} jobs)`, '0 s']);
+    printTable(`The check step on the fake Discord (loopback), 1 colour-world worker, cadence ${EDIT_INTERVAL_MS} ms (${process.arch}, ${process.version})`, rows, fake.violations.length > 0 ? fake.describe() : undefined);
+  } finally {
+    await Promise.all([bot, ...(worker ? [worker] : [])].map(stop));
+    redis.disconnect();
+    await fake.close();
+  }
+}
+
 async function main(): Promise<void> {
   if (!isCurrentColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard)) buildColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard);
   if (!isCurrentColourWorldDetector(colourWorldDetectorDir())) buildColourWorldDetector(colourWorldDetectorDir());
-  const platforms = (process.env.BENCH_PLATFORMS ?? 'discord,slack').split(',').map((p) => p.trim());
+  const platforms = (process.env.BENCH_PLATFORMS ?? 'discord,slack,check').split(',').map((p) => p.trim());
   const prefix = `gas-bench-chat-${process.pid}`;
   try {
     if (platforms.includes('discord')) await benchDiscord(prefix);
     if (platforms.includes('slack')) await benchSlack(prefix);
+    if (platforms.includes('check')) await benchCheck(`${prefix}-check`);
   } finally {
     const redis = connectRedis();
     await deleteKeysWithPrefix(redis, prefix);
+    await deleteKeysWithPrefix(redis, `${prefix}-check`);
     redis.disconnect();
   }
 }

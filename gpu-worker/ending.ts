@@ -10,7 +10,7 @@ import type { JobOutcome } from '../src/ops/metrics.js';
 import type { Plan } from '../src/plan/schema.js';
 
 export type JobEnding =
-  | { kind: 'done'; result: BlobRef; overlay: BlobRef; plan: Plan; seed: number; timings: Record<string, number> }
+  | { kind: 'done'; result: BlobRef; overlay: BlobRef; plan: Plan; seed: number; timings: Record<string, number>; intensity?: number[] }
   /** `facts` go to the person (the failure's details); `error` and its details to the log only. */
   | { kind: 'failed'; code: ErrorCode; facts: FailureFacts; error: unknown }
   | { kind: 'cancelled'; by?: string }
@@ -18,7 +18,12 @@ export type JobEnding =
   /** Shutdown: back to the queue for another worker. */
   | { kind: 'handed-back' }
   /** This run lost its lock and another run owns the job: stop, publish and count nothing. */
-  | { kind: 'superseded' };
+  | { kind: 'superseded' }
+  /**
+   * Paused for the masks to be checked (its `checking` event is out): no terminal event, the
+   * person's slot kept; Go, a cancel or the expiry ends it later, outside this run.
+   */
+  | { kind: 'paused' };
 
 /** Failures caused by what a person sent, not by the service. */
 const PERSON_MISTAKES: ReadonlySet<ErrorCode> = new Set(['bad_input', 'bad_image', 'bad_plan', 'not_found']);
@@ -80,6 +85,11 @@ export const ENDINGS: Rules = {
     counted: 'abandoned',
     log: () => ({ level: 'warn', message: 'job lost its lock (Redis was unreachable for longer than the lock); this run stopped and another runs the job' }),
     bull: 'not-ours',
+  },
+  paused: {
+    counted: 'abandoned',
+    log: () => ({ level: 'info', message: 'job paused for its masks to be checked' }),
+    bull: 'completed',
   },
 };
 

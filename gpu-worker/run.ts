@@ -12,14 +12,16 @@ import type { Keys } from '../src/jobs/keys.js';
 import type { DiffusionBundle } from '../src/models/bundle.js';
 import type { ServiceMetrics } from '../src/ops/metrics.js';
 import type { Planner } from '../src/plan/planner.js';
-import { isGasError, safeFacts } from '../src/errors.js';
+import { GasError, isGasError, safeFacts } from '../src/errors.js';
 import { decodeImage, encodePng } from '../src/image/decode.js';
 import type { EditJob, JobEventBody } from '../src/jobs/contracts.js';
 import { RunSupersededError, type RunFence } from '../src/jobs/job-events.js';
 import type { JobStores } from '../src/jobs/stores.js';
 import type { Logger } from '../src/log.js';
 import { DEFAULT_EDIT_OPTIONS } from '../src/pipeline/edit.js';
-import { runPipeline, type PipelineEvent } from '../src/pipeline/run.js';
+import { runPipeline, type CheckPause, type PipelineEvent } from '../src/pipeline/run.js';
+import type { CheckState } from '../src/jobs/checks.js';
+import { checkingEvent } from './checking.js';
 import type { GpuWorkerConfig } from './config.js';
 import { bullmqAnswer, ruleFor, type JobEnding, type TerminalBody } from './ending.js';
 import { progressThrottle, type ProgressThrottle } from './progress-throttle.js';
@@ -67,6 +69,14 @@ export class JobRun {
     const { data, job, fence } = this;
     // A crash after the terminal event but before BullMQ recorded it: nothing left to do.
     if (await queue.events.ended(data.id)) return { outcome: 'already-ended' };
+    // Paused already (a crash after the pause, before BullMQ recorded the run): its check goes on without a worker.
+    if (!data.stage && data.check) {
+      const check = await queue.checks.get(data.id);
+      if (check) {
+        if (check.status === 'waiting') await queue.scheduleExpiry(data.id, check.deadline);
+        return { outcome: 'paused' };
+      }
+    }
     // From here on only this run may publish the job's events: a run that lost its lock is fenced out.
     await redis.set(fence.key, fence.token, 'EX', queue.config.ttlSeconds);
     const cancelledBy = await redis.get(keys.cancel(data.id));
@@ -104,12 +114,14 @@ export class JobRun {
     const { blobs, threads, redis, bundle, planner, detector } = this.deps;
     const { data, fence } = this;
     const thread = data.requester.thread ? { platform: data.requester.platform, channel: data.requester.channel, thread: data.requester.thread } : undefined;
-    // A reply in a thread edits the thread's latest result as of now, not as of when it was sent.
-    const source = (data.fromThread && thread ? await threads.sourceFor(thread) : undefined) ?? data.source;
+    const { stage } = data;
+    // A reply in a thread edits the thread's latest result as of now, not as of when it was sent;
+    // an edit after its check edits the image whose masks were checked.
+    const source = stage?.source ?? (data.fromThread && thread ? await threads.sourceFor(thread) : undefined) ?? data.source;
     const image = await decodeImage(await blobs.get(source));
     const throttle = progressThrottle(this.config);
     const result = await runPipeline(
-      { image, request: data.request, plan: data.plan },
+      stage ? { image, plan: stage.plan } : { image, request: data.request, plan: data.plan },
       { bundle, planner, detector },
       {
         ...DEFAULT_EDIT_OPTIONS,
@@ -118,14 +130,21 @@ export class JobRun {
         schedule: data.options.schedule ?? DEFAULT_EDIT_OPTIONS.schedule,
         guidanceScale: data.options.guidance ?? DEFAULT_EDIT_OPTIONS.guidanceScale,
         composite: data.options.composite ?? true,
-        intensity: data.options.intensity,
+        intensity: stage ? stage.intensity : data.options.intensity,
         ablation: data.options.ablation,
+        // The edit stage runs the plan as checked: no second check.
+        ...(!stage && data.check ? { check: data.check.when } : {}),
         signal,
         previewAt: (iteration, total) => throttle.previewDue(iteration, total),
       },
-      (event) => this.publishLater(event, throttle),
+      (event) => {
+        // The plan and its masks went out before the check; the edit stage shows only its progress and result.
+        if (stage && (event.type === 'planned' || event.type === 'grounded')) return;
+        this.publishLater(event, throttle);
+      },
     );
     await this.published;
+    if (result.pause) return this.pause(source, result.pause);
     const [resultRef, overlayRef] = await Promise.all([blobs.put(result.image), blobs.put(result.overlay)]);
     // After a crash between this push and the terminal event, the rerun must not push twice; and a
     // run that lost its lock must not put its result in the thread the current run's reply shows.
@@ -133,7 +152,43 @@ export class JobRun {
       if ((await redis.get(fence.key)) !== fence.token) throw new RunSupersededError(`job ${data.id} is run by another worker`);
       await threads.push(thread, { jobId: data.id, result: resultRef, by: data.requester.user });
     }
-    return { kind: 'done', result: resultRef, overlay: overlayRef, plan: result.plan, seed: result.seed, timings: result.timings };
+    const intensity = stage ? stage.intensity : data.options.intensity;
+    return {
+      kind: 'done', result: resultRef, overlay: overlayRef, plan: result.plan, seed: result.seed, timings: result.timings,
+      ...(intensity && intensity.some((v) => v !== 1) ? { intensity: [...intensity] } : {}),
+    };
+  }
+
+  /**
+   * Pauses the job for its masks to be checked: its expiry is scheduled first (a crash before the
+   * pause leaves an expiry that finds nothing to expire), then the check and its first `checking`
+   * event go out in one step, fenced to this run.
+   */
+  private async pause(source: string, pause: CheckPause): Promise<JobEnding> {
+    const { queue, blobs, planner } = this.deps;
+    const { data } = this;
+    const deadline = Date.now() + (data.check?.timeoutMs ?? 0);
+    const state: CheckState = {
+      job: data,
+      source,
+      checked: pause.checked,
+      reasons: pause.reasons,
+      overlay: await blobs.put(pause.overlay),
+      reader: planner.readFix ? 'model' : 'rules',
+    };
+    await queue.scheduleExpiry(data.id, deadline);
+    const outcome = await queue.checks.pause(data.id, state, checkingEvent(state, 1, deadline), this.fence);
+    switch (outcome) {
+      case 'paused':
+      case 'already':
+        return { kind: 'paused' };
+      case 'superseded':
+        return { kind: 'superseded' };
+      case 'cancelled':
+        return { kind: 'cancelled', by: (await this.deps.redis.get(this.deps.keys.cancel(data.id))) ?? undefined };
+      case 'ended':
+        throw new GasError('internal', `Edit ${data.id} ended before it could pause for its check.`);
+    }
   }
 
   /** Queues a pipeline event for publishing after the ones before it. */

@@ -9,10 +9,11 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { editJobSchema, type JobEventBody } from '../src/jobs/contracts.js';
-import type { EditQueueConfig } from '../src/jobs/edit-queue.js';
+import { editJobIdOf, type EditQueueConfig } from '../src/jobs/edit-queue.js';
 import { RunSupersededError } from '../src/jobs/job-events.js';
 import { classifyRedisError } from '../src/jobs/redis-errors.js';
 import { jobStores, type JobStores } from '../src/jobs/stores.js';
+import { CheckLane } from './check-lane.js';
 import { DEFAULT_WORKER_CONFIG, type GpuWorkerConfig } from './config.js';
 import { ABORT, JobRun, type RunDeps } from './run.js';
 
@@ -34,9 +35,16 @@ export interface GpuWorkerDeps extends Omit<RunDeps, keyof JobStores> {
 /** Runs of a job after its worker died before it fails: each interruption but the last is run again. */
 const RUNS_AFTER_A_CRASH = 1;
 
+/** Check-lane tasks a worker runs at once: fixes are a detector pass or none, expiries a few Redis calls. */
+const CHECK_LANE_CONCURRENCY = 2;
+
 export class GpuWorker {
   readonly worker: Worker;
+  /** The check step's fixes and expiries, beside the edits. */
+  readonly checkLane: CheckLane;
   private readonly stores: JobStores;
+  /** The BullMQ job running each edit job here (a stage's BullMQ id differs from its job's id). */
+  private readonly running = new Map<string, string>();
   /** Stores it made itself are its to close; stores it was given are its process's. */
   private readonly ownsStores: boolean;
   private readonly subscriber: Redis;
@@ -61,8 +69,11 @@ export class GpuWorker {
       maxStalledCount: RUNS_AFTER_A_CRASH,
       autorun: false,
     });
-    // A job's slot is freed once BullMQ has recorded it as finished (see EditQueue.release).
-    this.worker.on('completed', (job) => void this.releaseSafely(job));
+    // A job's slot is freed once BullMQ has recorded it as finished (see EditQueue.release); a job
+    // paused at its check keeps it (Go, a cancel or the expiry frees it).
+    this.worker.on('completed', (job, result: { outcome?: string } | undefined) => {
+      if (result?.outcome !== 'paused') void this.releaseSafely(job);
+    });
     this.worker.on('failed', (job, error) => {
       if (!job) return;
       void (async () => {
@@ -81,6 +92,10 @@ export class GpuWorker {
     this.worker.on('error', (error) => (isConnectionError(error) ? onRedisError(error) : deps.logger.error({ err: error }, 'worker error')));
     this.subscriber = redis.duplicate();
     this.subscriber.on('error', onRedisError);
+    this.checkLane = new CheckLane(
+      { ...this.stores, redis, keys, detector: deps.detector, planner: deps.planner, logger: deps.logger },
+      { concurrency: CHECK_LANE_CONCURRENCY, lockDurationMs: this.config.lockDurationMs, stalledIntervalMs: this.config.stalledIntervalMs },
+    );
   }
 
   /** Connects, subscribes to cancellations and starts taking jobs. */
@@ -88,9 +103,11 @@ export class GpuWorker {
     const worker = new GpuWorker(deps, config);
     try {
       await worker.subscriber.subscribe(deps.keys.cancelChannel);
-      worker.subscriber.on('message', (_channel, jobId: string) => worker.worker.cancelJob(jobId, ABORT.cancelled));
+      // Messages name the edit job; its running stage here is the BullMQ job to stop.
+      worker.subscriber.on('message', (_channel, jobId: string) => worker.worker.cancelJob(worker.running.get(jobId) ?? jobId, ABORT.cancelled));
       void worker.worker.run();
-      await worker.worker.waitUntilReady();
+      worker.checkLane.start();
+      await Promise.all([worker.worker.waitUntilReady(), worker.checkLane.waitUntilReady()]);
     } catch (error) {
       // Redis refused us outright (a wrong password): nothing ran yet, so just let go of the connections.
       worker.disconnect();
@@ -106,7 +123,7 @@ export class GpuWorker {
    */
   async close(mode: 'handoff' | 'drain' = 'handoff'): Promise<void> {
     if (mode === 'handoff') this.worker.cancelAllJobs(ABORT.shutdown);
-    await this.worker.close();
+    await Promise.all([this.worker.close(), this.checkLane.close()]);
     this.subscriber.disconnect();
     this.bullConnection.disconnect();
     if (this.ownsStores) await this.stores.queue.close();
@@ -117,12 +134,14 @@ export class GpuWorker {
   disconnect(): void {
     this.subscriber.disconnect();
     this.bullConnection.disconnect();
+    this.checkLane.disconnect();
   }
 
   /** Every way out of a job ends in a terminal event; BullMQ's own errors pass through untouched. */
   private async process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<{ outcome: string }> {
     const parsed = editJobSchema.safeParse(job.data);
     if (!parsed.success) return this.rejectMalformed(job, parsed.error.issues);
+    this.running.set(parsed.data.id, String(job.id));
     try {
       const run = new JobRun({ ...this.deps, ...this.stores }, this.config, job, parsed.data, token, (reason) => this.worker.cancelJob(String(job.id), reason));
       return await run.run(signal);
@@ -136,12 +155,14 @@ export class GpuWorker {
       this.deps.logger.error({ err: error, jobId: job.id }, 'job failed outside the pipeline');
       await this.finishSafely(job, { type: 'failed', code: 'internal', details: {} });
       throw new UnrecoverableError('internal error');
+    } finally {
+      if (this.running.get(parsed.data.id) === String(job.id)) this.running.delete(parsed.data.id);
     }
   }
 
   /** A job its producer got wrong: it fails at once with bad_input; running it again would not help. */
   private async rejectMalformed(job: Job, issues: readonly { path: readonly PropertyKey[]; message: string }[]): Promise<never> {
-    const jobId = String(job.id);
+    const jobId = editJobIdOf(job);
     // Paths and messages only: the payload itself may hold anything.
     this.deps.logger.error({ jobId, issues: issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) }, 'job payload is malformed');
     if (await this.finish(jobId, { type: 'failed', code: 'bad_input', details: { malformed: true } })) {
@@ -161,7 +182,7 @@ export class GpuWorker {
     const user = requesterUser(job.data);
     if (user === undefined) return; // a malformed job never took a slot
     try {
-      await this.stores.queue.release(String(job.id), user);
+      await this.stores.queue.release(editJobIdOf(job), user);
     } catch (error) {
       this.deps.logger.error({ err: error, jobId: job.id }, "could not free a finished job's slot");
     }
@@ -169,7 +190,7 @@ export class GpuWorker {
 
   private async finishSafely(job: Job, body: JobEventBody & { type: 'failed' }): Promise<void> {
     try {
-      if (await this.finish(String(job.id), body)) {
+      if (await this.finish(editJobIdOf(job), body)) {
         this.deps.metrics?.jobFinished('failed', { durationMs: 0, iterations: 0, code: body.code });
       }
     } catch (error) {

@@ -24,7 +24,7 @@ export const failureFactsSchema = z
     missing: z.array(shownText(200)).max(8).optional(),
     /** not_found: whether a detector looked for them (else boxes came from the person or the planner only). */
     detector: z.boolean().optional(),
-    /** timeout: the time limit the edit ran past. */
+    /** timeout: the time limit the edit ran past; expired: how long the check waited for Go. */
     limitMs: z.number().int().min(0).optional(),
     /** bad_input / bad_plan from the planner: its message, written for the person who made the request. */
     reason: shownText(300).optional(),
@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   model_error: 'A model produced an unusable result.',
   cancelled: 'The edit was cancelled.',
   timeout: 'The edit took longer than allowed.',
+  expired: 'The edit waited for its masks to be checked, and nobody started it in time.',
   busy: 'The service is at capacity.',
   too_many_jobs: 'The person already has as many edits running as allowed.',
   not_allowed: 'The person may not do that.',

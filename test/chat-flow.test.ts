@@ -278,7 +278,7 @@ describe('the chat flow', { timeout: 180_000 }, () => {
       expect(chat.transport.privateReplies.slice(before).map((r) => r.text), name).toEqual([expected]);
     }
     expect(chat.transport.writes).toEqual([]);
-    expect(await chat.queue.queue.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, held: 0 });
+    expect(await chat.queue.queue.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, held: 0, checking: 0 });
     expect(await chat.queue.redis.keys(`${chat.queue.keys.prefix}:seq:*`)).toEqual([]);
   });
 
@@ -315,7 +315,7 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     await chat.transport.reply({ user: 'u1', text: 'turn the dog into a tiger' });
     expect(chat.transport.writes).toEqual([]);
     expect(chat.transport.privateReplies).toEqual([]);
-    expect(await chat.queue.queue.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, held: 0 });
+    expect(await chat.queue.queue.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, held: 0, checking: 0 });
   });
 
   it('resumes a job a stopped bot was showing, on the same message, rendering each event once', async () => {

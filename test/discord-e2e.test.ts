@@ -205,7 +205,7 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     }
     // Each loading message was removed: nothing public came of bad input.
     expect(fake.messages(fake.channelId).filter((m) => !(m.flags & 64)), bot.report()).toEqual([]);
-    expect(await bot.queue.queue.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, held: 0 });
+    expect(await bot.queue.queue.depth()).toEqual({ waiting: 0, active: 0, delayed: 0, held: 0, checking: 0 });
     expect(await bot.queue.redis.keys(`${bot.prefix}:seq:*`)).toEqual([]);
 
     // A phrase found nowhere: the masks and the reason, on the status message.

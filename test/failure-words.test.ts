@@ -19,10 +19,10 @@ function chatWords(code: ErrorCode, details: FailureFacts = {}): string {
 }
 
 describe('failure words', () => {
-  it.each(CODES)('words %s in chat and at the shell, each with the job id', (code) => {
+  it.each(CODES)('words %s in chat and at the shell, the shell with the job id', (code) => {
     const chat = chatWords(code);
     const cli = describeFailure(code, {}, { jobId: 'j1' });
-    expect(chat).toMatch(/^[A-Z].{10,}\. \(job j1\)$/);
+    expect(chat).toMatch(/^[A-Z].{10,}\.$/);
     expect(cli).toMatch(/^[A-Z].{10,}\. \(job j1\)$/);
     // Words for people, not the code's identifier.
     for (const words of [chat, cli]) expect(words).not.toMatch(/\b[a-z]+_[a-z_]+\b/);
@@ -32,32 +32,38 @@ describe('failure words', () => {
     [
       'not found: the phrases, and what to do where the person is',
       'not_found', { missing: ['cat', 'the red car'], detector: true },
-      'I could not find "cat", "the red car" in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again. (job j1)',
+      'I could not find "cat", "the red car" in the image. The masks show what I found; name it as it appears in the photo, or leave it out, and try again.',
       'I could not find "cat", "the red car" in the image. The grounded event\'s overlay shows what was found; rephrase, or give its box yourself in a plan file (--plan plan.json, "box": [x0, y0, x1, y1]). (job j1)',
     ],
     [
       'timeout: the limit it ran past',
       'timeout', { limitMs: 900_000 },
-      'The edit took longer than 15 min and was stopped. Try fewer steps or a smaller image. (job j1)',
+      'The edit took longer than 15 min and was stopped. Try fewer steps or a smaller image.',
       'The edit took longer than 15 min and was stopped. Try fewer --steps or a smaller image. (job j1)',
     ],
     [
       "bad plan: the planner's own words for the person",
       'bad_plan', { reason: 'The request changes "dog" twice; say once what it should become.' },
-      'The request changes "dog" twice; say once what it should become. (job j1)',
+      'The request changes "dog" twice; say once what it should become.',
       'The request changes "dog" twice; say once what it should become. (job j1)',
     ],
     [
       'malformed payload: not the person\'s fault',
       'bad_input', { malformed: true },
-      'This edit request was malformed: a fault in the app that sent it, not in your request. Tell an admin. (job j1)',
+      'This edit request was malformed: a fault in the app that sent it, not in your request. Tell an admin.',
       "The job's payload broke the job contract: a fault in the program that submitted it, not in the request. (job j1)",
     ],
     [
       'interrupted by worker failures: how often',
       'internal', { attempts: 2 },
-      'The edit was interrupted twice by a worker failure and was stopped. Press Retry to try again. (job j1)',
+      'The edit was interrupted twice by a worker failure and was stopped. Press Retry to try again.',
       'The edit was interrupted 2 times by a worker failure and was stopped; submit it again. (job j1)',
+    ],
+    [
+      'expired: how long the check waited for Go',
+      'expired', { limitMs: 600_000 },
+      'Nobody pressed Go within 10 min, so this edit was not started. Press Retry to start it again.',
+      'The edit waited 10 min for its masks to be checked and nobody started it; submit it again. (job j1)',
     ],
   ];
 
@@ -80,7 +86,7 @@ describe('failure words', () => {
   it('escapes chat markup in a reason and clips it', () => {
     const words = chatWords('bad_input', { reason: `"*${'x'.repeat(290)}" is too long.` });
     expect(words.startsWith('"\\*xxx')).toBe(true);
-    expect(words).toMatch(/…\. \(job j1\)$|… \(job j1\)$/);
+    expect(words).toMatch(/…\.$|…$/);
   });
 });
 

@@ -57,14 +57,17 @@ afterAll(async () => {
 describe('Lua scripts', () => {
   it('are each a .lua file with its KEYS, ARGV and reply documented, and none is left in TypeScript', () => {
     const luaFiles = readdirSync(SCRIPT_DIR).filter((f) => f.endsWith('.lua')).sort();
-    expect(luaFiles).toEqual(['admit.lua', 'publish.lua', 'release.lua', 'set-origin.lua', 'thread-undo.lua', 'unhold.lua']);
+    expect(luaFiles).toEqual([
+      'admit.lua', 'check-pause.lua', 'check-settle.lua', 'check-update.lua', 'lease-release.lua', 'lease-renew.lua', 'publish.lua', 'release.lua', 'set-origin.lua',
+      'thread-undo.lua', 'unhold.lua',
+    ]);
     for (const file of luaFiles) {
       const header = readFileSync(join(SCRIPT_DIR, file), 'utf8').split(']]')[0];
       expect(header, file).toMatch(/^--\[\[/);
       expect(header, file).toContain('KEYS[1]');
       expect(header, file).toContain('Output:');
     }
-    const names: ScriptName[] = ['admit', 'publish', 'release', 'unhold', 'setOrigin', 'threadUndo'];
+    const names: ScriptName[] = ['admit', 'publish', 'release', 'unhold', 'setOrigin', 'threadUndo', 'leaseRenew', 'leaseRelease', 'checkPause', 'checkUpdate', 'checkSettle'];
     for (const name of names) expect(luaFiles.map((f) => readFileSync(join(SCRIPT_DIR, f), 'utf8'))).toContain(scriptSource(name));
 
     const typescript = ['src', 'gpu-worker', 'adapters'].flatMap((dir) =>

@@ -1,18 +1,23 @@
 /**
  * The buttons on a status message (`gas:<action>:<jobId>`): Cancel, Retry (a new seed, in the same
- * thread), Undo (the thread steps back) and Masks (the regions again). Who may press what is one
- * rule (src/edits/rules.ts). A double click on one message is one press; every press gets an
- * answer people see. State lives in Redis, so buttons on old messages keep working after a restart.
+ * thread), Undo (the thread steps back), Masks (the regions again), Go (the edit of a job waiting
+ * at its check) and the "Adjust a part" menu of a finished edit (one part stronger, weaker or
+ * removed, rerun from the same image as a new step). Who may press what is one rule
+ * (src/edits/rules.ts). A double click on one message is one press; every press gets an answer
+ * people see. State lives in Redis, so buttons on old messages keep working after a restart.
  */
 import { randomInt } from 'node:crypto';
 import { MAX_SEED } from '../distill/modes.js';
 import { mayActOnEdit } from '../edits/rules.js';
 import { undoThread } from '../edits/submit.js';
+import type { BlobRef } from '../jobs/contracts.js';
 import type { ThreadId } from '../jobs/thread-history.js';
+import { withoutPart } from '../plan/fix.js';
+import type { Plan } from '../plan/schema.js';
 import type { ChatContext } from './context.js';
 import { startJob } from './job-start.js';
 import type { JobRecord } from './job-records.js';
-import { editName, newJobView, planLines, isFinal, type JobView } from './render.js';
+import { adjustedIntensity, adjustedRequest, editName, newJobView, parseAdjustment, planLines, isFinal, type JobView } from './render.js';
 import { foldEvents, type StatusFollower } from './status-follower.js';
 import type { ChatAction, IncomingButton } from './transport.js';
 import { fitForUpload } from './upload.js';
@@ -22,7 +27,7 @@ const WHAT_ACTIONS_DO: Record<Exclude<ChatAction, 'undo'>, string> = {
   cancel: 'cancel this edit',
   retry: 'retry this edit',
   masks: 'show the masks of this edit',
-  go: 'start this edit',
+  go: 'start this edit or fix its regions',
   adjust: 'adjust this edit',
 };
 
@@ -46,8 +51,10 @@ export class ButtonActions {
         await press.replyPrivately(`Only <@${record.requester.user}> can ${WHAT_ACTIONS_DO[press.action]}.`);
         return;
       }
-      // The second click of a double click is the same press: the first one's answer covers it.
-      if (!(await records.claimPress(press.action, press.jobId, press.status.message, press.user))) return;
+      // The second click of a double click is the same press: the first one's answer covers it. A
+      // menu's other option is another choice.
+      const pressed = press.value === undefined ? press.action : `${press.action}:${press.value}`;
+      if (!(await records.claimPress(pressed, press.jobId, press.status.message, press.user))) return;
       switch (press.action) {
         case 'cancel':
           await this.cancel(press, who.isAdmin);
@@ -62,8 +69,10 @@ export class ButtonActions {
           await this.showMasks(press, record);
           return;
         case 'go':
+          await this.context.queue.go(press.jobId, press.user, who.isAdmin);
+          return;
         case 'adjust':
-          await press.replyPrivately('This edit is not waiting for a choice any more.');
+          await this.adjust(press, record, who.isAdmin);
           return;
       }
     } catch (error) {
@@ -112,6 +121,70 @@ export class ButtonActions {
       isAdmin,
       text: record.request,
       options: { ...record.options, seed },
+      ...(record.check ? { check: record.check } : {}),
+      postStatus: (m) => press.postStatus(m),
+    });
+  }
+
+  /**
+   * Adjust a part: the finished edit again, from the image it edited, with the same seed and
+   * regions, one part's intensity changed (or the part left out), as a new step of the thread. An
+   * edit that later steps build on, or that was undone, cannot be adjusted alone.
+   */
+  private async adjust(press: IncomingButton, record: JobRecord, isAdmin: boolean): Promise<void> {
+    const view = await this.currentView(press.jobId, record);
+    const choice = parseAdjustment(press.value);
+    if (view.phase !== 'done' || !view.plan || !view.result) {
+      await press.replyPrivately('Only a finished edit can be adjusted.');
+      return;
+    }
+    if (!choice || choice.part >= view.plan.subtasks.length) {
+      await press.replyPrivately('Choose a part and what to do with it from the menu.');
+      return;
+    }
+    const thread = threadOf(record);
+    const [chain, origin] = await Promise.all([this.context.threads.chain(thread), this.context.threads.origin(thread)]);
+    const at = chain.findIndex((entry) => entry.jobId === press.jobId);
+    if (at < 0) {
+      await press.replyPrivately('This edit was undone, so it cannot be adjusted; press Retry on it to run it again.');
+      return;
+    }
+    const after = chain.length - 1 - at;
+    if (after > 0) {
+      await press.replyPrivately(`${after === 1 ? 'One edit' : `${after} edits`} in this thread build${after === 1 ? 's' : ''} on this one, so it cannot be adjusted alone. Undo ${after === 1 ? 'it' : 'them'} first.`);
+      return;
+    }
+    const source: BlobRef | undefined = at > 0 ? chain[at - 1].result : origin;
+    if (!source) {
+      await press.replyPrivately('The image this edit started from has expired; send the photo again to start over.');
+      return;
+    }
+    const intensity = view.plan.subtasks.map((_, k) => view.result?.intensity?.[k] ?? 1);
+    let plan: Plan = view.plan;
+    let next = intensity;
+    if (choice.how === 'remove') {
+      if (plan.subtasks.length === 1) {
+        await press.replyPrivately('That is the only part of this edit; press Undo to drop the whole edit.');
+        return;
+      }
+      plan = withoutPart(plan, choice.part);
+      next = intensity.filter((_, k) => k !== choice.part);
+    } else {
+      const changed = adjustedIntensity(intensity[choice.part], choice.how);
+      if (changed === undefined) {
+        await press.replyPrivately(`Part ${choice.part + 1} is already as ${choice.how === 'stronger' ? 'strong' : 'weak'} as it goes.`);
+        return;
+      }
+      next = intensity.map((v, k) => (k === choice.part ? changed : v));
+    }
+    await startJob(this.context, this.follower, {
+      thread,
+      user: press.user,
+      isAdmin,
+      text: adjustedRequest(record.request, choice.part, choice.how).slice(0, 1000),
+      options: { ...record.options, seed: view.result.seed, ...(next.some((v) => v !== 1) ? { intensity: next } : { intensity: undefined }) },
+      source,
+      plan,
       postStatus: (m) => press.postStatus(m),
     });
   }

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../jobs/blob-store.js';
-import type { Platform } from '../jobs/contracts.js';
+import type { CheckMode, Platform } from '../jobs/contracts.js';
 import type { EditQueue } from '../jobs/edit-queue.js';
 import type { Keys } from '../jobs/keys.js';
 import type { Leases } from '../jobs/lease.js';
@@ -26,7 +26,17 @@ export interface ChatFlowConfig {
   notifyAfterMs: number;
   /** The most iterations a request may ask for. */
   maxSteps: number;
+  /**
+   * When an edit pauses after grounding for its masks to be checked (docs/architecture.md, "The
+   * check step"): always, when the regions are doubtful, or never; a request's own `check` option wins.
+   */
+  checkMasks: CheckMode;
+  /** A check nobody answers within this long ends as expired. */
+  checkTimeoutMs: number;
 }
+
+/** What the bots' setting (GAS_CHECK_MASKS) is when none is given. */
+export const DEFAULT_CHECK_MASKS: CheckMode = 'unsure';
 
 export const DEFAULT_CHAT_FLOW_CONFIG: ChatFlowConfig = {
   maxImageBytes: 20 * 1024 * 1024,
@@ -34,6 +44,9 @@ export const DEFAULT_CHAT_FLOW_CONFIG: ChatFlowConfig = {
   ttlSeconds: 7 * 24 * 3600,
   notifyAfterMs: 10_000,
   maxSteps: 1000,
+  // A flow built in code checks only when told to; the bots' setting defaults to DEFAULT_CHECK_MASKS.
+  checkMasks: 'never',
+  checkTimeoutMs: 10 * 60_000,
 };
 
 /** What a flow is built from. */

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { editJobOptionsSchema, requesterSchema, type EditJobOptions, type Requester } from '../jobs/contracts.js';
+import { CHECK_MODES, editJobOptionsSchema, requesterSchema, type CheckMode, type EditJobOptions, type Requester } from '../jobs/contracts.js';
 import type { Keys } from '../jobs/keys.js';
 import type { ThreadId } from '../jobs/thread-history.js';
 import type { StatusRef } from './transport.js';
@@ -25,6 +25,7 @@ const recordSchema = z.object({
   lastSeq: z.number().int().min(0),
   requestedAt: z.number().int().optional(),
   step: z.number().int().min(1).optional(),
+  check: z.enum(CHECK_MODES).optional(),
 });
 
 const editThreadSchema = z.object({ channel: z.string().min(1), steps: editJobOptionsSchema.shape.steps });
@@ -43,6 +44,8 @@ export interface JobRecord {
   requestedAt?: number;
   /** The edit's number in its thread ("edit 3 of this thread"). */
   step?: number;
+  /** When its masks were to be checked, as the request chose (a Retry keeps it). */
+  check?: CheckMode;
 }
 
 export class JobRecords {

@@ -5,8 +5,9 @@
  */
 import { GasError } from '../errors.js';
 import { submitEdit } from '../edits/submit.js';
-import type { EditJobOptions } from '../jobs/contracts.js';
+import type { BlobRef, CheckMode, EditJobOptions } from '../jobs/contracts.js';
 import type { ThreadId } from '../jobs/thread-history.js';
+import type { Plan } from '../plan/schema.js';
 import type { ChatContext } from './context.js';
 import type { JobRecord } from './job-records.js';
 import { newJobView, renderStatus } from './render.js';
@@ -24,6 +25,12 @@ export interface JobStart {
   message?: string;
   /** When the person asked (default: now). */
   requestedAt?: number;
+  /** An image already stored to edit (an adjusted rerun), instead of the photo or the thread's latest result. */
+  source?: BlobRef;
+  /** A plan as checked (an adjusted rerun): no planning, no grounding, no check. */
+  plan?: Plan;
+  /** When the masks are checked; absent: the bot's setting. */
+  check?: CheckMode;
   postStatus(message: ChatMessage): Promise<StatusRef>;
 }
 
@@ -38,7 +45,18 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
   };
   const text = start.text.trim();
   const requestedAt = start.requestedAt ?? Date.now();
-  const submitted = await submitEdit(context, { requester, isAdmin: start.isAdmin, photo: start.photo, request: text, options: start.options });
+  // A plan that was checked already is not checked again.
+  const check = start.plan ? 'never' : (start.check ?? context.config.checkMasks);
+  const submitted = await submitEdit(context, {
+    requester,
+    isAdmin: start.isAdmin,
+    photo: start.photo,
+    ...(start.source ? { source: start.source } : {}),
+    request: text,
+    ...(start.plan ? { plan: start.plan } : {}),
+    options: start.options,
+    ...(check !== 'never' ? { check: { when: check, timeoutMs: context.config.checkTimeoutMs } } : {}),
+  });
   const log = logger.child({ jobId: submitted.jobId });
   const opensThread = (await records.editThread(platform, start.thread.thread)) === undefined;
   await records.addEditThread(start.thread, start.options.steps);
@@ -56,7 +74,7 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
     throw new GasError('internal', 'I could not post the status of your edit here, so it was not started. Please try again.');
   }
   const postedAt = Date.now();
-  const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0, requestedAt, step };
+  const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0, requestedAt, step, ...(start.check ? { check: start.check } : {}) };
   await records.add(submitted.jobId, record);
   // A conversation's first status opens its thread: say once how to go on, since a reply the bot cannot see is met with silence.
   if (opensThread) await postThreadIntro(context, status).catch((error: unknown) => log.warn({ err: error }, 'could not post the line that opens the thread'));

@@ -1,16 +1,29 @@
 /**
  * What a person sees of one job: `JobView` is the job's state folded from its events (pure), and
  * `renderStatus` turns it into the one status message that is edited in place. Words for
- * failures are chosen here, from the event's code and what earlier events carried.
+ * failures are chosen here, from the event's code and what earlier events carried; so are the
+ * words of the check step (the masks to check, why it asks, how to fix a region) and of the
+ * "Adjust a part" menu of a finished edit.
  */
 import type { ErrorCode, FailureFacts } from '../errors.js';
 import { regionDoubts, type RegionDoubt } from '../ground/region-checks.js';
-import type { BlobRef, JobEvent } from '../jobs/contracts.js';
+import type { BlobRef, CheckReason, JobEvent } from '../jobs/contracts.js';
 import type { Plan } from '../plan/schema.js';
-import type { ChatAction, ChatButton, ChatImage, ChatMessage, TextFormat } from './transport.js';
+import type { ChatAction, ChatButton, ChatImage, ChatMenu, ChatMessage, TextFormat } from './transport.js';
 import { resizeNote, type FittedImage } from './upload.js';
 
-export type JobPhase = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** `checking`: paused before any GPU time, for the person to check the masks and say go. */
+export type JobPhase = 'queued' | 'running' | 'checking' | 'done' | 'failed' | 'cancelled';
+
+/** Where a check stands: its round, when it expires, why it asks, how many instances each part found, a reply it could not apply. */
+export interface CheckView {
+  readonly round: number;
+  readonly deadline: number;
+  readonly reasons: readonly CheckReason[];
+  /** Per part: instances found, and how many of them will be edited. */
+  readonly parts: readonly { found: number; chosen: number }[];
+  readonly unread?: { text: string; reason?: string };
+}
 
 export interface JobView {
   readonly jobId: string;
@@ -35,7 +48,9 @@ export interface JobView {
   readonly doubts: readonly RegionDoubt[];
   readonly progress?: { iteration: number; total: number; doneAt: number };
   readonly preview?: BlobRef;
-  readonly result?: { image: BlobRef; seed: number; tookMs: number };
+  readonly result?: { image: BlobRef; seed: number; tookMs: number; intensity?: readonly number[] };
+  /** Set while the job waits at its check. */
+  readonly check?: CheckView;
   readonly failure?: ErrorCode;
   /** The failure's details: what its words are made from. */
   readonly failureDetails?: FailureFacts;
@@ -59,7 +74,8 @@ export function applyEvent(view: JobView, event: JobEvent): JobView {
   const next = { ...view, lastSeq: event.seq };
   switch (event.type) {
     case 'queued':
-      return { ...next, phase: 'queued', queue: { place: event.place ?? event.position + 1, startsAt: event.at + event.startsInMs } };
+      // After a check, the plan and masks stay shown while the edit waits for a worker.
+      return { ...next, phase: 'queued', check: undefined, queue: { place: event.place ?? event.position + 1, startsAt: event.at + event.startsInMs } };
     case 'restarted':
       // A rerun starts over: what the last attempt showed of its progress no longer holds.
       return { ...next, phase: 'running', attempt: event.attempt, progress: undefined, preview: undefined };
@@ -75,6 +91,23 @@ export function applyEvent(view: JobView, event: JobEvent): JobView {
         // Several instances are normal (every one is edited); a speck or one region over another is worth a look.
         doubts: regionDoubts(event.regions).filter((d) => d.kind === 'tiny' || d.kind === 'overlap'),
       };
+    case 'checking':
+      return {
+        ...next,
+        phase: 'checking',
+        plan: event.plan,
+        overlay: event.overlay,
+        missing: event.missing,
+        found: event.regions.filter((r) => r.boxes.length > 0).map((r) => r.phrase),
+        doubts: [],
+        check: {
+          round: event.round,
+          deadline: event.deadline,
+          reasons: event.reasons,
+          parts: event.regions.map((r) => ({ found: r.found ?? r.boxes.length, chosen: r.boxes.length })),
+          ...(event.unread ? { unread: event.unread } : {}),
+        },
+      };
     case 'progress':
       return {
         ...next,
@@ -88,7 +121,7 @@ export function applyEvent(view: JobView, event: JobEvent): JobView {
         phase: 'done',
         plan: event.plan,
         overlay: event.overlay,
-        result: { image: event.result, seed: event.seed, tookMs: event.timings.totalMs ?? 0 },
+        result: { image: event.result, seed: event.seed, tookMs: event.timings.totalMs ?? 0, ...(event.intensity ? { intensity: event.intensity } : {}) },
       };
     case 'failed':
       return { ...next, phase: 'failed', failure: event.code, failureDetails: event.details };
@@ -108,9 +141,10 @@ export interface StatusImages {
 /** Which of the view's images the status message shows now. */
 export function imagesShown(view: JobView): { overlay: boolean; preview: boolean; result: boolean } {
   // The masks stay up while the edit runs: a coalesced edit must not skip past them to a preview.
+  // They are what a check is about, and stay up while a checked edit waits for a worker.
   const running = view.phase === 'running';
   return {
-    overlay: view.overlay !== undefined && (running || view.phase === 'failed'),
+    overlay: view.overlay !== undefined && (running || view.phase === 'failed' || view.phase === 'checking' || view.phase === 'queued'),
     preview: running && view.preview !== undefined,
     result: view.phase === 'done',
   };
@@ -128,6 +162,7 @@ const FAILURE_WORDS: Record<ErrorCode, string> = {
   model_error: 'The model produced an unusable result. Press Retry to try again with a new seed.',
   cancelled: 'The edit was cancelled.',
   timeout: 'The edit took too long and was stopped. Try fewer steps or a smaller image.',
+  expired: 'Nobody pressed Go in time, so this edit was not started. Press Retry to start it again.',
   busy: 'The service is at capacity. Try again in a few minutes.',
   too_many_jobs: 'You already have as many edits running as allowed. Wait for one to finish, or cancel one.',
   not_allowed: 'You may not do that.',
@@ -160,6 +195,8 @@ function failureFromDetails(view: JobView, format: TextFormat): string | undefin
     }
     case 'timeout':
       return details.limitMs === undefined ? undefined : `The edit took longer than ${formatLimit(details.limitMs)} and was stopped. Try fewer steps or a smaller image.`;
+    case 'expired':
+      return details.limitMs === undefined ? undefined : `Nobody pressed Go within ${formatLimit(details.limitMs)}, so this edit was not started. Press Retry to start it again.`;
     case 'bad_input':
       if (details.malformed) return 'This edit request was malformed: a fault in the app that sent it, not in your request. Tell an admin.';
       return details.reason === undefined ? undefined : shown(details.reason, format, REQUEST_CHARS_SHOWN);
@@ -192,6 +229,8 @@ function stateLine(view: JobView, format: TextFormat): string {
       if (!view.plan) return 'Planning…';
       if (!view.overlay) return 'Finding the objects…';
       return 'Editing · starting…';
+    case 'checking':
+      return `Check the masks: press Go to edit, or reply to fix a region · expires ${format.relativeTime(view.check?.deadline ?? 0)}`;
     case 'done':
       return `Done in ${formatSeconds(view.result?.tookMs ?? 0)} · seed ${view.result?.seed ?? '?'}`;
     case 'failed':
@@ -211,9 +250,61 @@ function inLine(place: number): string {
 
 const formatSeconds = (ms: number) => `${ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
 
-/** The plan's subtasks, numbered as the masks are. */
-export function planLines(plan: Plan, format: TextFormat): string[] {
-  return plan.subtasks.map((s, i) => `${i + 1} · ${shown(s.source, format)} → ${shown(s.target, format)}`);
+/** The plan's subtasks, numbered as the masks are; while checking, with what was found of each. */
+export function planLines(plan: Plan, format: TextFormat, check?: CheckView): string[] {
+  return plan.subtasks.map((s, i) => `${i + 1} · ${shown(s.source, format)} → ${shown(s.target, format)}${check ? foundNote(check.parts[i]) : ''}`);
+}
+
+/** "(found in 2 places)", "(1 of 2 found)", "(not found)": what a part's region holds while checking. */
+function foundNote(part: { found: number; chosen: number } | undefined): string {
+  if (!part) return '';
+  if (part.chosen === 0) return ' (not found)';
+  if (part.chosen < part.found) return ` (${part.chosen} of the ${part.found} found)`;
+  return part.found > 1 ? ` (found in ${part.found} places)` : '';
+}
+
+/** How to fix a region by a reply, with examples numbered as the plan. */
+export const FIX_HINT = 'To fix a region, reply "1 is the dog on the left", "1 is the fence", "drop 1", "also turn the car into a tank", or a box on the grid: "1 is B3 to D5".';
+
+/** What the status of a check says below the plan: why it asks, what was not found, a reply it could not apply, how to fix. */
+function checkNotes(view: JobView, format: TextFormat, replyMention: string | undefined): string[] {
+  const check = view.check;
+  if (!check || !view.plan) return [];
+  const lines: string[] = [];
+  const why = check.reasons.filter((reason) => reason.kind !== 'missing').map((reason) => checkReasonText(reason, format));
+  if (why.length > 0) lines.push(`Why I ask: ${why.join(' ')}`);
+  if (view.missing.length > 0) {
+    const found = view.plan.subtasks.filter((_, k) => (check.parts[k]?.chosen ?? 0) > 0).map((s) => shown(s.source, format));
+    const first = view.plan.subtasks.findIndex((_, k) => (check.parts[k]?.chosen ?? 0) === 0) + 1;
+    lines.push(`I could not find ${quoteList(view.missing, format)}.${found.length > 0 ? ` I did find: ${found.join(', ')}.` : ''}`);
+    lines.push(
+      found.length > 0
+        ? `Reply "${first} is …" with what to edit instead, "drop ${first}", or press Go to edit the rest.`
+        : `Reply "${first} is …" with what to look for, or a box on the grid such as "${first} is B3 to D5"; or press Cancel.`,
+    );
+  }
+  if (check.unread) {
+    const reason = check.unread.reason ? ` ${shown(check.unread.reason, format, REQUEST_CHARS_SHOWN)}` : ' Try one of the replies below.';
+    lines.push(`I could not apply "${shown(check.unread.text, format)}".${reason}`);
+  }
+  lines.push(replyMention ? FIX_HINT.replace('reply "', `reply with ${replyMention}: "`) : FIX_HINT);
+  return lines;
+}
+
+/** Why a check asks about one region, in words, pointing at the masks. */
+function checkReasonText(reason: CheckReason, format: TextFormat): string {
+  switch (reason.kind) {
+    case 'several':
+      return `"${shown(reason.phrase, format)}" was found in ${reason.count} places, and all of them would be edited.`;
+    case 'tiny':
+      return `"${shown(reason.phrase, format)}" was found only as ${reason.count > 1 ? 'small specks' : 'a small spot'} (${percent(reason.area)} of the image).`;
+    case 'overlap':
+      return `the region of "${shown(reason.phrase, format)}" covers most of "${shown(reason.other, format)}", so both would change there.`;
+    case 'unsure':
+      return `the detector is unsure of "${shown(reason.phrase, format)}" (score ${reason.score.toFixed(2)}, just over its threshold of ${reason.threshold.toFixed(2)}).`;
+    case 'missing':
+      return `"${shown(reason.phrase, format)}" was not found.`;
+  }
 }
 
 function notes(view: JobView, images: StatusImages, format: TextFormat): string[] {
@@ -239,7 +330,8 @@ function chatImages(view: JobView, images: StatusImages): ChatImage[] {
   const shown = imagesShown(view);
   const out: ChatImage[] = [];
   if (shown.overlay && images.overlay) {
-    out.push({ name: 'masks.png', data: images.overlay, contentType: 'image/png', alt: 'The regions that will be edited, numbered as in the plan', placement: 'inline' });
+    const alt = view.phase === 'checking' ? 'The regions that would be edited, numbered as in the plan, on a grid of cells A1 to H8' : 'The regions that will be edited, numbered as in the plan';
+    out.push({ name: 'masks.png', data: images.overlay, contentType: 'image/png', alt, placement: 'inline' });
   }
   if (shown.preview && images.preview) {
     out.push({ name: 'preview.png', data: images.preview, contentType: 'image/png', alt: 'A preview of the edit in progress', placement: 'inline' });
@@ -278,7 +370,9 @@ function retryWouldFailAgain(view: JobView): boolean {
 export function buttonsFor(view: JobView): ChatButton[] {
   const masks: ChatAction[] = view.overlay ? ['masks'] : [];
   const actions: ChatAction[] =
-    view.phase === 'queued' || view.phase === 'running'
+    view.phase === 'checking'
+      ? ['go', 'cancel']
+      : view.phase === 'queued' || view.phase === 'running'
       ? ['cancel']
       : view.phase === 'done'
         ? ['retry', 'undo', 'masks']
@@ -286,6 +380,44 @@ export function buttonsFor(view: JobView): ChatButton[] {
           ? [...(retryWouldFailAgain(view) ? [] : (['retry'] as ChatAction[])), ...masks]
           : ['retry'];
   return actions.map((action) => ({ action, jobId: view.jobId, ...LABELS[action] }));
+}
+
+/** What "Adjust a part" does to one part: its intensity up or down, or the part left out. */
+export const ADJUSTMENTS = ['stronger', 'weaker', 'remove'] as const;
+export type Adjustment = (typeof ADJUSTMENTS)[number];
+
+/** Intensities a part may reach by "stronger" and "weaker" (the engine takes 0–2). */
+export const MAX_INTENSITY = 2;
+export const MIN_INTENSITY = 0.25;
+
+/** A part's intensity after an adjustment; undefined when it can go no further that way. */
+export function adjustedIntensity(current: number, how: 'stronger' | 'weaker'): number | undefined {
+  const next = how === 'stronger' ? Math.min(MAX_INTENSITY, current * 1.5) : Math.max(MIN_INTENSITY, current / 2);
+  return Math.abs(next - current) < 1e-9 ? undefined : Math.round(next * 1000) / 1000;
+}
+
+/** The menu a finished edit offers: per part stronger, weaker, or (with several parts) remove; at most 25 options. */
+export function menusFor(view: JobView): ChatMenu[] {
+  if (view.phase !== 'done' || !view.plan) return [];
+  const parts = view.plan.subtasks;
+  const options = parts.flatMap((subtask, k) => {
+    const intensity = view.result?.intensity?.[k] ?? 1;
+    const what = clip(`${subtask.source} → ${subtask.target}`, 60);
+    const hows = ADJUSTMENTS.filter((how) => (how === 'remove' ? parts.length > 1 : adjustedIntensity(intensity, how) !== undefined));
+    return hows.map((how) => ({ label: `${k + 1} · ${how} · ${what}`, value: `${k + 1}:${how}` }));
+  });
+  return options.length > 0 ? [{ action: 'adjust', jobId: view.jobId, placeholder: 'Adjust a part', options: options.slice(0, 25) }] : [];
+}
+
+/** Reads a menu value back ("2:weaker"): the part's index and the adjustment; undefined when it is not one of ours. */
+export function parseAdjustment(value: string | undefined): { part: number; how: Adjustment } | undefined {
+  const match = /^(\d{1,2}):(stronger|weaker|remove)$/.exec(value ?? '');
+  return match ? { part: Number(match[1]) - 1, how: match[2] as Adjustment } : undefined;
+}
+
+/** The request of an adjusted edit, as its status shows it: "turn the dog into a tiger (1 weaker)". */
+export function adjustedRequest(request: string, part: number, how: Adjustment): string {
+  return `${request} (${part + 1} ${how === 'remove' ? 'removed' : how})`;
 }
 
 /** A doubt about the regions, in words, pointing at the masks. */
@@ -299,6 +431,8 @@ function doubtText(doubt: RegionDoubt, format: TextFormat): string {
       return `"${shown(doubt.phrase, format)}" was found in ${doubt.count} places; all of them are edited.`;
     case 'missing':
       return `Not found: "${shown(doubt.phrase, format)}".`;
+    case 'unsure':
+      return `Check the masks: the detector was unsure of "${shown(doubt.phrase, format)}" (score ${doubt.score.toFixed(2)}).`;
   }
 }
 
@@ -307,12 +441,27 @@ const percent = (share: number) => `${share < 0.001 ? '<0.1' : (share * 100).toF
 /** Failures an operator may need to look up in the logs carry the job's id in a small footer. */
 const OPERATOR_FAILURES: ReadonlySet<ErrorCode> = new Set(['internal', 'model_error', 'timeout', 'bundle_invalid', 'provider_unavailable', 'service_unavailable']);
 
-/** The status message for a view: the request, where the job stands, the plan, notes, images and buttons. */
-export function renderStatus(view: JobView, format: TextFormat, images: StatusImages = {}): ChatMessage {
+/** What the renderer knows of where the message is shown. */
+export interface RenderContext {
+  /** How a reply must address the bot to be seen (ChatTransport.replyMention), for the fix hint of a check. */
+  replyMention?: string;
+}
+
+/** The status message for a view: the request, where the job stands, the plan, notes, images, buttons and menus. */
+export function renderStatus(view: JobView, format: TextFormat, images: StatusImages = {}, context: RenderContext = {}): ChatMessage {
   const title = view.step ? `Edit ${view.step}` : 'Edit';
   const lines = [`${format.bold(title)}: ${shown(view.request, format, REQUEST_CHARS_SHOWN)}`, stateLine(view, format)];
-  if (view.plan) lines.push(...planLines(view.plan, format));
+  if (view.plan) lines.push(...planLines(view.plan, format, view.phase === 'checking' ? view.check : undefined));
+  lines.push(...checkNotes(view, format, context.replyMention));
   lines.push(...notes(view, images, format));
   const footer = view.phase === 'failed' && OPERATOR_FAILURES.has(view.failure ?? 'internal') ? `ref ${view.jobId}` : undefined;
-  return { text: lines.join('\n'), images: chatImages(view, images), buttons: buttonsFor(view), final: isFinal(view), ...(footer ? { footer } : {}) };
+  const menus = menusFor(view);
+  return {
+    text: lines.join('\n'),
+    images: chatImages(view, images),
+    buttons: buttonsFor(view),
+    ...(menus.length > 0 ? { menus } : {}),
+    final: isFinal(view),
+    ...(footer ? { footer } : {}),
+  };
 }

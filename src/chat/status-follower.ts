@@ -92,7 +92,7 @@ export class StatusFollower {
       logger: log,
       isFinal,
       deliver: async (state) => {
-        const message = renderStatus(state, transport.format, await this.loadImages(state, log));
+        const message = renderStatus(state, transport.format, await this.loadImages(state, log), { replyMention: transport.replyMention(record.status) });
         const signature = renderSignature(message);
         // An event that changes nothing people see (the first `queued`, say) costs no edit.
         if (signature !== delivered) await transport.editStatus(record.status, message);

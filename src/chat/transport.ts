@@ -118,7 +118,11 @@ export interface IncomingEdit extends IncomingBase {
   /** The request with any leading bot mention removed. */
   text: string;
   image?: IncomingFile;
-  options: { steps?: number; seed?: number };
+  /**
+   * What the person set on the request. `check`: show the masks and wait for Go before any GPU
+   * time (true), or never (false); absent: the bot's setting (GAS_CHECK_MASKS) decides.
+   */
+  options: { steps?: number; seed?: number; check?: boolean };
   /**
    * The conversation thread this edit starts (or continues): the key under which its chain of
    * results lives. Discord: the thread channel the command ran in, else the status message the

@@ -43,3 +43,24 @@ export async function demoScenePng(size = DEMO_SIZE): Promise<Buffer> {
     .png()
     .toBuffer();
 }
+
+/** A scene with two brown "dogs" on the grass, one on the left and one on the right (the check step's example). */
+export const TWO_DOGS_REGIONS = {
+  sky: [0, 0, 1, 0.375],
+  grass: [0, 0.375, 1, 1],
+  leftDog: [0.125, 0.5, 0.375, 0.8125],
+  rightDog: [0.625, 0.5, 0.875, 0.8125],
+} as const;
+
+/** The two-dogs scene as a PNG. */
+export async function twoDogsScenePng(size = DEMO_SIZE): Promise<Buffer> {
+  const [r, g, b] = PALETTE.blue;
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+    .composite([
+      rect(TWO_DOGS_REGIONS.grass, PALETTE.green, size),
+      rect(TWO_DOGS_REGIONS.leftDog, PALETTE.brown, size),
+      rect(TWO_DOGS_REGIONS.rightDog, PALETTE.brown, size),
+    ])
+    .png()
+    .toBuffer();
+}

@@ -11,7 +11,7 @@ import { decodePhoto, encodePng, type RgbImage } from '../image/decode.js';
 import { DEFAULT_EDIT_OPTIONS, checkIntensity } from '../pipeline/edit.js';
 import { workingSize } from '../image/tensor.js';
 import { parseUserBox, type UserBox } from '../pipeline/ground.js';
-import { planAndGround, runPipeline, type PipelineEvent, type PipelineInput } from '../pipeline/run.js';
+import { planAndGround, planGroundAndFix, runPipeline, type PipelineEvent, type PipelineInput } from '../pipeline/run.js';
 import { checkPlanRequest, type Planner } from '../plan/planner.js';
 import type { Plan } from '../plan/schema.js';
 import type { SectionValues } from '../config/section.js';
@@ -37,6 +37,8 @@ export interface EditFlags {
   boxThreshold?: string;
   textThreshold?: string;
   box: string[];
+  /** `gas plan`: replies of the check step's fix language, applied in turn. */
+  fix?: string[];
   allowRandomWeights?: boolean;
 }
 
@@ -197,16 +199,22 @@ export async function runEditCommand(
   return { outDir: prepared.outDir, files: out.files, seed: result.seed, plan: result.plan };
 }
 
-/** `gas plan`: the plan as JSON and the mask overlay, so the masks can be checked before any GPU time. */
+/**
+ * `gas plan`: the plan as JSON and the mask overlay, so the masks can be checked before any GPU
+ * time; `--fix` replies (the chat's check step language) correct the regions first.
+ */
 export async function runPlanCommand(imagePath: string, request: string | undefined, flags: EditFlags, settings: EditSettings, name: NameOf = flagName): Promise<CommandResult> {
   const prepared = await prepare(imagePath, request, flags, settings, name);
   const out = writer(prepared.outDir);
-  const { plan } = await withOverlayOnFailure(out, (onEvent) =>
-    planAndGround(prepared.input, prepared, { userBoxes: prepared.userBoxes, thresholds: prepared.thresholds }, (event) => {
+  const fixes = flags.fix ?? [];
+  const { plan } = await withOverlayOnFailure(out, (onEvent) => {
+    const emit = (event: PipelineEvent) => {
       onEvent(event);
       if (event.type === 'grounded') out.write('masks.png', event.overlay);
-    }),
-  );
+    };
+    const options = { userBoxes: prepared.userBoxes, thresholds: prepared.thresholds };
+    return fixes.length > 0 ? planGroundAndFix(prepared.input, prepared, options, fixes, emit) : planAndGround(prepared.input, prepared, options, emit);
+  });
   return { outDir: prepared.outDir, files: out.files, plan };
 }
 

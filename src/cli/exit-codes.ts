@@ -21,6 +21,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.badInput;
     case 'busy':
     case 'too_many_jobs':
+    case 'expired':
       return EXIT.tryLater;
     case 'model_error':
     case 'timeout':

@@ -16,6 +16,7 @@ const CLI_FAILURE_WORDS: Record<ErrorCode, string> = {
   model_error: 'The model produced an unusable result (NaN); submit again with another --seed.',
   cancelled: 'The edit was cancelled.',
   timeout: 'The edit took longer than the worker allows and was stopped: try fewer --steps or a smaller image.',
+  expired: 'The edit waited for its masks to be checked and nobody started it in time; submit it again.',
   busy: 'The queue is full; try again in a few minutes.',
   too_many_jobs: 'This user already has as many edits in the queue as allowed; wait for one to finish, or cancel one.',
   not_allowed: 'This user may not do that.',
@@ -45,6 +46,8 @@ function fromDetails(code: ErrorCode, details: FailureFacts, queued: boolean): s
     }
     case 'timeout':
       return details.limitMs === undefined ? undefined : `The edit took longer than ${formatLimit(details.limitMs)} and was stopped. Try fewer --steps or a smaller image.`;
+    case 'expired':
+      return details.limitMs === undefined ? undefined : `The edit waited ${formatLimit(details.limitMs)} for its masks to be checked and nobody started it; submit it again.`;
     case 'bad_input':
       if (details.malformed) return "The job's payload broke the job contract: a fault in the program that submitted it, not in the request.";
       return details.reason;

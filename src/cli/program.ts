@@ -137,6 +137,7 @@ export function buildProgram(io: CliIo = processIo, options: ProgramOptions = {}
 
   planningOptions(program.command('plan <image> [request]'))
     .description('print the plan as JSON and write the mask overlay, to check the regions before editing')
+    .option('--fix <reply>', 'correct the regions as in a chat check, e.g. "1 is the dog on the left", "drop 2", "2 is B3 to D5" (repeatable, in order)', collect, [])
     .action(async (image: string, request: string | undefined, flags: EditFlags) => {
       const { runPlanCommand } = await import('./edit-command.js');
       const result = await runPlanCommand(image, request, flags, await editSettings(flags as unknown as Flags), flagName);

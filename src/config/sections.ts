@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { DEFAULT_WORKER_CONFIG } from '../../gpu-worker/config.js';
 import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
 import { MAX_STEPS } from '../distill/modes.js';
-import { DEFAULT_CHAT_FLOW_CONFIG } from '../chat/context.js';
+import { DEFAULT_CHAT_FLOW_CONFIG, DEFAULT_CHECK_MASKS } from '../chat/context.js';
+import { CHECK_MODES } from '../jobs/contracts.js';
 import { DETECTOR_VARIANTS } from '../ground/detector.js';
 import { DEFAULT_QUEUE_CONFIG, DEFAULT_REDIS_URL } from '../jobs/queue-settings.js';
 import { EXECUTION_PROVIDERS } from '../models/providers.js';
@@ -110,10 +111,17 @@ export const chatSection = defineSection({
   schema: z.object({
     notifyAfterMs: wholeNumber(0).default(DEFAULT_CHAT_FLOW_CONFIG.notifyAfterMs),
     maxSteps: wholeNumber(1, MAX_STEPS).default(DEFAULT_CHAT_FLOW_CONFIG.maxSteps),
+    checkMasks: oneOf(CHECK_MODES).default(DEFAULT_CHECK_MASKS),
+    checkTimeoutMs: wholeNumber(1000).default(DEFAULT_CHAT_FLOW_CONFIG.checkTimeoutMs),
   }),
   variables: {
     notifyAfterMs: { env: 'GAS_NOTIFY_AFTER_MS', kind: 'number', description: 'an edit that ends (done or failed) longer than this after it was asked for pings its requester, once' },
     maxSteps: { env: 'GAS_MAX_STEPS', kind: 'number', description: 'the most iterations a request in chat may ask for' },
+    checkMasks: {
+      env: 'GAS_CHECK_MASKS',
+      description: 'pause after grounding, before any GPU time, for the requester to check the masks and press Go: `always`, `unsure` (a phrase found in several places or nowhere, a region under 1% of the image, two regions overlapping by more than half, a detector score within 0.05 of its threshold) or `never`; the `check` option of a request (`/edit`) overrides it',
+    },
+    checkTimeoutMs: { env: 'GAS_CHECK_TIMEOUT_MS', kind: 'number', description: 'a check nobody answers within this long ends as expired (with Retry)' },
   },
 });
 

@@ -10,7 +10,7 @@ import { decodePhoto } from '../image/decode.js';
 import { checkRequestText } from '../plan/planner.js';
 import type { Plan } from '../plan/schema.js';
 import type { BlobStore } from '../jobs/blob-store.js';
-import { requesterSchema, type BlobRef, type EditJobOptions, type Requester } from '../jobs/contracts.js';
+import { blobRefSchema, requesterSchema, type BlobRef, type EditJob, type EditJobOptions, type Requester } from '../jobs/contracts.js';
 import type { EditQueue, Submitted } from '../jobs/edit-queue.js';
 import type { ThreadActor, ThreadHistory, ThreadId } from '../jobs/thread-history.js';
 
@@ -21,6 +21,10 @@ export interface SubmitEditInput {
   isAdmin?: boolean;
   /** The photo as the person sent it (any decodable format); absent: continue the thread from its latest result (fromThread). */
   photo?: Buffer;
+  /** Or an image already stored: an earlier step's source, which an adjusted rerun edits again. */
+  source?: BlobRef;
+  /** Pause after grounding for the masks to be checked (absent: never). */
+  check?: EditJob['check'];
   request?: string;
   plan?: Plan;
   options?: EditJobOptions;
@@ -54,6 +58,8 @@ export async function submitEdit(deps: EditSubmitterDeps, input: SubmitEditInput
     if (thread) await threads.checkOwner(thread, actor, 'replace');
     source = await blobs.put(input.photo);
     if (thread) await threads.setOrigin(thread, source, actor);
+  } else if (input.source !== undefined) {
+    source = blobRefSchema.parse(input.source);
   } else {
     if (!thread) throw new GasError('bad_input', 'Attach the photo to edit, or reply in a thread to edit its latest result.');
     const latest = await threads.sourceFor(thread);
@@ -69,8 +75,9 @@ export async function submitEdit(deps: EditSubmitterDeps, input: SubmitEditInput
     ...(input.plan !== undefined ? { plan: input.plan } : {}),
     options: input.options ?? {},
     ...(parent !== undefined ? { parent } : {}),
-    // Without a photo, the worker edits the thread's latest result as of when the job starts.
-    ...(input.photo === undefined ? { fromThread: true } : {}),
+    // Without a photo or a given image, the worker edits the thread's latest result as of when the job starts.
+    ...(input.photo === undefined && input.source === undefined ? { fromThread: true } : {}),
+    ...(input.check ? { check: input.check } : {}),
     priority: input.priority ?? 0,
   });
   return { ...submitted, source, ...(parent !== undefined ? { parent } : {}) };

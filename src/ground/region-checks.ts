@@ -1,8 +1,9 @@
 /**
  * What makes a set of grounded regions doubtful, measured on their boxes (0–1 image coordinates):
  * a region that is only a speck of the image, two subtasks' regions that overlap by more than
- * half of the smaller one, a phrase found in more than one place, a phrase found nowhere. The chat
- * says so with the masks, and the check step (docs/architecture.md) asks before editing.
+ * half of the smaller one, a phrase found in more than one place, a phrase found nowhere, a box
+ * the detector scored barely over its threshold. The chat says so with the masks, and the check
+ * step (docs/architecture.md) asks before editing when any holds.
  */
 import type { Box } from '../distill/masks.js';
 
@@ -10,6 +11,8 @@ import type { Box } from '../distill/masks.js';
 export interface RegionFacts {
   phrase: string;
   boxes: readonly Box[];
+  /** The detector's score of each box (detector regions only). */
+  scores?: readonly number[];
 }
 
 export type RegionDoubt =
@@ -20,12 +23,21 @@ export type RegionDoubt =
   /** `phrase`'s region covers more than half of `other`'s (the smaller one). */
   | { kind: 'overlap'; phrase: string; other: string; share: number }
   /** Found nowhere. */
-  | { kind: 'missing'; phrase: string };
+  | { kind: 'missing'; phrase: string }
+  /** A box the detector scored within `UNSURE_MARGIN` of its threshold: `score` is the lowest. */
+  | { kind: 'unsure'; phrase: string; score: number; threshold: number };
 
 /** A region smaller than this share of the image is a speck. */
 export const TINY_AREA = 0.01;
 /** Two regions sharing more than this share of the smaller one overlap. */
 export const OVERLAP_SHARE = 0.5;
+/** A detector score this close to its threshold is a coin toss. */
+export const UNSURE_MARGIN = 0.05;
+
+export interface DoubtOptions {
+  /** The detector's box threshold, for `unsure` (absent: scores are not judged). */
+  threshold?: number;
+}
 
 /** The area of the union of some boxes: exact, on the grid their edges make. */
 export function unionArea(boxes: readonly Box[]): number {
@@ -50,7 +62,7 @@ function coveredArea(sets: readonly (readonly Box[])[]): number {
 }
 
 /** Every doubt about these regions, in the order people should read them. */
-export function regionDoubts(regions: readonly RegionFacts[]): RegionDoubt[] {
+export function regionDoubts(regions: readonly RegionFacts[], options: DoubtOptions = {}): RegionDoubt[] {
   const doubts: RegionDoubt[] = [];
   for (const region of regions) {
     if (region.boxes.length === 0) {
@@ -60,6 +72,11 @@ export function regionDoubts(regions: readonly RegionFacts[]): RegionDoubt[] {
     const area = unionArea(region.boxes);
     if (area < TINY_AREA) doubts.push({ kind: 'tiny', phrase: region.phrase, area, count: region.boxes.length });
     if (region.boxes.length > 1) doubts.push({ kind: 'several', phrase: region.phrase, count: region.boxes.length });
+    const { threshold } = options;
+    const lowest = region.scores && region.scores.length > 0 ? Math.min(...region.scores) : undefined;
+    if (threshold !== undefined && lowest !== undefined && lowest - threshold < UNSURE_MARGIN) {
+      doubts.push({ kind: 'unsure', phrase: region.phrase, score: lowest, threshold });
+    }
   }
   regions.forEach((a, i) => {
     regions.slice(i + 1).forEach((b) => {

@@ -1,6 +1,8 @@
 /**
  * The mask overlay people check before and after an edit: each region outlined and tinted
- * in its own colour, numbered and labelled "1 · a dog → a tiger".
+ * in its own colour, numbered and labelled "1 · a dog → a tiger". While the masks are being
+ * checked it also carries a light lettered grid (columns A–H from the left, rows 1–8 from the
+ * top), so a person can name any box in cells ("B3 to D5") without drawing.
  */
 import sharp from 'sharp';
 import type { Box } from '../distill/masks.js';
@@ -34,7 +36,39 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
 
-export function overlaySvg(width: number, height: number, regions: readonly OverlayRegion[]): string {
+export interface OverlayOptions {
+  /** Draw the lettered grid of the check step. */
+  grid?: boolean;
+}
+
+/** The check step's grid: its columns' letters and its rows' count (src/plan/fix.ts reads cells the same way). */
+export const GRID = { columns: 'ABCDEFGH', rows: 8 } as const;
+
+/** Thin light lines between the cells, and each column's letter and each row's number in its first cell. */
+function gridSvg(width: number, height: number): string[] {
+  const { columns, rows } = GRID;
+  const line = Math.max(1, Math.round(Math.min(width, height) / 400));
+  const fontSize = Math.max(9, Math.round(Math.min(width / columns.length, height / rows) / 4));
+  const parts: string[] = [];
+  const label = (x: number, y: number, text: string) =>
+    `<text x="${px(x)}" y="${px(y)}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" font-weight="bold" fill="#fff" fill-opacity="0.9" ` +
+    `stroke="#000" stroke-opacity="0.6" stroke-width="${px(fontSize / 8)}" paint-order="stroke">${text}</text>`;
+  for (let c = 1; c < columns.length; c++) {
+    const x = (c * width) / columns.length;
+    parts.push(`<line x1="${px(x)}" y1="0" x2="${px(x)}" y2="${height}" stroke="#fff" stroke-opacity="0.45" stroke-width="${line}"/>`);
+  }
+  for (let r = 1; r < rows; r++) {
+    const y = (r * height) / rows;
+    parts.push(`<line x1="0" y1="${px(y)}" x2="${width}" y2="${px(y)}" stroke="#fff" stroke-opacity="0.45" stroke-width="${line}"/>`);
+  }
+  const cellWidth = width / columns.length;
+  const cellHeight = height / rows;
+  [...columns].forEach((letter, c) => parts.push(label(c * cellWidth + cellWidth / 2 - fontSize * 0.35, fontSize * 1.1, letter)));
+  for (let r = 0; r < rows; r++) parts.push(label(fontSize * 0.3, r * cellHeight + cellHeight / 2 + fontSize * 0.35, String(r + 1)));
+  return parts;
+}
+
+export function overlaySvg(width: number, height: number, regions: readonly OverlayRegion[], options: OverlayOptions = {}): string {
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 160));
   const fontSize = Math.max(11, Math.round(Math.min(width, height) / 28));
   const parts: string[] = [];
@@ -60,12 +94,14 @@ export function overlaySvg(width: number, height: number, regions: readonly Over
         `font-weight="bold" fill="#000">${escapeXml(text)}</text>`,
     );
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
+  // The grid goes under the labels, so a number is never hidden by a line.
+  const grid = options.grid ? gridSvg(width, height) : [];
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${[...grid, ...parts].join('')}</svg>`;
 }
 
-/** The image with every region drawn on it, as a PNG. */
-export async function renderMaskOverlay(image: RgbImage, regions: readonly OverlayRegion[]): Promise<Buffer> {
-  const svg = Buffer.from(overlaySvg(image.width, image.height, regions));
+/** The image with every region drawn on it (and the check step's grid, when asked), as a PNG. */
+export async function renderMaskOverlay(image: RgbImage, regions: readonly OverlayRegion[], options: OverlayOptions = {}): Promise<Buffer> {
+  const svg = Buffer.from(overlaySvg(image.width, image.height, regions, options));
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .composite([{ input: svg, top: 0, left: 0 }])
     .png()

@@ -8,6 +8,11 @@ import { ABLATIONS, MAX_SEED, MAX_STEPS, SCHEDULES } from '../distill/modes.js';
 import { ERROR_CODES, failureFactsSchema } from '../errors.js';
 import { boxSchema, planSchema } from '../plan/schema.js';
 
+/** When the masks are checked before the edit: always, or when grounding is unsure (src/ground/region-checks.ts). */
+export const CHECK_WHEN = ['always', 'unsure'] as const;
+export const CHECK_MODES = ['always', 'unsure', 'never'] as const;
+export type CheckMode = (typeof CHECK_MODES)[number];
+
 /** A content-addressed image in the blob store. */
 export const blobRefSchema = z.string().regex(/^blob:sha256:[0-9a-f]{64}$/, 'must be a blob ref (blob:sha256:<hex>)');
 export type BlobRef = z.infer<typeof blobRefSchema>;
@@ -63,16 +68,49 @@ export const editJobSchema = z
     /** Lower runs first (BullMQ's convention); 0 = none. */
     priority: z.number().int().min(0).max(1000).default(0),
     createdAt: z.number().int(),
+    /**
+     * Pause after grounding for the person to check the masks (`always`, or `unsure`: when the
+     * regions are doubtful), and end as expired if nobody says go within `timeoutMs`. Absent: never.
+     */
+    check: z.object({ when: z.enum(CHECK_WHEN), timeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000) }).optional(),
+    /**
+     * Set on the BullMQ job of a stage after the first (docs/architecture.md, "The check step"): the
+     * edit once the masks were checked, with the plan, source image and intensities as checked.
+     */
+    stage: z
+      .object({
+        kind: z.literal('edit'),
+        /** The check round the person said go on. */
+        round: z.number().int().min(1),
+        plan: planSchema,
+        source: blobRefSchema,
+        intensity: z.array(z.number().min(0).max(2)).max(8).optional(),
+      })
+      .optional(),
   })
   .refine((job) => job.request !== undefined || job.plan !== undefined, 'needs a request or a plan');
 export type EditJob = z.infer<typeof editJobSchema>;
 
-const regionSchema = z.object({
+export const regionSchema = z.object({
   phrase: z.string(),
   label: z.string(),
   boxes: z.array(boxSchema),
   source: z.enum(['user', 'detector', 'planner']).nullable(),
+  /** The detector's score of each box (detector regions only). */
+  scores: z.array(z.number()).optional(),
+  /** Instances found, when the check step chose some of them (`boxes` are the chosen ones). */
+  found: z.number().int().min(0).optional(),
 });
+
+/** Why a check asks (src/ground/region-checks.ts, RegionDoubt): what is doubtful about the regions. */
+export const checkReasonSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('several'), phrase: z.string(), count: z.number().int() }),
+  z.object({ kind: z.literal('tiny'), phrase: z.string(), area: z.number(), count: z.number().int() }),
+  z.object({ kind: z.literal('overlap'), phrase: z.string(), other: z.string(), share: z.number() }),
+  z.object({ kind: z.literal('missing'), phrase: z.string() }),
+  z.object({ kind: z.literal('unsure'), phrase: z.string(), score: z.number(), threshold: z.number() }),
+]);
+export type CheckReason = z.infer<typeof checkReasonSchema>;
 
 /** What happens to a job, in order; `seq` increases by one per event of a job, from 1. */
 export const jobEventBodySchema = z.discriminatedUnion('type', [
@@ -91,6 +129,23 @@ export const jobEventBodySchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('restarted'), attempt: z.number().int().min(2), reason: z.string() }),
   z.object({ type: z.literal('planned'), plan: planSchema }),
   z.object({ type: z.literal('grounded'), regions: z.array(regionSchema), missing: z.array(z.string()), overlay: blobRefSchema }),
+  /**
+   * Paused before any GPU time for the person to check the masks: round 1 when it pauses, one more
+   * each time a fix changes the plan or its regions. `overlay` carries the lettered grid; `regions`
+   * are the plan's in order (`boxes`: what will be edited); `deadline` (ms) is when it expires.
+   * `unread`: a reply that could not be applied, and why (`reason`, written for that person).
+   */
+  z.object({
+    type: z.literal('checking'),
+    round: z.number().int().min(1),
+    plan: planSchema,
+    regions: z.array(regionSchema),
+    missing: z.array(z.string()),
+    overlay: blobRefSchema,
+    reasons: z.array(checkReasonSchema),
+    deadline: z.number().int(),
+    unread: z.object({ text: z.string().max(400), reason: z.string().max(400).optional() }).optional(),
+  }),
   z.object({
     type: z.literal('progress'),
     iteration: z.number().int().min(1),
@@ -105,6 +160,8 @@ export const jobEventBodySchema = z.discriminatedUnion('type', [
     plan: planSchema,
     seed: z.number().int(),
     timings: z.record(z.string(), z.number()),
+    /** Per-subtask intensity the edit ran with, when not all 1. */
+    intensity: z.array(z.number().min(0).max(2)).max(8).optional(),
   }),
   /**
    * Each front end words a failure from its code and details (errors.ts, failureFactsSchema); the

@@ -48,6 +48,19 @@ export interface Keys {
   /** What workers measured of recent edits (iterations per second, overhead, default steps), newest first, for start times. List of JSON, trimmed to 20. No TTL. */
   readonly runSamples: string;
 
+  // ── the check step (docs/architecture.md, "The check step") ──
+  /**
+   * A job paused for its masks to be checked, and what became of the check. Hash: `status`
+   * (waiting, going, cancelled, expired), `round`, `deadline` (ms), `state` (JSON: the job, its
+   * source, the plan under check), `stageJob` (the BullMQ id of its edit stage, once going),
+   * `thread` (its key in `threadChecks`, or ''). TTL: the queue's.
+   */
+  check(jobId: string): string;
+  /** The ids of every job waiting at its check (for the queue's depth). Set. No TTL: ids leave on go, cancel or expiry. */
+  readonly checkingJobs: string;
+  /** The jobs of one conversation thread waiting at their check, by when they paused (ms). Sorted set. TTL: the queue's. */
+  threadChecks(platform: string, channel: string, thread: string): string;
+
   // ── conversation threads (thread keys encode their parts, so no two threads share one) ──
   /** A conversation thread's chain of results. List of entry JSON, newest first. TTL: the thread history's (7 days), from the last change. */
   thread(platform: string, channel: string, thread: string): string;
@@ -121,6 +134,9 @@ export function redisKeys(prefix = 'gas'): Keys {
     heldJobs: `${prefix}:held-jobs`,
     admitting: `${prefix}:admitting`,
     durations: `${prefix}:durations`,
+    check: (jobId) => `${prefix}:check:${jobId}`,
+    checkingJobs: `${prefix}:checking-jobs`,
+    threadChecks: (platform, channel, thread) => `${prefix}:thread-checks:${threadPath(platform, channel, thread)}`,
     runSamples: `${prefix}:run-samples`,
     thread: (platform, channel, thread) => `${prefix}:thread:${threadPath(platform, channel, thread)}`,
     threadOrigin: (platform, channel, thread) => `${prefix}:thread-origin:${threadPath(platform, channel, thread)}`,

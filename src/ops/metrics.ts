@@ -9,7 +9,7 @@ import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { withTimeout } from './timeout.js';
 
 /** The queue states reported by `gas_queue_depth`; counts for any other state are ignored. */
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'held'] as const;
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'held', 'checking'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
 export type QueueDepth = Partial<Record<QueueState, number>>;
 
@@ -78,7 +78,7 @@ export class ServiceMetrics {
 
     const queueDepth: Gauge<'state'> = new Gauge({
       name: 'gas_queue_depth',
-      help: 'Jobs in the edit queue by state (waiting, active, delayed, held), read from the queue at scrape time.',
+      help: 'Jobs in the edit queue by state (waiting, active, delayed, held, checking: paused for their masks to be checked), read from the queue at scrape time.',
       labelNames: ['state'],
       registers,
       collect: async () => {

@@ -23,6 +23,8 @@ export interface GroundedRegion {
   /** One box per instance; empty when nothing was found. */
   readonly boxes: readonly Box[];
   readonly source: RegionSource | null;
+  /** The detector's score of each box, in order (detector regions only). */
+  readonly scores?: readonly number[];
 }
 
 export interface Grounding {
@@ -70,6 +72,7 @@ interface RegionDraft {
   readonly subtask: Subtask;
   readonly phrase: string;
   boxes?: Box[];
+  scores?: number[];
   source: RegionSource | null;
 }
 
@@ -101,7 +104,9 @@ export async function groundPlan(plan: Plan, image: RgbImage, options: GroundOpt
   if (options.detector && open.length > 0) {
     const found = await options.detector.detect(image, open.map((draft) => draft.phrase), options.thresholds);
     found.forEach((result, i) => {
-      if (result.detections.length > 0) give(open[i], result.detections.map((d) => d.box), 'detector');
+      if (result.detections.length === 0) return;
+      give(open[i], result.detections.map((d) => d.box), 'detector');
+      open[i].scores = result.detections.map((d) => d.score);
     });
   } else if (!options.detector) {
     // 3. No detector installed: the planner's boxes, when it gave any.
@@ -111,11 +116,12 @@ export async function groundPlan(plan: Plan, image: RgbImage, options: GroundOpt
     }
   }
 
-  const regions: GroundedRegion[] = drafts.map(({ subtask, phrase, boxes, source }) => ({
+  const regions: GroundedRegion[] = drafts.map(({ subtask, phrase, boxes, scores, source }) => ({
     phrase,
     label: `${subtask.source} → ${subtask.target}`,
     boxes: boxes ?? [],
     source,
+    ...(scores ? { scores } : {}),
   }));
   const grounded: Plan = {
     ...plan,

@@ -61,3 +61,40 @@ export function repairMessage(problem: string, jsonOnly: boolean): string {
     ...(jsonOnly ? ['Answer with only the JSON object.'] : []),
   ].join('\n');
 }
+
+/** The fixes' answer shape, shown to the model in both modes. */
+const FIX_ANSWER_SHAPE = `{
+  "fixes": [
+    { "kind": "pick", "part": 1, "position": "left", "ordinal": null, "from": null, "phrase": null, "cells": null, "source": null, "target": null }
+  ]
+}`;
+
+/**
+ * The system prompt for reading a reply to the check step (src/plan/fix.ts): the person looks at
+ * the numbered masks of a plan and says how to correct them.
+ */
+export function fixInstructions(options: InstructionOptions): string {
+  const lines = [
+    'A person checks the regions an image editor found for the parts of an edit, before it edits. Each part has a number, what it is now and what it becomes, and how many places it was found in.',
+    'Read their reply as a list of fixes, in the order they say them. Each fix has a "kind":',
+    '- "go": the regions look right; start the edit ("yes", "looks good", "go ahead").',
+    '- "pick": edit only one of the places a part was found. "part" is its number; "position" is one of left, right, top, bottom, middle, biggest, smallest; or "ordinal" (1 = first) with "from" (left, right, top, bottom).',
+    '- "ground": look for something else for a part: "part" is its number and "phrase" a short noun phrase a detector can find ("fence", "the red car"); a "position" or "ordinal"/"from" may narrow it to one of the places found.',
+    '- "box": a part is a rectangle of the grid drawn on the image, columns A–H from the left and rows 1–8 from the top: "cells" is "B3 to D5" (both corners included) or one cell "C4".',
+    '- "drop": leave a part out: "part" is its number.',
+    '- "add": a new part: "source" is the object as it is now and "target" what it becomes, as short phrases ("the car" -> "a tank").',
+    '- "unclear": the reply says nothing you can map to the fixes above.',
+    'Use null for every field a fix does not need. Never invent parts the reply does not name; a part named by what it is ("the dog") is the part whose phrase says so.',
+    '',
+    'The answer has exactly this shape:',
+    FIX_ANSWER_SHAPE,
+  ];
+  if (options.jsonOnly) lines.push('', 'Answer with only the JSON object: no explanation, no code fence.');
+  return lines.join('\n');
+}
+
+/** The user turn of a fix: the parts as the person sees them, then their reply. */
+export function fixMessage(parts: ReadonlyArray<{ source: string; target: string; instances: number }>, reply: string): string {
+  const numbered = parts.map((part, k) => `${k + 1} · ${part.source} → ${part.target} (found in ${part.instances} place${part.instances === 1 ? '' : 's'})`);
+  return ['The parts:', ...numbered, '', 'The reply:', reply].join('\n');
+}

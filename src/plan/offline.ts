@@ -144,15 +144,20 @@ export function planFromText(text: string): Plan {
     }
     subtasks.push({ source, target: edit.target, grounding: edit.source.noun, preserveForm: false });
   }
-  const full = {
-    source: `a photo of ${joinList(subtasks.map((subtask) => subtask.source))}`,
-    target: `a photo of ${joinList(subtasks.map((subtask) => subtask.target))}`,
-  };
+  const full = fullPrompts(subtasks);
   const longest = Math.max(full.source.length, full.target.length);
   if (longest > MAX_PHRASE_CHARS) {
     throw new GasError('bad_input', `Together the edits make a ${longest}-character description of the photo; keep it to ${MAX_PHRASE_CHARS} by shortening what each thing becomes.`);
   }
   return parsePlan({ subtasks, full });
+}
+
+/** The whole scene before and after, as the offline planner writes it: "a photo of the dog and the grass". */
+export function fullPrompts(subtasks: readonly Pick<Subtask, 'source' | 'target'>[]): Plan['full'] {
+  return {
+    source: `a photo of ${joinList(subtasks.map((subtask) => subtask.source))}`,
+    target: `a photo of ${joinList(subtasks.map((subtask) => subtask.target))}`,
+  };
 }
 
 export const offlinePlanner: Planner = {

@@ -20,8 +20,9 @@ import sharp from 'sharp';
 import { z } from 'zod';
 import { GasError, isGasError } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
-import { plannerInstructions, repairMessage, requestMessage } from './instructions.js';
-import { checkPlanRequest, type Planner, type PlanRequest } from './planner.js';
+import { gridBox, INSTANCE_POSITIONS, INSTANCE_SIDES, type InstancePick, type PlanFix } from './fix.js';
+import { fixInstructions, fixMessage, plannerInstructions, repairMessage, requestMessage } from './instructions.js';
+import { checkPlanRequest, type FixRequest, type Planner, type PlanRequest } from './planner.js';
 import { MAX_SUBTASKS, parsePlan, type Plan } from './schema.js';
 
 export const OPENAI_PLANNER_DEFAULTS = {
@@ -82,6 +83,29 @@ export function wirePlanJsonSchema(): Record<string, unknown> {
   return schema;
 }
 
+/** A fix as the model fills it in (fix.ts's PlanFix, flat and nullable for strict structured output; parts numbered from 1). */
+const wireFixSchema = z.object({
+  kind: z.enum(['go', 'pick', 'ground', 'box', 'drop', 'add', 'unclear']),
+  part: z.number().nullable().describe('The part\'s number, from 1.'),
+  position: z.enum(INSTANCE_POSITIONS).nullable(),
+  ordinal: z.number().nullable().describe('1 = first, counted from "from".'),
+  from: z.enum(INSTANCE_SIDES).nullable(),
+  phrase: z.string().nullable().describe('ground: what to look for instead.'),
+  cells: z.string().nullable().describe('box: grid cells, e.g. "B3 to D5".'),
+  source: z.string().nullable().describe('add: the object as it is now.'),
+  target: z.string().nullable().describe('add: what it becomes.'),
+});
+
+export const wireFixesSchema = z.object({ fixes: z.array(wireFixSchema).max(8) });
+
+function wireFixesJsonSchema(): Record<string, unknown> {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(wireFixesSchema) as Record<string, unknown>;
+  return schema;
+}
+
+/** What a model planner is asked: a plan for a request, or the fixes of a reply to a check. */
+type Question = 'plan' | 'fix';
+
 type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 
 interface Answer {
@@ -106,18 +130,19 @@ export function openAIPlanner(config: OpenAIPlannerConfig): Planner {
   // Learned from the server's first refusal of each, so later plans skip the doomed request.
   let structuredOutput = true;
   let tokenCapField: 'max_tokens' | 'max_completion_tokens' = 'max_tokens';
-  const responseFormat = {
-    type: 'json_schema' as const,
-    json_schema: { name: 'edit_plan', strict: true, schema: wirePlanJsonSchema() },
+  const responseFormats = {
+    plan: { type: 'json_schema' as const, json_schema: { name: 'edit_plan', strict: true, schema: wirePlanJsonSchema() } },
+    fix: { type: 'json_schema' as const, json_schema: { name: 'plan_fixes', strict: true, schema: wireFixesJsonSchema() } },
   };
+  const instructions = { plan: plannerInstructions, fix: fixInstructions };
 
-  async function complete(conversation: ChatMessage[], signal?: AbortSignal): Promise<Answer> {
+  async function complete(conversation: ChatMessage[], signal?: AbortSignal, question: Question = 'plan'): Promise<Answer> {
     const completion = await client.chat.completions.create(
       {
         model: settings.model,
-        messages: [{ role: 'system', content: plannerInstructions({ jsonOnly: !structuredOutput }) }, ...conversation],
+        messages: [{ role: 'system', content: instructions[question]({ jsonOnly: !structuredOutput }) }, ...conversation],
         ...(tokenCapField === 'max_tokens' ? { max_tokens: settings.maxTokens } : { max_completion_tokens: settings.maxTokens }),
-        ...(structuredOutput ? { response_format: responseFormat } : {}),
+        ...(structuredOutput ? { response_format: responseFormats[question] } : {}),
       },
       { signal },
     );
@@ -135,10 +160,10 @@ export function openAIPlanner(config: OpenAIPlannerConfig): Planner {
    * asked for as JSON in text; newer OpenAI models want `max_completion_tokens`. Each switch
    * happens at most once, so this loop ends.
    */
-  async function ask(conversation: ChatMessage[], signal?: AbortSignal): Promise<Answer> {
+  async function ask(conversation: ChatMessage[], signal?: AbortSignal, question: Question = 'plan'): Promise<Answer> {
     for (;;) {
       try {
-        return await complete(conversation, signal);
+        return await complete(conversation, signal, question);
       } catch (error) {
         if (tokenCapField === 'max_tokens' && wantsMaxCompletionTokens(error)) tokenCapField = 'max_completion_tokens';
         else if (structuredOutput && rejectsStructuredOutput(error)) structuredOutput = false;
@@ -185,6 +210,19 @@ export function openAIPlanner(config: OpenAIPlannerConfig): Planner {
         throw plannerError(error, settings, signal);
       }
     },
+
+    /** A reply to a check the rules could not read: only its text and the parts as numbered are sent. */
+    async readFix(request: FixRequest, signal?: AbortSignal): Promise<PlanFix[]> {
+      throwIfCancelled(signal);
+      const conversation: ChatMessage[] = [{ role: 'user', content: fixMessage(request.context.parts, request.text.slice(0, 1000)) }];
+      let answer: Answer;
+      try {
+        answer = await ask(conversation, signal, 'fix');
+      } catch (error) {
+        throw plannerError(error, settings, signal);
+      }
+      return readFixAnswer(answer, request);
+    },
   };
 }
 
@@ -192,6 +230,61 @@ export function openAIPlanner(config: OpenAIPlannerConfig): Planner {
 function answerFingerprint(answer: string | null | undefined): { chars: number; sha256: string } {
   const text = answer ?? '';
   return { chars: text.length, sha256: createHash('sha256').update(text).digest('hex').slice(0, 16) };
+}
+
+/** The model's fixes as PlanFix, checked against the plan; bad_input (worded for the person) when it could not read them either. */
+function readFixAnswer(answer: Answer, request: FixRequest): PlanFix[] {
+  const unread = () => new GasError('bad_input', `I could not read "${request.text.replace(/\s+/g, ' ').slice(0, 80)}" as a fix, nor could the planner.`, { fix: 'unreadable' });
+  const json = extractJson(answer.content);
+  let wire: z.infer<typeof wireFixesSchema>;
+  try {
+    wire = wireFixesSchema.parse(JSON.parse(json ?? ''));
+  } catch {
+    throw unread();
+  }
+  if (wire.fixes.length === 0 || wire.fixes.some((fix) => fix.kind === 'unclear')) throw unread();
+  const parts = request.context.parts.length;
+  const part = (fix: z.infer<typeof wireFixSchema>) => {
+    if (fix.part === null || !Number.isInteger(fix.part) || fix.part < 1 || fix.part > parts) throw unread();
+    return fix.part - 1;
+  };
+  const pick = (fix: z.infer<typeof wireFixSchema>): InstancePick | undefined => {
+    if (fix.ordinal !== null && Number.isInteger(fix.ordinal) && fix.ordinal >= 1 && fix.ordinal <= 16) return { by: 'ordinal', n: fix.ordinal, from: fix.from ?? 'left' };
+    return fix.position !== null ? { by: 'position', position: fix.position } : undefined;
+  };
+  const fixes = wire.fixes.map((fix): PlanFix => {
+    switch (fix.kind) {
+      case 'go':
+        return { kind: 'go' };
+      case 'pick': {
+        const chosen = pick(fix);
+        if (!chosen) throw unread();
+        return { kind: 'pick', part: part(fix), pick: chosen };
+      }
+      case 'ground': {
+        if (!fix.phrase?.trim()) throw unread();
+        const chosen = pick(fix);
+        return { kind: 'ground', part: part(fix), phrase: fix.phrase.trim().slice(0, 300), ...(chosen ? { pick: chosen } : {}) };
+      }
+      case 'box': {
+        const box = fix.cells ? gridBox(fix.cells) : undefined;
+        if (!box) throw unread();
+        return { kind: 'box', part: part(fix), box };
+      }
+      case 'drop':
+        return { kind: 'drop', part: part(fix) };
+      case 'add': {
+        const [source, target] = [fix.source?.trim(), fix.target?.trim()];
+        if (!source || !target) throw unread();
+        const grounding = source.replace(/^(?:the|a|an|my|this|that)\s+/i, '').slice(0, 300);
+        return { kind: 'add', subtasks: [{ source: source.slice(0, 300), target: target.slice(0, 300), grounding, preserveForm: false }] };
+      }
+      case 'unclear':
+        throw unread();
+    }
+  });
+  if (fixes.length > 1 && fixes.some((fix) => fix.kind === 'go')) return fixes.filter((fix) => fix.kind !== 'go');
+  return fixes;
 }
 
 type Settings = Required<OpenAIPlannerConfig>;

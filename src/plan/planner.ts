@@ -4,6 +4,7 @@
  */
 import { GasError } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
+import type { FixContext, PlanFix } from './fix-schema.js';
 import type { PlannerName } from './planner-names.js';
 import { MAX_SUBTASKS, type Plan } from './schema.js';
 
@@ -18,9 +19,17 @@ export interface PlanRequest {
   readonly image: RgbImage;
 }
 
+/** A reply to the check step that the fix rules (fix.ts) could not read, with the plan it is about. */
+export interface FixRequest {
+  readonly text: string;
+  readonly context: FixContext;
+}
+
 export interface Planner {
   readonly name: PlannerName;
   plan(request: PlanRequest, signal?: AbortSignal): Promise<Plan>;
+  /** Reads a fix the rules could not (a model planner only); throws bad_input, worded for the person, when it cannot either. */
+  readFix?(request: FixRequest, signal?: AbortSignal): Promise<PlanFix[]>;
 }
 
 // Words that open a new edit, so a clause after "and" or a comma that starts with one is its own edit.

@@ -118,7 +118,7 @@ export class RecordingTransport implements ChatTransport {
   }
 
   /** `/edit` with an optional photo, starting a thread (or in `thread`). */
-  async edit(person: PersonAction & { text: string; image?: IncomingFile; thread?: string; options?: { steps?: number; seed?: number } }): Promise<void> {
+  async edit(person: PersonAction & { text: string; image?: IncomingFile; thread?: string; options?: { steps?: number; seed?: number; check?: boolean } }): Promise<void> {
     const channel = person.channel ?? 'c1';
     const thread = person.thread ?? `t${this.nextId++}`;
     await this.live().editRequest({
@@ -145,12 +145,13 @@ export class RecordingTransport implements ChatTransport {
     });
   }
 
-  /** Presses a button on a status message. */
-  async press(person: PersonAction, action: ChatAction, jobId: string, on: StatusRef): Promise<void> {
+  /** Presses a button on a status message (or, with `value`, chooses an option of its menu). */
+  async press(person: PersonAction, action: ChatAction, jobId: string, on: StatusRef, value?: string): Promise<void> {
     await this.live().buttonPressed({
       ...this.base(person, on.channel),
       action,
       jobId,
+      ...(value !== undefined ? { value } : {}),
       status: on,
       postStatus: async (message) => this.post(on.channel, on.thread, message),
     });

@@ -44,6 +44,17 @@ const SPECS = {
   leaseRenew: script<0 | 1>()('lease-renew.lua', ['lease'], ['holder', 'ttlMs']),
   leaseRelease: script<0 | 1>()('lease-release.lua', ['lease'], ['holder']),
   threadUndo: script<[0, string, string] | [1, string, string[]]>()('thread-undo.lua', ['list', 'origin', 'owner'], ['user', 'isAdmin', 'ttlSeconds']),
+  checkPause: script<'paused' | 'already' | 'ended' | 'superseded' | 'cancelled'>()(
+    'check-pause.lua',
+    ['seq', 'events', 'terminal', 'runner', 'cancel', 'check', 'checking', 'threadChecks'],
+    ['token', 'state', 'body', 'ttlSeconds', 'now', 'jobId', 'deadline'],
+  ),
+  checkUpdate: script<string>()('check-update.lua', ['seq', 'events', 'terminal', 'check'], ['round', 'state', 'body', 'ttlSeconds', 'now']),
+  checkSettle: script<['ok', string, string] | [string]>()(
+    'check-settle.lua',
+    ['check', 'checking', 'threadChecks'],
+    ['to', 'from', 'now', 'jobId', 'stageJob', 'deadline'],
+  ),
 };
 
 type Call<Spec> = Spec extends ScriptSpec<infer Key, infer Arg, infer Reply> ? (keys: Record<Key, string>, args: Record<Arg, ScriptArg>) => Promise<Reply> : never;
