@@ -113,7 +113,7 @@ describe('DiscordTransport', () => {
     const photo = await solidPng(40, 30);
     const { id } = fake.slashCommand({
       user: fake.users.alice,
-      options: { image: { name: 'photo.png', data: photo, contentType: 'image/png' }, request: 'turn the dog into a tiger', steps: 200, seed: 7 },
+      options: { image: { name: 'photo.png', data: photo, contentType: 'image/png' }, request: 'turn the dog into a tiger', steps: 200, seed: 7, check: true },
     });
     const sentAt = Date.now();
     const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'editRequest' });
@@ -123,7 +123,7 @@ describe('DiscordTransport', () => {
     expect(callback.at - sentAt).toBeLessThan(3_000);
     expect(edit.at).toBeGreaterThanOrEqual(callback.at);
     const { request } = edit;
-    expect(request).toMatchObject({ platform: 'discord', user: fake.users.alice.id, isAdmin: false, channel: fake.channelId, text: 'turn the dog into a tiger', options: { steps: 200, seed: 7 } });
+    expect(request).toMatchObject({ platform: 'discord', user: fake.users.alice.id, isAdmin: false, channel: fake.channelId, text: 'turn the dog into a tiger', options: { steps: 200, seed: 7, check: true } });
     expect(request.image).toMatchObject({ name: 'photo.png', contentType: 'image/png', size: photo.length });
     expect(edit.bytes?.equals(photo)).toBe(true);
     // Not in a thread: the thread is the status message (the deferred reply) the thread will start from.

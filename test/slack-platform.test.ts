@@ -87,6 +87,16 @@ describe('Slack: conversations (issue 14, defect 7)', () => {
     const [edit] = await fake.waitFor(() => flow.edits.length > 0 && flow.edits, { describe: 'the request' });
     expect([edit.request.text, edit.request.options]).toEqual(['turn the dog into a tiger', { steps: 120, seed: 7 }]);
   });
+
+  it('takes check=yes / check=no at the end of a request as its check option, as Discord\'s /edit check', async () => {
+    const { fake, flow } = await open();
+    const photo = await solidPng(8, 8);
+    fake.postMessage({ user: fake.users.alice, channel: fake.channels.general, text: `<@${fake.botUserId}> turn the dog into a tiger check=yes`, files: [{ name: 'p.png', data: photo }] });
+    fake.postMessage({ user: fake.users.bob, channel: fake.channels.general, text: `<@${fake.botUserId}> make the sky pink seed=3 check=off`, files: [{ name: 'q.png', data: photo }] });
+    const edits = await fake.waitFor(() => flow.edits.length > 1 && flow.edits, { describe: 'both requests' });
+    const byText = Object.fromEntries(edits.map((edit) => [edit.request.text, edit.request.options]));
+    expect(byText).toEqual({ 'turn the dog into a tiger': { check: true }, 'make the sky pink': { seed: 3, check: false } });
+  });
 });
 
 describe('Slack: files (issue 16)', () => {

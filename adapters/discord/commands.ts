@@ -20,7 +20,7 @@ import { DEFAULT_DISCORD_API_URL } from './config.js';
 
 export const EDIT_COMMAND = 'edit';
 export const EDIT_IMAGE_COMMAND = 'Edit image';
-export const OPTION = { image: 'image', request: 'request', steps: 'steps', seed: 'seed' } as const;
+export const OPTION = { image: 'image', request: 'request', steps: 'steps', seed: 'seed', check: 'check' } as const;
 /** The modal "Edit image" opens: its custom id is the prefix and the target message's id. */
 export const EDIT_MODAL = { prefix: 'gas-edit:', requestInput: 'request' } as const;
 
@@ -52,7 +52,8 @@ export function commandDefinitions(options: { dms?: boolean } = {}): RESTPostAPI
     )
     .addIntegerOption((option) =>
       option.setName(OPTION.seed).setDescription('Random seed, to repeat an edit exactly').setMinValue(seedRange.minValue ?? 0).setMaxValue(seedRange.maxValue ?? 2 ** 31 - 1),
-    );
+    )
+    .addBooleanOption((option) => option.setName(OPTION.check).setDescription('Show the regions found, to fix them, before any editing (default: when unsure)'));
   const contextMenu = new ContextMenuCommandBuilder().setName(EDIT_IMAGE_COMMAND).setType(ApplicationCommandType.Message).setContexts(contexts).setIntegrationTypes(integrationTypes);
   return [slash.toJSON(), contextMenu.toJSON()];
 }

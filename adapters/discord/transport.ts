@@ -552,10 +552,11 @@ export class DiscordTransport implements ChatTransport {
       const attachment = interaction.options.getAttachment(OPTION.image);
       const steps = interaction.options.getInteger(OPTION.steps);
       const seed = interaction.options.getInteger(OPTION.seed);
+      const check = interaction.options.getBoolean(OPTION.check);
       return {
         text: interaction.options.getString(OPTION.request) ?? '',
         ...(attachment ? { image: this.file(attachment) } : {}),
-        options: { ...(steps !== null ? { steps } : {}), ...(seed !== null ? { seed } : {}) },
+        options: { ...(steps !== null ? { steps } : {}), ...(seed !== null ? { seed } : {}), ...(check !== null ? { check } : {}) },
       };
     });
   }

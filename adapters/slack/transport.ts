@@ -86,8 +86,12 @@ const ALT_TXT_MAX = 1_000;
 const OUR_ID = /^gas:[a-z]+:[A-Za-z0-9_-]{1,64}$/;
 /** The "Edit image" modal: its callback id, and where its request input is. */
 export const EDIT_MODAL = { callbackId: 'gas_edit_image_modal', block: 'request', input: 'request' } as const;
-/** A request's own options at its end: `steps=300 seed=7` (the flow checks their bounds). */
-const TRAILING_OPTION = /(?:^|\s)(steps|seed)=(\d{1,10})\s*$/i;
+/**
+ * A request's own options at its end: `steps=300 seed=7 check=yes` (the flow checks their bounds);
+ * `check` as Discord's option of that name: yes asks to check the masks before any GPU time, no never.
+ */
+const TRAILING_OPTION = /(?:^|\s)(?:(steps|seed)=(\d{1,10})|(check)=(yes|no|on|off|true|false))\s*$/i;
+const CHECK_WORDS: Record<string, boolean> = { yes: true, on: true, true: true, no: false, off: false, false: false };
 
 /** Slack's errors carry the method and its code; people get a sentence, logs the code. Never a token. */
 function deliveryError(error: unknown, what: string): GasError {
@@ -97,13 +101,16 @@ function deliveryError(error: unknown, what: string): GasError {
   return new GasError('internal', `Slack refused to ${what}.${hint}`, { code: code ?? String((error as Error)?.message ?? error) });
 }
 
-/** A request's text with its trailing `steps=N` / `seed=N` taken off, and those options. */
-export function requestOptions(text: string): { text: string; options: { steps?: number; seed?: number } } {
-  const options: { steps?: number; seed?: number } = {};
+/** A request's text with its trailing `steps=N` / `seed=N` / `check=yes|no` taken off, and those options. */
+export function requestOptions(text: string): { text: string; options: { steps?: number; seed?: number; check?: boolean } } {
+  const options: { steps?: number; seed?: number; check?: boolean } = {};
   let rest = text;
   for (let match = TRAILING_OPTION.exec(rest); match; match = TRAILING_OPTION.exec(rest)) {
-    const name = match[1].toLowerCase() as 'steps' | 'seed';
-    if (options[name] === undefined) options[name] = Number(match[2]);
+    if (match[3]) options.check ??= CHECK_WORDS[match[4].toLowerCase()];
+    else {
+      const name = match[1].toLowerCase() as 'steps' | 'seed';
+      if (options[name] === undefined) options[name] = Number(match[2]);
+    }
     rest = rest.slice(0, match.index).trimEnd();
   }
   return { text: rest, options };
