@@ -58,7 +58,7 @@ describe('a conversation on Discord (issue 14)', { timeout: 240_000 }, () => {
     const first = await slashEdit(alice);
     await done(first, 'the first edit');
     const thread = await until('the thread, opened by its first line', () => fake().channel(first.id)?.id as string | undefined);
-    expect(notes(thread, 'Reply here')).toHaveLength(1);
+    expect(notes(thread, 'Reply in this thread')).toHaveLength(1);
 
     const second = await reply(thread, bob, 'turn the grass into snow');
     await done(second, "bob's edit");

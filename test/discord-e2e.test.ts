@@ -111,7 +111,7 @@ describe('the Discord bot end to end', { timeout: 240_000 }, () => {
     // Issue 14 (defect 10): edits are numbered in their thread.
     expect(final.content.split('\n')[0]).toBe(`**Edit 1**: ${REQUEST}`);
     expect(stateLine(final.content)).toMatch(/seed 7$/);
-    expect(buttonsOf(final)).toEqual(['Retry', 'Undo', 'Masks']);
+    expect(buttonsOf(final)).toEqual(['Retry', 'Undo', 'Masks', 'Adjust a part']);
     expect(final.attachments.map((a) => a.filename)).toEqual(['edit.png']);
     const edit = await attachedImage(bot.fake, final, 'edit.png');
     const scene = await sceneImage();

@@ -58,7 +58,7 @@ describe('Lua scripts', () => {
   it('are each a .lua file with its KEYS, ARGV and reply documented, and none is left in TypeScript', () => {
     const luaFiles = readdirSync(SCRIPT_DIR).filter((f) => f.endsWith('.lua')).sort();
     expect(luaFiles).toEqual([
-      'admit.lua', 'check-pause.lua', 'check-settle.lua', 'check-update.lua', 'lease-release.lua', 'lease-renew.lua', 'publish.lua', 'release.lua', 'set-origin.lua',
+      'admit.lua', 'check-pause.lua', 'check-settle.lua', 'check-update.lua', 'lease-release.lua', 'lease-renew.lua', 'publish.lua', 'rate-take.lua', 'release.lua', 'set-origin.lua',
       'thread-undo.lua', 'unhold.lua',
     ]);
     for (const file of luaFiles) {

@@ -315,7 +315,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     for (const eventId of eventIds) fake.redeliver(eventId, 'timeout');
     await fake.waitFor(() => fake!.deliveries.length === 4 && fake!.deliveries.every((d) => d.ackedAt !== undefined), { describe: 'four deliveries, all acknowledged' });
     // The bot's messages in the thread but the line that opens it, which the flow posts after the first status.
-    const statuses = () => fake!.messages(fake!.channels.general).filter((m) => m.user === fake!.botUserId && m.thread_ts === ts && !m.text.startsWith('Reply here'));
+    const statuses = () => fake!.messages(fake!.channels.general).filter((m) => m.user === fake!.botUserId && m.thread_ts === ts && !m.text.startsWith('Reply in this thread'));
     await fake.waitFor(() => statuses().length > 0, { describe: 'the status message' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(statuses()).toHaveLength(1);
@@ -335,7 +335,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     await flow.start();
     const { ts } = fake.postMessage({ user: fake.users.alice, channel: fake.channels.general, text: mention(fake, REQUEST), files: [{ name: 'scene.png', data: await encodePng(await sceneImage()) }] });
     const f = fake;
-    const statuses = () => f.messages(f.channels.general).filter((m) => m.user === f.botUserId && m.thread_ts === ts && m.subtype === undefined && !m.text.startsWith('Reply here'));
+    const statuses = () => f.messages(f.channels.general).filter((m) => m.user === f.botUserId && m.thread_ts === ts && m.subtype === undefined && !m.text.startsWith('Reply in this thread'));
     const buttonsOf = (m: { blocks?: any[] }) => (m.blocks ?? []).flatMap((b) => (b.type === 'actions' ? b.elements.map((e: { action_id: string }) => e.action_id.split(':')[1]) : []));
     const done = await f.waitFor(() => statuses().find((m) => buttonsOf(m).includes('retry')), { describe: 'the final status', timeoutMs: 90_000 });
     const shared = await f.waitFor(() => f.messages(f.channels.general).find((m) => m.subtype === 'file_share' && m.user === f.botUserId), { describe: 'the result in the thread' });
@@ -365,7 +365,7 @@ describe('SlackTransport', { timeout: 60_000 }, () => {
     expect(fake.deliveries.map((d) => d.retry)).toEqual([0, 1, 2]);
     await fake.waitFor(() => fake!.messages(fake!.channels.dm).some((m) => m.user === fake!.botUserId), { describe: 'the status message' });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(fake.messages(fake.channels.dm).filter((m) => m.user === fake!.botUserId && m.thread_ts === ts && !m.text.startsWith('Reply here'))).toHaveLength(1);
+    expect(fake.messages(fake.channels.dm).filter((m) => m.user === fake!.botUserId && m.thread_ts === ts && !m.text.startsWith('Reply in this thread'))).toHaveLength(1);
     const depth = await harness.queue.depth();
     expect(depth.waiting + depth.active + depth.held).toBe(1);
   });

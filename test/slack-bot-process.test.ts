@@ -149,7 +149,7 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     expect(iterations.every((n, i) => i === 0 || n > iterations[i - 1]), record).toBe(true);
     // One status message, one line opening the thread and one result in the thread, across both processes.
     expect(botMessages(fake, general, thread), record).toHaveLength(1);
-    expect(fake.messages(general).filter((m) => m.thread_ts === thread && m.user === fake.botUserId && /^Reply here\b/.test(m.text)), record).toHaveLength(1);
+    expect(fake.messages(general).filter((m) => m.thread_ts === thread && m.user === fake.botUserId && /^Reply in this thread\b/.test(m.text)), record).toHaveLength(1);
     expect(fake.messages(general).filter((m) => m.thread_ts === thread && m.subtype === 'file_share'), record).toHaveLength(1);
     expect(fake.violations, record).toEqual([]);
 

@@ -54,7 +54,7 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     expect(writes[0].at - sentAt, report).toBeLessThan(3_000);
     expect(b.statuses(ts), report).toHaveLength(1);
     // The one line that opens the conversation, after the status.
-    expect(b.fake.messages(b.fake.channels.general).filter((m) => m.thread_ts === ts && m.user === b.fake.botUserId && /^Reply here\b/.test(m.text)), report).toHaveLength(1);
+    expect(b.fake.messages(b.fake.channels.general).filter((m) => m.thread_ts === ts && m.user === b.fake.botUserId && /^Reply in this thread\b/.test(m.text)), report).toHaveLength(1);
     for (const d of b.fake.deliveries) expect(d.ackedAt! - d.sentAt, report).toBeLessThan(3_000);
     // The cadence holds from the post on, at the configured interval.
     for (let i = 1; i < writes.length; i++) expect(writes[i].at - writes[i - 1].at, report).toBeGreaterThanOrEqual(EDIT_INTERVAL_MS);
@@ -74,7 +74,7 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     expect(textLines(final).slice(0, 4), report).toEqual([`*Edit 1*: ${REQUEST}`, expect.stringMatching(/^Done in \d+(\.\d)? s · seed \d+$/), '1 · the dog → a tiger', '2 · the grass → the snow']);
     // Issue 14: what is doubtful about the regions is said with them (the grass region covers the dog's).
     for (const line of textLines(final).slice(4)) expect(line, report).toMatch(/^Check the masks: /);
-    expect(botButtons(final)).toEqual(['retry', 'undo', 'masks']);
+    expect(botButtons(final)).toEqual(['retry', 'undo', 'masks', 'adjust']);
     expect(final.thread_ts).toBe(ts);
 
     const { file, image } = await sharedResult(b, ts, 0);
@@ -201,7 +201,7 @@ describe('the Slack bot end to end', { timeout: 150_000 }, () => {
     fake.refreshSockets();
     // The Web API does not need the socket: the edit finishes and is shown while Bolt waits to reconnect (5 s).
     const final = await b.untilStatus(ts, 0, isDone, 'the finished edit after the refresh');
-    expect(botButtons(final)).toEqual(['retry', 'undo', 'masks']);
+    expect(botButtons(final)).toEqual(['retry', 'undo', 'masks', 'adjust']);
     const { image } = await sharedResult(b, ts, 0);
     expect(fractionOfWay(meanColour(image, 'dog'), PALETTE.brown, PALETTE.orange)).toBeGreaterThanOrEqual(0.8);
     await fake.waitFor(() => fake.connectionCount() === 2, { describe: 'the new connection', timeoutMs: 30_000 });

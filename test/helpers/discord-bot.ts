@@ -115,8 +115,9 @@ export function jobIdOf(message: WireMessage | undefined): string | undefined {
   return ids.map((id) => /^gas:[a-z]+:(.+)$/.exec(id)?.[1]).find(Boolean);
 }
 
+/** What a status message offers: its buttons' labels, and a select menu's placeholder. */
 export const buttonsOf = (message: WireMessage | undefined): string[] =>
-  (message?.components ?? []).flatMap((row: { components: Array<{ label?: string }> }) => row.components.map((c) => c.label ?? ''));
+  (message?.components ?? []).flatMap((row: { components: Array<{ label?: string; placeholder?: string }> }) => row.components.map((c) => c.label ?? c.placeholder ?? ''));
 
 /** The decoded image a message carries under `name` (its latest version). */
 export async function attachedImage(fake: FakeDiscord, message: WireMessage, name: string): Promise<RgbImage> {

@@ -63,8 +63,8 @@ export const jobIdOf = (m: WireMessage): string => {
 
 export const textLines = (m: WireMessage | undefined): string[] => m?.text.split('\n') ?? [];
 
-/** The line that opens a conversation thread ("Reply here …"), which the flow posts after the first status. */
-export const isThreadIntro = (m: WireMessage) => /^Reply here\b/.test(m.text);
+/** The line that opens a conversation thread ("Reply in this thread …"), which the flow posts after the first status. */
+export const isThreadIntro = (m: WireMessage) => /^Reply in this thread\b/.test(m.text);
 /** The ping that tells a requester their long edit ended: a new thread reply that starts with their mention. */
 export const isPing = (m: WireMessage) => /^<@U[A-Z0-9]+> /.test(m.text);
 

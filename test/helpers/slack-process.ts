@@ -58,10 +58,10 @@ export function statusWrites(fake: FakeSlack, channel: string, thread: string): 
 
 /**
  * The bot's messages in a thread other than file shares, the line that opens the thread
- * ("Reply here …") and pings ("<@U…> edit 1 is done…"): its status messages and notes, oldest first.
+ * ("Reply in this thread …") and pings ("<@U…> edit 1 is done…"): its status messages and notes, oldest first.
  */
 export function botMessages(fake: FakeSlack, channel: string, thread: string): WireMessage[] {
-  return fake.messages(channel).filter((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined && !/^Reply here\b/.test(m.text) && !/^<@U[A-Z0-9]+> /.test(m.text));
+  return fake.messages(channel).filter((m) => m.user === fake.botUserId && m.thread_ts === thread && m.subtype === undefined && !/^Reply in this thread\b/.test(m.text) && !/^<@U[A-Z0-9]+> /.test(m.text));
 }
 
 /** The second line of a status ("Editing · 40/800 · …", "Done in …"): where the job stands. */
