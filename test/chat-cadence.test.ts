@@ -8,7 +8,7 @@ interface State {
   final: boolean;
 }
 
-function recorder(options: { intervalMs: number; latencyMs?: number; failing?: (s: State, attempt: number) => boolean; lastWriteAt?: number }) {
+function recorder(options: { intervalMs: number; finalIntervalMs?: number; latencyMs?: number; failing?: (s: State, attempt: number) => boolean; lastWriteAt?: number }) {
   const starts: { n: number; at: number }[] = [];
   const delivered: number[] = [];
   const warnings: string[] = [];
@@ -18,6 +18,7 @@ function recorder(options: { intervalMs: number; latencyMs?: number; failing?: (
   const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
   const cadence = new EditCadence<State>({
     intervalMs: options.intervalMs,
+    ...(options.finalIntervalMs !== undefined ? { finalIntervalMs: options.finalIntervalMs } : {}),
     isFinal: (s) => s.final,
     logger,
     lastWriteAt: options.lastWriteAt,
@@ -68,6 +69,19 @@ describe('EditCadence', () => {
     r.cadence.push({ n: 1, final: true });
     await r.cadence.idle();
     expect(r.starts[0].at - posted).toBeGreaterThanOrEqual(149);
+  });
+
+  it("delivers a final state after the platform's own interval, not the one a shared budget stretched, even while an ordinary edit waits", async () => {
+    const posted = Date.now();
+    const r = recorder({ intervalMs: 2000, finalIntervalMs: 100, lastWriteAt: posted });
+    r.cadence.push({ n: 1, final: false });
+    await sleep(20);
+    r.cadence.push({ n: 2, final: true });
+    await r.cadence.idle();
+    const report = JSON.stringify(r.starts.map((s) => ({ n: s.n, after: s.at - posted })));
+    expect(r.delivered, report).toEqual([2]);
+    expect(r.starts[0].at - posted, report).toBeGreaterThanOrEqual(99);
+    expect(r.starts[0].at - posted, report).toBeLessThan(1500);
   });
 
   it('logs a failed edit and goes on with the next state', async () => {

@@ -32,6 +32,17 @@ describe('the chat flow', { timeout: 180_000 }, () => {
     chat = undefined;
   });
 
+  it('keeps a new status its own while the line that opens its thread is posted: no process adopts it, so its first edit keeps the cadence', async () => {
+    // The lease tick (every 2 s) comes round while the thread's first line takes 2.5 s to post.
+    chat = await chatHarness({ transport: { editIntervalMs: 10_000, threadPostLatencyMs: 2_500 } });
+    await chat.transport.edit({ user: 'u1', text: REQUEST, image: imageFile(await scenePng()) });
+    const { ref } = chat.lastPost();
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(chat.transport.inThreads().map((w) => w.content.text)).toEqual([expect.stringMatching(/^Reply in this thread with @bot and what to change next/)]);
+    // Nothing changed since the post (no worker), and the interval has not passed: no edit at all.
+    expect(chat.transport.writesOf(ref.message).map((w) => w.kind), chat.transport.transcript()).toEqual(['post']);
+  });
+
   it('shows queued, the plan, the masks, a preview and the result in one message, never edited faster than the cadence', async () => {
     chat = await chatHarness({ transport: { editIntervalMs: 100 } });
     await chat.queue.startWorker();

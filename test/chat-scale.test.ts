@@ -4,6 +4,7 @@
  * status whose job vanished with Redis's data.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { EditBudget } from '../src/chat/edit-budget.js';
 import { Leases } from '../src/jobs/lease.js';
 import { deleteKeysWithPrefix } from '../src/jobs/redis.js';
 import { encodePng } from '../src/image/decode.js';
@@ -46,6 +47,19 @@ describe('the chat flow at scale', { timeout: 240_000 }, () => {
     expect(busiestWindow(edits, budget.windowMs), chat.transport.transcript()).toBeLessThanOrEqual(budget.limit);
     // Without the budget each status would be edited at its own 100 ms cadence: many more.
     expect(edits.length).toBeGreaterThanOrEqual(statuses.length);
+  });
+
+  it("counts an edit for the budget's window and a margin after it: an edit reaches the platform later than it is counted (its images go first), and the platform's window counts arrivals", async () => {
+    chat = await chatHarness();
+    const budget = new EditBudget(chat.queue.redis, chat.queue.keys, () => ({ scope: 'T-margin', limit: 3, windowMs: 1000 }));
+    for (let i = 0; i < 3; i++) expect(await budget.take(true)).toBe(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Past the window, inside the margin: an edit now could reach the platform while the first three still count there.
+    const wait = await budget.take(true);
+    expect(wait).toBeGreaterThan(2000);
+    expect(wait).toBeLessThanOrEqual(5000);
+    await new Promise((r) => setTimeout(r, wait + 100));
+    expect(await budget.take(true)).toBe(0);
   });
 
   it('ends a status as lost, with Retry, when its job vanished from the queue (a Redis that restarted without its data)', async () => {

@@ -13,6 +13,12 @@ import { PlatformRateLimited } from './transport.js';
 export interface CadenceOptions<T> {
   /** Least time between two edits; a function when it changes (a shared budget stretches it). */
   intervalMs: number | (() => number);
+  /**
+   * Least time before a final state, where `intervalMs` is stretched by a shared budget: the
+   * platform's own pace for one message. The budget keeps calls in reserve for final states, so a
+   * result is not held back by the others' share.
+   */
+  finalIntervalMs?: number;
   /** Delivers one state (renders and edits the message). */
   deliver(state: T): Promise<void>;
   isFinal(state: T): boolean;
@@ -45,6 +51,11 @@ export class EditCadence<T> {
   push(state: T): void {
     if (this.closed) return;
     this.pending = state;
+    // A final state may go sooner than the wait scheduled for an ordinary one.
+    if (this.timer && this.options.isFinal(state) && this.options.finalIntervalMs !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.pump();
   }
 
@@ -64,14 +75,15 @@ export class EditCadence<T> {
     this.settle();
   }
 
-  private interval(): number {
-    const { intervalMs } = this.options;
+  private interval(state: T): number {
+    const { intervalMs, finalIntervalMs } = this.options;
+    if (finalIntervalMs !== undefined && this.options.isFinal(state)) return finalIntervalMs;
     return typeof intervalMs === 'function' ? intervalMs() : intervalMs;
   }
 
   private pump(): void {
     if (this.inFlight || this.timer || this.pending === undefined || this.closed) return;
-    const wait = Math.max(this.lastWrite + this.interval(), this.heldUntil) - Date.now();
+    const wait = Math.max(this.lastWrite + this.interval(this.pending), this.heldUntil) - Date.now();
     if (wait > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;

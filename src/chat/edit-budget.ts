@@ -22,6 +22,12 @@ export interface EditBudgetSpec {
 }
 
 const MINUTE_MS = 60_000;
+/**
+ * An edit is counted when it is taken, but reaches the platform later (its images are uploaded
+ * first, up to a few seconds): the count runs over the window plus this, so the platform's own
+ * window, which counts arrivals, never holds more than the limit.
+ */
+const DELIVERY_MARGIN_MS = 5_000;
 /** Edits kept back for final states: the others never take the last few. */
 const FINAL_RESERVE = 5;
 
@@ -47,7 +53,7 @@ export class EditBudget {
     if (!spec) return 0;
     return scripts(this.redis).rateTake(
       { window: this.keys.rateWindow(spec.scope) },
-      { now: Date.now(), windowMs: spec.windowMs ?? MINUTE_MS, limit: spec.limit, reserve: final ? 0 : reserveOf(spec), call: randomUUID() },
+      { now: Date.now(), windowMs: (spec.windowMs ?? MINUTE_MS) + DELIVERY_MARGIN_MS, limit: spec.limit, reserve: final ? 0 : reserveOf(spec), call: randomUUID() },
     );
   }
 
@@ -56,6 +62,6 @@ export class EditBudget {
     const spec = this.specOf();
     if (!spec) return platformIntervalMs;
     const usable = Math.max(1, spec.limit - reserveOf(spec));
-    return Math.max(platformIntervalMs, Math.ceil((Math.max(1, live) * (spec.windowMs ?? MINUTE_MS)) / usable));
+    return Math.max(platformIntervalMs, Math.ceil((Math.max(1, live) * ((spec.windowMs ?? MINUTE_MS) + DELIVERY_MARGIN_MS)) / usable));
   }
 }

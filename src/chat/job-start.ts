@@ -75,6 +75,7 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
   }
   const postedAt = Date.now();
   const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0, requestedAt, step, ...(start.check ? { check: start.check } : {}) };
+  await follower.reserve(submitted.jobId);
   await records.add(submitted.jobId, record);
   // A conversation's first status opens its thread: say once how to go on, since a reply the bot cannot see is met with silence.
   if (opensThread) await postThreadIntro(context, status).catch((error: unknown) => log.warn({ err: error }, 'could not post the line that opens the thread'));

@@ -68,6 +68,15 @@ export class StatusFollower {
   }
 
   /**
+   * Holds a job's status for this process before its record is stored: from then until `follow`
+   * (the thread's first line is posted in between), no process, this one included, adopts it as
+   * an orphan and edits it out of its cadence.
+   */
+  async reserve(jobId: string): Promise<boolean> {
+    return this.context.leases.acquire(this.context.keys.statusLease(jobId));
+  }
+
+  /**
    * Starts keeping a job's status message up to date from `start.view`, when this process can
    * take its lease (no other process follows it); false when it cannot.
    */
@@ -87,7 +96,7 @@ export class StatusFollower {
     let delivered = start.shownSignature;
     const cadence = new EditCadence<JobView>({
       intervalMs: budget ? () => budget.intervalFor(this.liveCount, transport.editIntervalMs) : transport.editIntervalMs,
-      ...(budget ? { budget: (final: boolean) => budget.take(final) } : {}),
+      ...(budget ? { budget: (final: boolean) => budget.take(final), finalIntervalMs: transport.editIntervalMs } : {}),
       lastWriteAt: start.lastWriteAt,
       logger: log,
       isFinal,

@@ -61,14 +61,17 @@ export class RecordingTransport implements ChatTransport {
 
   private readonly budget: EditBudgetSpec | undefined;
 
-  constructor(options: { editIntervalMs?: number; maxUploadBytes?: number; editLatencyMs?: number; editBudget?: EditBudgetSpec } = {}) {
+  constructor(options: { editIntervalMs?: number; maxUploadBytes?: number; editLatencyMs?: number; threadPostLatencyMs?: number; editBudget?: EditBudgetSpec } = {}) {
     this.budget = options.editBudget;
+    this.threadPostLatencyMs = options.threadPostLatencyMs ?? 0;
     this.editIntervalMs = options.editIntervalMs ?? 100;
     this.uploadLimits = { fileBytes: options.maxUploadBytes ?? 8 * 1024 * 1024 };
     this.editLatencyMs = options.editLatencyMs ?? 5;
   }
 
   private readonly editLatencyMs: number;
+  /** How long a post into a thread takes (a platform that is slow to start a thread). */
+  private readonly threadPostLatencyMs: number;
 
   async start(handlers: ChatFlowHandlers): Promise<void> {
     this.handlers = handlers;
@@ -97,6 +100,7 @@ export class RecordingTransport implements ChatTransport {
   }
 
   async postInThread(ref: StatusRef, message: ChatMessage): Promise<StatusRef> {
+    if (this.threadPostLatencyMs > 0) await new Promise((r) => setTimeout(r, this.threadPostLatencyMs));
     const id = `m${this.nextId++}`;
     this.writes.push({ kind: 'thread', message: id, thread: ref.thread, content: message, at: Date.now() });
     return { platform: this.platform, channel: ref.channel, message: id, thread: ref.thread };

@@ -20,7 +20,7 @@
  * a copy of the module that starts strict (under node_modules/.cache, nothing vendored).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const SPEC_PACKAGE = { name: 'discord-api-spec', version: '10.0.266135', published: '2026-09-23' } as const;
@@ -40,8 +40,15 @@ interface Schema {
   safeParse(value: unknown): { success: true } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string; code: string; keys?: string[] }> } };
 }
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const PACKAGE_DIR = join(ROOT, 'node_modules', SPEC_PACKAGE.name);
+/** The package's folder: the nearest node_modules above this file (it runs from test/ and, for the benches, from dist/test/). */
+function packageDir(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', SPEC_PACKAGE.name);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`${SPEC_PACKAGE.name} is not installed: run npm ci (it is a devDependency).`);
+  }
+}
+const PACKAGE_DIR = packageDir();
 
 /** Reads `Paths` from the package's types: for each path and method, the request body's type expression. */
 export function readRoutes(typesSource: string = readFileSync(join(PACKAGE_DIR, 'build', 'discord-api-spec.ts'), 'utf8')): SpecRoute[] {
@@ -104,7 +111,7 @@ function loadStrictSchemas(): Promise<Record<string, unknown>> {
     const lenient = 'let zObject = z.object;';
     if (!source.includes(lenient)) throw new Error(`${SPEC_PACKAGE.name}: its zod module no longer starts with "${lenient}"; see how it makes objects strict now.`);
     // Under node_modules, so that the test runner imports it as a dependency and `zod/mini` resolves as the package's own import does.
-    const dir = join(ROOT, 'node_modules', '.cache', 'gas-fake-discord');
+    const dir = join(dirname(PACKAGE_DIR), '.cache', 'gas-fake-discord');
     const file = join(dir, `discord-api-spec-${SPEC_PACKAGE.version}.strict.zod.mjs`);
     if (!existsSync(file)) {
       mkdirSync(dir, { recursive: true });
