@@ -6,7 +6,10 @@
  * event → first thread reply), Discord's interaction → masks shown (p50 and max of a few longer
  * edits), status edits per minute per job against the cadence, 20 concurrent conversations on 1
  * worker (all done, no broken platform rule), and the bot's RSS before and after. Few steps per
- * job, so it runs in a few minutes; compare figures within one run. Then the check step on
+ * job, so it runs in a few minutes; compare figures within one run. Then the bot tier (issue 16):
+ * the bot's RSS over 200 conversations, Slack's chat.update calls per minute in one workspace with
+ * 20 live statuses (Tier 3: 50), and two `gas discord` processes on one token, the leader killed
+ * (SIGKILL) mid-edit: how soon the other edits the status and holds the gateway. Then the check step on
  * Discord (GAS_CHECK_MASKS=always, the two-dogs scene): grounding done → masks with Go shown, a fix
  * reply → updated masks, and the GPU time spent on a job cancelled at its check. The other phases
  * run with GAS_CHECK_MASKS=never, so their figures stay those of an edit without a check.
@@ -38,6 +41,16 @@ const STEPS = 10;
 const MASK_RUNS = Number(process.env.BENCH_MASK_RUNS ?? 5);
 const MASK_STEPS = 800;
 const CHECK_RUNS = Number(process.env.BENCH_CHECK_RUNS ?? 5);
+/** Conversations over which the bot's RSS is read, in batches at once. */
+const MANY = Number(process.env.BENCH_MANY ?? 200);
+const MANY_BATCH = 50;
+/** Slack: live statuses in one workspace, each edit long enough that all are live for over a minute. */
+const SLACK_LIVE = Number(process.env.BENCH_SLACK_LIVE ?? 20);
+const SLACK_LIVE_STEPS = 1200;
+/** Slack's chat.update limit per workspace (Tier 3, docs.slack.dev/apis/web-api/rate-limits). */
+const SLACK_TIER3_PER_MINUTE = 50;
+const TAKEOVER_RUNS = Number(process.env.BENCH_TAKEOVER_RUNS ?? 3);
+const TAKEOVER_STEPS = 6000;
 const DEADLINE_MS = 240_000;
 
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
@@ -50,7 +63,8 @@ interface Child {
 
 function spawnGas(args: string[], env: Record<string, string>): Child {
   let output = '';
-  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Bursts of one person's requests are the bench's load, not abuse: the per-person hold limit is lifted.
+  const child = spawn(process.execPath, [resolve('dist/src/cli.js'), ...args], { env: { ...process.env, LOG_LEVEL: 'info', GAS_MAX_HELD_PER_USER: '1000', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   return { process: child, output: () => output };
@@ -116,23 +130,32 @@ async function startWorker(prefix: string, steps?: number): Promise<Child> {
   return worker;
 }
 
+/** A `gas discord` on the fake Discord; checks off unless `extra` says otherwise. */
+const discordEnv = (fake: FakeDiscord, prefix: string, extra: Record<string, string> = {}) => ({
+  GAS_PREFIX: prefix,
+  DISCORD_TOKEN: fake.token,
+  DISCORD_APP_ID: fake.applicationId,
+  DISCORD_API_URL: fake.apiUrl,
+  DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
+  GAS_CHECK_MASKS: 'never',
+  ...extra,
+});
+
+/** A bot process serving /metrics on a free port, once it serves edits: the process and that port. */
+async function startBot(platform: 'discord' | 'slack', env: Record<string, string>): Promise<{ bot: Child; port: number }> {
+  const bot = spawnGas([platform, '--ops-port', '0'], env);
+  const port = await until(`the ${platform} bot to serve /metrics`, () => Number(/"port":(\d+)[^\n]*serving \/healthz/.exec(bot.output())?.[1]), bot);
+  await until(`the ${platform} bot to connect`, () => bot.output().includes('serving edits'), bot);
+  return { bot, port };
+}
+
 async function benchDiscord(prefix: string): Promise<void> {
   const fake = await startFakeDiscord();
-  const env = {
-    GAS_PREFIX: prefix,
-    DISCORD_TOKEN: fake.token,
-    DISCORD_APP_ID: fake.applicationId,
-    DISCORD_API_URL: fake.apiUrl,
-    DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
-    GAS_CHECK_MASKS: 'never',
-  };
-  const bot = spawnGas(['discord', '--ops-port', '0'], env);
+  const { bot, port } = await startBot('discord', discordEnv(fake, prefix));
   const rows: Row[] = [];
   let worker: Child | undefined;
   try {
     worker = await startWorker(prefix);
-    const port = await until('the bot to serve /metrics', () => Number(/"port":(\d+)[^\n]*serving \/healthz/.exec(bot.output())?.[1]), bot);
-    await until('the bot to connect', () => bot.output().includes('serving edits'), bot);
     const scene = { name: 'scene.png', data: await demoScenePng(), contentType: 'image/png' };
     const rssBefore = await rssOf(port);
 
@@ -185,6 +208,25 @@ async function benchDiscord(prefix: string): Promise<void> {
     const rssAfter = await rssOf(port);
     rows.push(['bot RSS', `${mib(rssBefore)} before, ${mib(rssAfter)} after (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)}%)`, '']);
 
+    // 3. Many conversations, in batches at once: the bot's memory must not grow with the conversations it has had.
+    const rssByBatch: number[] = [];
+    for (let done = 0; done < MANY; done += MANY_BATCH) {
+      const known = new Set(fake.messages(fake.channelId).map((m) => m.id));
+      for (let i = 0; i < MANY_BATCH; i++) fake.slashCommand({ user: users[i % users.length], options: { image: scene, request: REQUEST, steps: STEPS } });
+      const batch = await until(`${MANY_BATCH} status messages`, () => {
+        const fresh = fake.messages(fake.channelId).filter((m) => !known.has(m.id) && m.components.length > 0);
+        return fresh.length >= MANY_BATCH && fresh;
+      }, bot);
+      await until(`${MANY_BATCH} results`, () => batch.every((m) => isDone(fake, m.id)), bot);
+      rssByBatch.push(await rssOf(port));
+    }
+    const growth = ((rssByBatch.at(-1)! - rssByBatch[0]) / rssByBatch[0]) * 100;
+    rows.push([
+      `bot RSS over ${MANY} more conversations`,
+      `${rssByBatch.map((rss, i) => `${(i + 1) * MANY_BATCH}: ${mib(rss)}`).join(', ')} (${growth >= 0 ? '+' : ''}${growth.toFixed(1)}% from the first batch to the last)`,
+      'flat (within 10%)',
+    ]);
+
     printTable(`Discord bot on the fake Discord (loopback), 1 colour-world worker, ${STEPS}-step edits, cadence ${EDIT_INTERVAL_MS} ms (${process.arch}, ${process.version})`, rows, fake.violations.length > 0 ? fake.describe() : undefined);
   } finally {
     await Promise.all([bot, ...(worker ? [worker] : [])].map(stop));
@@ -195,29 +237,28 @@ async function benchDiscord(prefix: string): Promise<void> {
 /** The Slack bot's status messages in #general (not its file shares), by thread. */
 const slackStatuses = (fake: FakeSlack) => fake.messages(fake.channels.general).filter((m) => m.user === fake.botUserId && m.subtype === undefined && m.thread_ts !== undefined);
 const slackIsDone = (fake: FakeSlack, thread: string) => slackStatuses(fake).some((m) => m.thread_ts === thread && /\nDone in /.test(m.text));
-/** Status writes of one Slack message: its post and each successful chat.update. */
-const slackWritesOf = (fake: FakeSlack, ts: string, thread: string) =>
-  fake.requests.filter((r) => r.error === undefined && ((r.method === 'chat.postMessage' && r.params.thread_ts === thread) || (r.method === 'chat.update' && r.params.ts === ts)));
+/** Status writes of one Slack message: its post (the thread's first post: the line that opens the thread comes after it) and each successful chat.update. */
+const slackWritesOf = (fake: FakeSlack, ts: string, thread: string) => {
+  const post = fake.requests.find((r) => r.error === undefined && r.method === 'chat.postMessage' && r.params.thread_ts === thread);
+  return [...(post ? [post] : []), ...fake.requests.filter((r) => r.error === undefined && r.method === 'chat.update' && r.params.ts === ts)];
+};
 
 async function benchSlack(prefix: string): Promise<void> {
   const fake = await startFakeSlack();
-  const env = {
+  const { bot, port } = await startBot('slack', {
     GAS_PREFIX: prefix,
     SLACK_BOT_TOKEN: fake.botToken,
     SLACK_APP_TOKEN: fake.appToken,
     SLACK_API_URL: fake.apiUrl,
     SLACK_EDIT_INTERVAL_MS: String(SLACK_EDIT_INTERVAL_MS),
     GAS_CHECK_MASKS: 'never',
-  };
-  const bot = spawnGas(['slack', '--ops-port', '0'], env);
+  });
   const rows: Row[] = [];
   const general = fake.channels.general;
   const mention = (user: string, scene: Buffer) => fake.postMessage({ user, channel: general, text: `<@${fake.botUserId}> ${REQUEST}`, files: [{ name: 'scene.png', data: scene }] });
   const firstReply = (thread: string) => fake.requests.find((r) => r.method === 'chat.postMessage' && r.error === undefined && r.params.thread_ts === thread);
   let worker: Child | undefined;
   try {
-    const port = await until('the Slack bot to serve /metrics', () => Number(/"port":(\d+)[^\n]*serving \/healthz/.exec(bot.output())?.[1]), bot);
-    await until('the Slack bot to connect', () => bot.output().includes('serving edits'), bot);
     const scene = await demoScenePng();
     const rssBefore = await rssOf(port);
 
@@ -258,6 +299,24 @@ async function benchSlack(prefix: string): Promise<void> {
     rows.push([`${CONCURRENT} conversations, 1 worker`, `${done}/${CONCURRENT} done in ${(took / 1000).toFixed(1)} s; rule violations: ${fake.violations.length === 0 ? 'none' : [...new Set(fake.violations.map((v) => v.rule))].join(', ')}`, 'all done, none']);
     const rssAfter = await rssOf(port);
     rows.push(['bot RSS', `${mib(rssBefore)} before, ${mib(rssAfter)} after (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)}%)`, '']);
+
+    // 4. Many statuses live at once in one workspace, for over a minute: their updates share Slack's
+    // Tier 3 budget (the flow's edit budget in Redis), so the workspace never draws a 429.
+    await stop(worker);
+    worker = await startWorker(prefix, SLACK_LIVE_STEPS);
+    const liveFrom = Date.now();
+    const live = Array.from({ length: SLACK_LIVE }, (_, i) => mention(users[i % users.length], scene).ts);
+    await until(`${SLACK_LIVE} long results`, () => live.every((t) => slackIsDone(fake, t)), bot, 10 * DEADLINE_MS);
+    const liveFor = Date.now() - liveFrom;
+    const updates = fake.requests.filter((r) => r.method === 'chat.update' && r.at >= liveFrom);
+    const made = updates.filter((r) => r.error === undefined).map((r) => r.at);
+    const perMinute = Math.max(0, ...made.map((t) => made.filter((u) => u >= t && u < t + 60_000).length));
+    const refused = updates.filter((r) => r.error === 'ratelimited').length;
+    rows.push([
+      `chat.update in the workspace, ${SLACK_LIVE} live statuses`,
+      `at most ${perMinute} in a minute over ${(liveFor / 1000).toFixed(0)} s (${made.length} in all); ${refused} refused with 429`,
+      `≤ ${SLACK_TIER3_PER_MINUTE} a minute, none refused`,
+    ]);
     printTable(`Slack bot on the fake Slack (Socket Mode, loopback), 1 colour-world worker, ${STEPS}-step edits (${SLACK_LONG_RUNS} of ${SLACK_LONG_STEPS} first), cadence ${SLACK_EDIT_INTERVAL_MS} ms (${process.arch}, ${process.version})`, rows, fake.violations.length > 0 ? fake.describe() : undefined);
   } finally {
     await Promise.all([bot, ...(worker ? [worker] : [])].map(stop));
@@ -265,18 +324,57 @@ async function benchSlack(prefix: string): Promise<void> {
   }
 }
 
+/**
+ * Two `gas discord` processes on one token and Redis: the one holding the gateway (and following
+ * the status it posted) is killed with SIGKILL mid-edit; how soon the other edits that status, and
+ * how soon it holds the gateway (a new IDENTIFY). The killed one comes back standing by, and the
+ * next run kills the other.
+ */
+async function benchTakeover(prefix: string): Promise<void> {
+  const fake = await startFakeDiscord();
+  const env = discordEnv(fake, prefix, { GAS_MAX_STEPS: String(TAKEOVER_STEPS) });
+  const rows: Row[] = [];
+  let leader = (await startBot('discord', env)).bot;
+  let standby = spawnGas(['discord'], env);
+  let worker: Child | undefined;
+  try {
+    await until('the second bot to stand by', () => standby.output().includes('standing by'), standby);
+    worker = await startWorker(prefix);
+    const scene = { name: 'scene.png', data: await demoScenePng(), contentType: 'image/png' };
+    const statusTakeovers: number[] = [];
+    const gatewayTakeovers: number[] = [];
+    for (let i = 0; i < TAKEOVER_RUNS; i++) {
+      const known = new Set(fake.messages(fake.channelId).map((m) => m.id));
+      fake.slashCommand({ user: fake.users.alice, options: { image: scene, request: REQUEST, steps: TAKEOVER_STEPS } });
+      const status = await until('the status message', () => fake.messages(fake.channelId).find((m) => !known.has(m.id) && m.components.length > 0), leader);
+      await until('a progress edit', () => writesOf(fake, status.id).some((r) => r.files.some((f) => f.name === 'preview.png')), leader);
+      const identifies = fake.identified.length;
+      const killedAt = Date.now();
+      const exited = new Promise((r) => leader.process.on('exit', r));
+      leader.process.kill('SIGKILL');
+      await exited;
+      const edited = await until('the status edited by the other bot', () => writesOf(fake, status.id).find((r) => r.at > killedAt), standby);
+      await until('the gateway held by the other bot', () => fake.identified.length > identifies, standby);
+      gatewayTakeovers.push(Date.now() - killedAt);
+      statusTakeovers.push(edited.at - killedAt);
+      await until('the result', () => isDone(fake, status.id), standby, 2 * DEADLINE_MS);
+      // The survivor leads now; the killed one comes back and stands by.
+      [leader, standby] = [standby, spawnGas(['discord'], env)];
+      await until('the restarted bot to stand by', () => standby.output().includes('standing by'), standby);
+    }
+    rows.push(['SIGKILL of the leading bot → status edited by the other', `p50 ${quantile(statusTakeovers, 0.5)} ms, max ${Math.max(...statusTakeovers)} ms (${TAKEOVER_RUNS} kills mid-edit)`, '≤ 10 s']);
+    rows.push(['SIGKILL of the leading bot → gateway held by the other', `p50 ${quantile(gatewayTakeovers, 0.5)} ms, max ${Math.max(...gatewayTakeovers)} ms; rule violations: ${fake.violations.length === 0 ? 'none' : fake.violations.map((v) => v.rule).join(', ')}`, '≤ 15 s, none']);
+    printTable(`Two Discord bots on one token and the fake Discord (loopback), 1 colour-world worker, ${TAKEOVER_STEPS}-step edits (${process.arch}, ${process.version})`, rows, fake.violations.length > 0 ? fake.describe() : undefined);
+  } finally {
+    await Promise.all([leader, standby, ...(worker ? [worker] : [])].map(stop));
+    await fake.close();
+  }
+}
+
 /** The check step on Discord: how soon the masks with Go show, how soon a fix shows, and the GPU time of a job cancelled at its check. */
 async function benchCheck(prefix: string): Promise<void> {
   const fake = await startFakeDiscord();
-  const env = {
-    GAS_PREFIX: prefix,
-    DISCORD_TOKEN: fake.token,
-    DISCORD_APP_ID: fake.applicationId,
-    DISCORD_API_URL: fake.apiUrl,
-    DISCORD_EDIT_INTERVAL_MS: String(EDIT_INTERVAL_MS),
-    GAS_CHECK_MASKS: 'always',
-  };
-  const bot = spawnGas(['discord'], env);
+  const bot = spawnGas(['discord'], discordEnv(fake, prefix, { GAS_CHECK_MASKS: 'always' }));
   const redis = connectRedis();
   const events = new JobEvents(redis, redisKeys(prefix));
   const rows: Row[] = [];
@@ -350,16 +448,16 @@ async function benchCheck(prefix: string): Promise<void> {
 async function main(): Promise<void> {
   if (!isCurrentColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard)) buildColourWorld(colourWorldBundleDir(), COLOUR_WORLD_VARIANTS.standard);
   if (!isCurrentColourWorldDetector(colourWorldDetectorDir())) buildColourWorldDetector(colourWorldDetectorDir());
-  const platforms = (process.env.BENCH_PLATFORMS ?? 'discord,slack,check').split(',').map((p) => p.trim());
+  const platforms = (process.env.BENCH_PLATFORMS ?? 'discord,slack,takeover,check').split(',').map((p) => p.trim());
   const prefix = `gas-bench-chat-${process.pid}`;
   try {
     if (platforms.includes('discord')) await benchDiscord(prefix);
     if (platforms.includes('slack')) await benchSlack(prefix);
+    if (platforms.includes('takeover')) await benchTakeover(`${prefix}-takeover`);
     if (platforms.includes('check')) await benchCheck(`${prefix}-check`);
   } finally {
     const redis = connectRedis();
-    await deleteKeysWithPrefix(redis, prefix);
-    await deleteKeysWithPrefix(redis, `${prefix}-check`);
+    for (const phase of ['', '-takeover', '-check']) await deleteKeysWithPrefix(redis, `${prefix}${phase}`);
     redis.disconnect();
   }
 }

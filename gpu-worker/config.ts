@@ -1,5 +1,5 @@
 /** A worker's settings and their defaults, apart from the worker so that the configuration can name them without loading it. */
-import { REFERENCE_OPTIONS } from '../src/distill/engine.js';
+import { REFERENCE_ITERATIONS } from '../src/distill/modes.js';
 
 export interface GpuWorkerConfig {
   /** Jobs this process runs at once: 1 per GPU. */
@@ -24,7 +24,7 @@ export const DEFAULT_WORKER_CONFIG: GpuWorkerConfig = {
   stalledIntervalMs: 30_000,
   previewIntervalMs: 2_000,
   progressIntervalMs: 500,
-  defaultSteps: REFERENCE_OPTIONS.iterations,
+  defaultSteps: REFERENCE_ITERATIONS,
   jobTimeoutMs: 15 * 60_000,
 };
 

@@ -230,6 +230,9 @@ describe('gas', async () => {
     ['an empty --user', () => ['submit', scene, 'turn the dog into a tiger', '--user', ''], 2, '--user is empty: give it a value, e.g. --user alice, or leave it out.'],
     ['an empty --channel', () => ['submit', scene, 'turn the dog into a tiger', '--channel', ' '], 2, '--channel is empty: give it a value, e.g. --channel general, or leave it out.'],
     ['an empty --thread for undo', () => ['undo', '--thread', ''], 2, '--thread is empty'],
+    // Keys are scanned by `<prefix>:*`: an empty prefix or a glob character would reach other deployments' keys (issue 16, probe 9).
+    ['an empty --prefix', () => ['submit', scene, 'turn the dog into a tiger', '--prefix', ''], 2, '--prefix must be a key prefix without spaces or glob characters (* ? [ ] \\), e.g. gas (got "").'],
+    ['a --prefix with a glob character', () => ['submit', scene, 'turn the dog into a tiger', '--prefix', 'a*b'], 2, '--prefix must be a key prefix without spaces or glob characters (* ? [ ] \\), e.g. gas (got "a*b").'],
     ['a priority over 1000', () => ['submit', scene, 'turn the dog into a tiger', '--priority', '5000'], 2, '--priority must be a whole number from 0 to 1000 (got "5000").'],
     ['a worker ops port over 65535', () => ['worker', '--ops-port', '70000'], 2, '--ops-port must be a whole number from 0 to 65535 (got "70000").'],
     ['a worker lock under 500 ms', () => ['worker', '--lock-ms', '10'], 2, '--lock-ms must be a whole number of at least 500 (got "10").'],
@@ -245,6 +248,16 @@ describe('gas', async () => {
       expect(existsSync(out)).toBe(false);
     });
   }
+
+  it('loads no package for --help beyond commander and zod: the engine, the models, the planners and the chat libraries load with their commands', () => {
+    const trace = join(work, 'help-packages.txt');
+    const run = spawnSync(process.execPath, ['--import', resolve('test/helpers/trace-packages.mjs'), CLI, '--help'], { encoding: 'utf8', env: { ...process.env, GAS_TRACE_PACKAGES: trace } });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Usage: gas');
+    const loaded = readFileSync(trace, 'utf8').trim().split('\n');
+    // Every package anything imports while --help runs (discord.js, Bolt, pino, sharp, ONNX Runtime, openai would each show).
+    expect(loaded.filter((name) => !name.startsWith('@types/')).sort()).toEqual(['commander', 'zod']);
+  });
 
   it('refuses an output folder that is a file before editing, and leaves the file as it was', async () => {
     const file = planFile('taken.txt', 'keep me');

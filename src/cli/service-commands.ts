@@ -7,8 +7,11 @@ import { runWorkerProcess, startModelWorker, workerPart } from '../../gpu-worker
 import { runBotProcess, type BotShared } from '../chat/bot-process.js';
 import type { AnyPlatform, BotTransport } from '../chat/platform.js';
 import type { Configuration } from '../config/index.js';
+import { logSection } from '../config/sections.js';
+import { createLogger, type Logger } from '../log.js';
 import type { Output } from '../output.js';
-import { chatSettings, fromFlags, opsSettings, processLogger, queueSettings, workerModelOptions, type Flags } from './settings.js';
+import { chatSettings, fromFlags, opsSettings, queueSettings, type Flags } from './settings.js';
+import { workerModelOptions } from './worker-settings.js';
 
 /** Where a service writes its log lines (stderr), and what stops it other than SIGTERM or SIGINT. */
 export interface ServiceRun {
@@ -27,7 +30,7 @@ export async function runWorkerCommand(config: Configuration, flags: Flags, { lo
 const flagAttribute = (flags: string) => (/--([a-z][a-z0-9-]*)/.exec(flags)?.[1] ?? '').replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** Each platform's settings checked (its own flags over their variables), then its transport made (its client library loaded only now). */
-async function transportsFor(config: Configuration, platforms: readonly AnyPlatform[], logger: ReturnType<typeof processLogger>, flags: Flags = {}): Promise<BotTransport[]> {
+async function transportsFor(config: Configuration, platforms: readonly AnyPlatform[], logger: Logger, flags: Flags = {}): Promise<BotTransport[]> {
   const settings = platforms.map((platform) => config.read(platform.config, fromFlags(flags, Object.fromEntries((platform.options ?? []).map((option) => [option.setting, flagAttribute(option.flags)])))));
   return Promise.all(platforms.map((platform, i) => platform.createTransport(settings[i], logger.child({ platform: platform.name }))));
 }
@@ -47,4 +50,9 @@ export async function runServeCommand(config: Configuration, flags: Flags, platf
   const transports = await transportsFor(config, platforms, logger);
   const worker = async (shared: BotShared) => workerPart(await startModelWorker(models, shared));
   await runBotProcess({ ...settings, logger, flow: chatSettings(config), transports, parts: [worker], ...(until ? { until } : {}) });
+}
+
+/** A service process's logger (in this module so that `gas --help` does not load pino): JSON lines on `output` (stderr), its level from LOG_LEVEL, every configured secret cut out. */
+function processLogger(config: Configuration, name: string, output: Output): Logger {
+  return createLogger(name, { level: config.read(logSection).level, secrets: config.secrets(), destination: { write: (line: string) => void output.write(line) } });
 }

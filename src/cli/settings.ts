@@ -4,14 +4,9 @@
  */
 import type { Configuration } from '../config/index.js';
 import type { Override } from '../config/section.js';
-import { chatSection, logSection, modelsSection, opsSection, plannerSection, queueSection, redisSection, shellSection, workerSection } from '../config/sections.js';
+import { chatSection, modelsSection, opsSection, plannerSection, queueSection, redisSection, shellSection } from '../config/sections.js';
 import type { EditQueueConfig } from '../jobs/edit-queue.js';
-import { createLogger, type Logger } from '../log.js';
-import type { Output } from '../output.js';
-import { withColourWorldDefaults } from './colour-world.js';
 import { flagName } from './flag-values.js';
-import { choosePlanner } from './planner-choice.js';
-import type { WorkerModelOptions } from '../../gpu-worker/main.js';
 
 /** What commander gives: option values by their camel-case names. */
 export type Flags = Readonly<Record<string, unknown>>;
@@ -24,11 +19,6 @@ export function fromFlags(flags: Flags, mapping: Readonly<Record<string, string>
     if (typeof value === 'string') overrides[key] = { text: value, flag: flagName(flag) };
   }
   return overrides;
-}
-
-/** A process's logger: JSON lines on `output` (stderr), its level from LOG_LEVEL, every configured secret cut out. */
-export function processLogger(config: Configuration, name: string, output: Output): Logger {
-  return createLogger(name, { level: config.read(logSection).level, secrets: config.secrets(), destination: { write: (line: string) => void output.write(line) } });
 }
 
 /** Redis and the queue: `--redis-url`, `--prefix`. */
@@ -57,23 +47,6 @@ export function plannerSettings(config: Configuration, flags: Flags) {
 export function opsSettings(config: Configuration, flags: Flags): { ops?: { port: number; host: string }; shutdownTimeoutMs: number } {
   const { port, host, shutdownTimeoutMs } = config.read(opsSection, fromFlags(flags, { port: 'opsPort', host: 'opsHost' }));
   return { ...(port !== undefined ? { ops: { port, host } } : {}), shutdownTimeoutMs };
-}
-
-/** A worker's models, planner and settings (`gas worker`, `gas serve`); the colour world is built when it is the bundle. */
-export function workerModelOptions(config: Configuration, flags: Flags): WorkerModelOptions {
-  const worker = config.read(workerSection, fromFlags(flags, {
-    concurrency: 'concurrency',
-    defaultSteps: 'steps',
-    lockDurationMs: 'lockMs',
-    stalledIntervalMs: 'stalledMs',
-    previewIntervalMs: 'previewMs',
-    jobTimeoutMs: 'timeoutMs',
-  }));
-  const models = modelSettings(config, flags);
-  const planner = choosePlanner(plannerSettings(config, flags));
-  // Checked before the colour world is built on disk: bad input writes nothing.
-  const dirs = withColourWorldDefaults({ bundle: models.bundle, detector: models.detector });
-  return { bundle: dirs.bundle, provider: models.provider, detector: dirs.detector, detectorVariant: models.detectorVariant, planner, worker, allowRandomWeights: flags.allowRandomWeights === true };
 }
 
 /** How the chat flow treats people (pings, step caps), for every platform a bot process serves. */

@@ -12,7 +12,7 @@ import { seededRandom, type Random } from './random.js';
 import type { NoiseSchedule } from './schedule.js';
 import type { Latent, NoisePredictor, TextEmbedding } from './types.js';
 
-import { ABLATIONS, MAX_STEPS, SCHEDULES, type Ablation, type Schedule } from './modes.js';
+import { ABLATIONS, MAX_STEPS, REFERENCE_ITERATIONS, SCHEDULES, type Ablation, type Schedule } from './modes.js';
 
 // The engine's callers name modes through it, as before the names had a module of their own.
 export { ABLATIONS, SCHEDULES, type Ablation, type Schedule };
@@ -67,7 +67,7 @@ export interface DistillOptions {
 
 /** The reference's numbers (docs/algorithm.md §15). */
 export const REFERENCE_OPTIONS = {
-  iterations: 500,
+  iterations: REFERENCE_ITERATIONS,
   guidanceScale: GUIDANCE_SCALE,
   learningRate: 0.1,
   lossScale: 2000,

@@ -14,3 +14,6 @@ export type Ablation = (typeof ABLATIONS)[number];
 /** The most iterations one edit may run, and the largest seed (a signed 32-bit integer, as the reference's; docs/algorithm.md §9, §10.4). */
 export const MAX_STEPS = 10_000;
 export const MAX_SEED = 2 ** 31 - 1;
+
+/** Iterations of one edit in the reference (docs/algorithm.md §1): the default step count everywhere. */
+export const REFERENCE_ITERATIONS = 500;
