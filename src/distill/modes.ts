@@ -15,5 +15,5 @@ export type Ablation = (typeof ABLATIONS)[number];
 export const MAX_STEPS = 10_000;
 export const MAX_SEED = 2 ** 31 - 1;
 
-/** Iterations of one edit in the reference (docs/algorithm.md §1): the default step count everywhere. */
+/** Iterations of one edit in the reference (docs/algorithm.md §15): the default step count everywhere. */
 export const REFERENCE_ITERATIONS = 500;
