@@ -169,7 +169,8 @@ describe('a conversation on Discord (issue 14)', { timeout: 240_000 }, () => {
 
   it('uploads the masks once per status message, however often the status is edited while they show (issue 14, defect 9)', async () => {
     bot = await discordBotHarness();
-    const status = await slashEdit(fake().users.alice, 'turn the dog into a tiger and the grass into snow', 400);
+    // Long enough for several edits at Discord's pace (1 s here), however fast the machine.
+    const status = await slashEdit(fake().users.alice, 'turn the dog into a tiger and the grass into snow', 1200);
     await done(status, 'the edit');
     const writes = fake().requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/messages/${status.id}`) && r.status === 200);
     const showingMasks = writes.filter((r) => (r.json?.embeds ?? []).some((e: { image?: { url?: string } }) => e.image?.url === 'attachment://masks.png'));

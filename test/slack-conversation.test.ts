@@ -161,7 +161,8 @@ describe('a conversation on Slack (issue 14)', { timeout: 240_000 }, () => {
   });
 
   it('uploads the masks once per edit, however often the status is updated while they show', async () => {
-    const b = await start({ worker: { defaultSteps: 400 } });
+    // Long enough for several updates at the pace of one status under the workspace's budget (about 1.5 s).
+    const b = await start({ worker: { defaultSteps: 1200 } });
     const { ts } = b.mention('turn the dog into a tiger and the grass into snow', [await scene()]);
     await b.untilStatus(ts, 0, isDone, 'the edit');
     const masksUploads = b.fake.requests.filter((r) => r.method === 'files.getUploadURLExternal' && r.params.filename === 'masks.png');
