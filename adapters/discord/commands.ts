@@ -29,7 +29,7 @@ const seedRange = editJobOptionsSchema.shape.seed.unwrap();
 
 /**
  * Where the commands may be used: in servers, and in DMs with the bot when DISCORD_DMS is on
- * (`contexts`, developers/interactions/application-commands.mdx "Interaction Contexts"); installed
+ * (`contexts`, discord.com/developers/docs/interactions/application-commands, "Interaction Contexts"); installed
  * to servers only (`integration_types` 0), since the bot must be in the server to see and edit.
  */
 function usableIn(dms: boolean): { contexts: InteractionContextType[]; integrationTypes: ApplicationIntegrationType[] } {

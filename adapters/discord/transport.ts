@@ -119,7 +119,7 @@ const STATUS_MEMORY_MS = 7 * 24 * 3600_000;
 /** A button or menu id of ours: `gas:<action>:<job id>`, the job id a UUID or a test's short name. */
 const OUR_ID = /^gas:[a-z]+:[A-Za-z0-9_-]{1,64}$/;
 
-/** What the bot needs where it answers, by Discord's names for them (developers/topics/permissions.mdx). */
+/** What the bot needs where it answers, by Discord's names for them (discord.com/developers/docs/topics/permissions). */
 const NEEDED = [
   { bit: PermissionFlagsBits.ViewChannel, name: 'View Channel' },
   { bit: PermissionFlagsBits.SendMessagesInThreads, name: 'Send Messages in Threads' },
