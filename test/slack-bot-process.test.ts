@@ -158,6 +158,49 @@ describe('the Slack bot as a process', { timeout: 300_000 }, () => {
     for (const secret of [fake.botToken, fake.appToken]) expect(output()).not.toContain(secret);
   });
 
+  it('runs two gas slack processes on one app: killed with SIGKILL mid-job, the one holding the status is replaced by the other, which finishes it with each event once and the result once (issue 16)', async () => {
+    const { fake, queue } = await setUp({ defaultSteps: 1500 });
+    const general = fake.channels.general;
+    const bots = [spawnBot(['slack', '--ops-port', '0']), spawnBot(['slack', '--ops-port', '0'])];
+    await connected(bots[0], 'the first gas slack');
+    await connected(bots[1], 'the second gas slack');
+    const { ts: thread } = await mention(REQUEST);
+    await fake.waitFor(() => statusWrites(fake, general, thread).some((w) => /^Editing · /.test(stateLine(w.text))), { describe: `progress\n${transcript(thread)}`, timeoutMs: 90_000 });
+    const jobs = await queue.redis.keys(`${queue.keys.prefix}:seq:*`);
+    expect(jobs, transcript(thread)).toHaveLength(1);
+    const jobId = jobs[0].slice(`${queue.keys.prefix}:seq:`.length);
+    // The lease's holder is host:pid:random: the process that follows the status.
+    const holder = await queue.redis.get(queue.keys.statusLease(jobId));
+    const following = bots.findIndex((b) => holder?.split(':')[1] === String(b.child.pid));
+    expect(following, `lease held by ${holder}\n${output()}`).toBeGreaterThanOrEqual(0);
+    const [victim, survivor] = [bots[following], bots[1 - following]];
+    const port = opsPortIn(victim.output())!;
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), output()).toContain('gas_status_leases{platform="slack"} 1');
+
+    const killedAt = Date.now();
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    expect(await queue.queue.events.ended(jobId), 'the job ended before the bot was killed; give it more steps').toBe(false);
+    const writesBefore = statusWrites(fake, general, thread).length;
+    await fake.waitFor(() => statusWrites(fake, general, thread).length > writesBefore, { describe: `a write by the other process\n${transcript(thread)}`, timeoutMs: 60_000 });
+    const takeoverMs = statusWrites(fake, general, thread)[writesBefore].at - killedAt;
+    // Within the lease (6 s) and a tick (2 s), and the target of 10 s, with room for a busy machine.
+    expect(takeoverMs, transcript(thread)).toBeLessThanOrEqual(12_000);
+    await fake.waitFor(() => isDone(fake.message(general, botMessages(fake, general, thread)[0]?.ts ?? '')?.text ?? ''), { describe: `the result after the takeover\n${transcript(thread)}`, timeoutMs: 180_000 });
+    await fake.waitFor(() => fake.messages(general).some((m) => m.thread_ts === thread && m.subtype === 'file_share'), { describe: `the result file\n${transcript(thread)}`, timeoutMs: 30_000 });
+
+    const writes = statusWrites(fake, general, thread);
+    const record = transcript(thread);
+    expect(writes.filter(isFinalWrite), record).toHaveLength(1);
+    expect(new Set(writes.map((w) => JSON.stringify([w.text, w.images]))).size, record).toBe(writes.length);
+    const iterations = writes.map((w) => iterationOf(w.text)).filter(Number.isFinite);
+    expect(iterations.every((n, i) => i === 0 || n > iterations[i - 1]), record).toBe(true);
+    expect(botMessages(fake, general, thread), record).toHaveLength(1);
+    expect(fake.messages(general).filter((m) => m.thread_ts === thread && m.subtype === 'file_share'), record).toHaveLength(1);
+    expect(fake.violations, record).toEqual([]);
+    expect(survivor.child.exitCode, output()).toBe(null);
+  });
+
   it('finishes an edit with its in-process worker under gas serve --slack, lets a GAS_ADMINS member undo it, and stops cleanly on SIGTERM', async () => {
     const { fake } = await setUp(false);
     const general = fake.channels.general;

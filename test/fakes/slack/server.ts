@@ -331,6 +331,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
 
   const sign = (body: string, timestamp: number) => `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 
+  // Slack sends each envelope over one of an app's open connections (apis/events-api/using-socket-mode:
+  // up to 10 at once); which one is not specified, so the fake uses the oldest open one (assumed).
   const liveConnection = () => connections.find((c) => !c.draining && c.socket.readyState === c.socket.OPEN);
 
   function armDeadline(item: Pending): void {
