@@ -93,6 +93,22 @@ describe('the chat flow at scale', { timeout: 240_000 }, () => {
     expect(lines(final.text)[1]).toMatch(/^Done in /);
   });
 
+  it('drops the edit it had pending when its lease goes to another process, so it never overwrites what that process shows', async () => {
+    chat = await chatHarness({ transport: { editIntervalMs: 6_000 }, flow: { maxSteps: 10_000 } });
+    await chat.queue.startWorker();
+    await chat.transport.edit({ user: 'u1', text: REQUEST, image: imageFile(await scenePng()), options: { steps: 3000 } });
+    const { ref, jobId } = chat.lastPost();
+    // Another process holds the status now (this one stalled past its lease, say); the next tick (2 s) notices.
+    await chat.queue.redis.set(chat.queue.keys.statusLease(jobId), 'other-host:1:abcdef01', 'PX', 60_000);
+    const deadline = Date.now() + 15_000;
+    while (chat.flow.followedJobs().includes(jobId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(chat.flow.followedJobs()).toEqual([]);
+    // The worker's events kept coming, and an edit was due one interval after the post: none may go out.
+    await new Promise((r) => setTimeout(r, 7_000));
+    expect(chat.transport.writesOf(ref.message).map((w) => w.kind), chat.transport.transcript()).toEqual(['post']);
+    await chat.queue.queue.cancel(jobId, 'u1');
+  });
+
   it('never lets two processes follow one status: a lease is held by one holder at a time', async () => {
     chat = await chatHarness();
     const first = new Leases(chat.queue.redis, 'process-1', { ttlMs: 1000 });

@@ -159,6 +159,8 @@ export class StatusFollower {
           }
         }
         if (!controller.signal.aborted || lost) await cadence.idle();
+        // Stopped, or the lease went to another process: an edit still pending here must not overwrite what that one shows.
+        else await cadence.close();
       } finally {
         clearInterval(refresh);
         if (this.following.get(jobId)?.controller === controller) this.following.delete(jobId);
