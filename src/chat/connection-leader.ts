@@ -69,7 +69,21 @@ export class ConnectionLeader {
   }
 
   private async lead(): Promise<void> {
-    await this.connection.connect();
+    // Connecting may take longer than the lease (a slow READY, several shards, a 429): keep the lease
+    // meanwhile, or a standby would take it and open a second connection.
+    const keep = setInterval(() => void this.leases.renew(this.key).catch(() => false), LEADER_TICK_MS);
+    try {
+      await this.connection.connect();
+    } finally {
+      clearInterval(keep);
+    }
+    // Renewed now, so the lease outlasts the wait for the next tick; lost meanwhile (Redis was out of
+    // reach past the lease), another process may be connecting: two connections must not stay open.
+    if (!(await this.leases.renew(this.key).catch(() => false))) {
+      this.logger.warn({ lease: this.key }, 'lost the platform connection while connecting; standing by');
+      await this.connection.disconnect();
+      return;
+    }
     this.leading = true;
     this.logger.info({ lease: this.key, leader: true }, 'connected; serving edits');
   }
