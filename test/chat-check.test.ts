@@ -305,6 +305,26 @@ describe('the check step in chat', { timeout: 240_000 }, () => {
     expect(chat.transport.privateReplies.at(-1)?.text).toBe('One edit in this thread builds on this one, so it cannot be adjusted alone. Undo it first.');
   });
 
+  it('retries an adjusted edit with its plan: a part removed stays removed, from the same image, with a new seed', async () => {
+    chat = await chatHarness();
+    await chat.queue.startWorker();
+    await chat.transport.edit({ user: 'alice', text: 'turn the dog into a tiger and the grass into snow', image: imageFile(await encodePng(await sceneImage())), options: { steps: 5, seed: 8 } });
+    const first = chat.lastPost();
+    await chat.until(first.ref.message, isFinal, 'the first result');
+    await chat.transport.press({ user: 'alice' }, 'adjust', first.jobId, first.ref, '2:remove');
+    const adjusted = chat.lastPost();
+    await chat.until(adjusted.ref.message, isFinal, 'the adjusted result');
+    await chat.transport.press({ user: 'alice' }, 'retry', adjusted.jobId, adjusted.ref);
+    const retried = chat.lastPost();
+    expect(retried.jobId).not.toBe(adjusted.jobId);
+    const final = await chat.until(retried.ref.message, isFinal, 'the retried adjustment');
+    expect(lines(final)[1], chat.transport.transcript()).toMatch(/^Done in /);
+    expect(lines(final).slice(2)).toEqual(['1 · the dog → a tiger']);
+    const [adjustedJob, retriedJob] = await Promise.all([adjusted.jobId, retried.jobId].map(async (id) => (await chat!.queue.queue.getJob(id))!.data as import('../src/jobs/contracts.js').EditJob));
+    expect(retriedJob.plan).toEqual(adjustedJob.plan);
+    expect(retriedJob.options.seed).not.toBe(8);
+  });
+
   it('hands a reply the rules cannot read to the worker\'s planner model with the plan, or, with none, answers it privately at once', async () => {
     chat = await chatHarness({ flow: { checkMasks: 'always' } });
     const fake = await startFakeOpenAI();

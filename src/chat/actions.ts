@@ -122,6 +122,8 @@ export class ButtonActions {
       text: record.request,
       options: { ...record.options, seed },
       ...(record.check ? { check: record.check } : {}),
+      // An adjusted edit runs its plan again (its text only describes the adjustment).
+      ...(record.plan ? { plan: record.plan } : {}),
       postStatus: (m) => press.postStatus(m),
     });
   }

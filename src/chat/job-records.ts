@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CHECK_MODES, editJobOptionsSchema, requesterSchema, type CheckMode, type EditJobOptions, type Requester } from '../jobs/contracts.js';
 import type { Keys } from '../jobs/keys.js';
 import type { ThreadId } from '../jobs/thread-history.js';
+import { planSchema, type Plan } from '../plan/schema.js';
 import type { StatusRef } from './transport.js';
 
 /** How long a press holds back further presses of the same button on the same message: a double click is one press. */
@@ -26,6 +27,7 @@ const recordSchema = z.object({
   requestedAt: z.number().int().optional(),
   step: z.number().int().min(1).optional(),
   check: z.enum(CHECK_MODES).optional(),
+  plan: planSchema.optional(),
 });
 
 const editThreadSchema = z.object({ channel: z.string().min(1), steps: editJobOptionsSchema.shape.steps });
@@ -46,6 +48,8 @@ export interface JobRecord {
   step?: number;
   /** When its masks were to be checked, as the request chose (a Retry keeps it). */
   check?: CheckMode;
+  /** The plan it ran with instead of planning its text (an adjusted edit): a Retry runs it again. */
+  plan?: Plan;
 }
 
 export class JobRecords {

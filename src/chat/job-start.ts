@@ -74,7 +74,7 @@ export async function startJob(context: ChatContext, follower: StatusFollower, s
     throw new GasError('internal', 'I could not post the status of your edit here, so it was not started. Please try again.');
   }
   const postedAt = Date.now();
-  const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0, requestedAt, step, ...(start.check ? { check: start.check } : {}) };
+  const record: JobRecord = { status, requester, request: text, options: start.options, lastSeq: 0, requestedAt, step, ...(start.check ? { check: start.check } : {}), ...(start.plan ? { plan: start.plan } : {}) };
   await follower.reserve(submitted.jobId);
   await records.add(submitted.jobId, record);
   // A conversation's first status opens its thread: say once how to go on, since a reply the bot cannot see is met with silence.
