@@ -56,6 +56,15 @@ describe('the check step in the queue', { timeout: 120_000 }, () => {
     for (const id of [a, b, c, d]) expect(terminal(await harness.queue.events.history(id)).map((e) => e.type)).toEqual(['done']);
   });
 
+  it("keeps a check's record until its deadline and an hour, even under a shorter GAS_TTL_SECONDS, so the check ends as expired rather than vanishing", async () => {
+    harness = await queueHarness({ ttlSeconds: 2 });
+    await harness.startWorker();
+    const jobId = await paused('alice');
+    const ttl = await harness.redis.pttl(harness.keys.check(jobId));
+    expect(ttl).toBeGreaterThan(CHECK.timeoutMs + 3_500_000);
+    expect(ttl).toBeLessThanOrEqual(CHECK.timeoutMs + 3_600_000);
+  });
+
   it('is cancelled at once while paused, and through its edit stage once going; others may not', async () => {
     harness = await queueHarness();
     const worker = await harness.startWorker();

@@ -8,7 +8,7 @@ import { DEFAULT_WORKER_CONFIG } from '../../gpu-worker/config.js';
 import { colourWorldBundleDir } from '../../models/colour-world/paths.js';
 import { MAX_STEPS } from '../distill/modes.js';
 import { DEFAULT_CHAT_FLOW_CONFIG, DEFAULT_CHECK_MASKS } from '../chat/context.js';
-import { CHECK_MODES } from '../jobs/contracts.js';
+import { CHECK_MODES, MAX_CHECK_TIMEOUT_MS } from '../jobs/contracts.js';
 import { DETECTOR_VARIANTS } from '../ground/detector.js';
 import { DEFAULT_QUEUE_CONFIG, DEFAULT_REDIS_URL } from '../jobs/queue-settings.js';
 import { EXECUTION_PROVIDERS } from '../models/providers.js';
@@ -112,7 +112,7 @@ export const chatSection = defineSection({
     notifyAfterMs: wholeNumber(0).default(DEFAULT_CHAT_FLOW_CONFIG.notifyAfterMs),
     maxSteps: wholeNumber(1, MAX_STEPS).default(DEFAULT_CHAT_FLOW_CONFIG.maxSteps),
     checkMasks: oneOf(CHECK_MODES).default(DEFAULT_CHECK_MASKS),
-    checkTimeoutMs: wholeNumber(1000).default(DEFAULT_CHAT_FLOW_CONFIG.checkTimeoutMs),
+    checkTimeoutMs: wholeNumber(1000, MAX_CHECK_TIMEOUT_MS).default(DEFAULT_CHAT_FLOW_CONFIG.checkTimeoutMs),
   }),
   variables: {
     notifyAfterMs: { env: 'GAS_NOTIFY_AFTER_MS', kind: 'number', description: 'an edit that ends (done or failed) longer than this after it was asked for pings its requester, once' },

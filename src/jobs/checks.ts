@@ -78,6 +78,14 @@ export class CheckStore {
     };
   }
 
+  /**
+   * The life of a check's keys: the usual TTL, but never ending before its deadline and an hour
+   * more, so that a check longer than GAS_TTL_SECONDS still ends (expires) rather than vanishing.
+   */
+  private ttlUntil(deadline: number): number {
+    return Math.max(this.ttlSeconds, Math.ceil((deadline - Date.now()) / 1000) + 3600);
+  }
+
   /** Pauses a job for its check with its first `checking` event; fenced to the run that grounded it. */
   async pause(jobId: string, state: CheckState, event: JobEventBody & { type: 'checking' }, fence: RunFence): Promise<'paused' | 'already' | 'ended' | 'superseded' | 'cancelled'> {
     const { requester } = state.job;
@@ -87,7 +95,7 @@ export class CheckStore {
         seq: this.keys.seq(jobId), events: this.keys.events(jobId), terminal: this.keys.terminal(jobId), runner: fence.key,
         cancel: this.keys.cancel(jobId), check: this.keys.check(jobId), checking: this.keys.checkingJobs, threadChecks: thread,
       },
-      { token: fence.token, state: JSON.stringify(state), body: JSON.stringify(event), ttlSeconds: this.ttlSeconds, now: Date.now(), jobId, deadline: event.deadline },
+      { token: fence.token, state: JSON.stringify(state), body: JSON.stringify(event), ttlSeconds: this.ttlUntil(event.deadline), now: Date.now(), jobId, deadline: event.deadline },
     );
   }
 
@@ -95,7 +103,7 @@ export class CheckStore {
   async update(jobId: string, round: number, state: CheckState, event: JobEventBody & { type: 'checking' }): Promise<string> {
     return scripts(this.redis).checkUpdate(
       { seq: this.keys.seq(jobId), events: this.keys.events(jobId), terminal: this.keys.terminal(jobId), check: this.keys.check(jobId) },
-      { round, state: JSON.stringify(state), body: JSON.stringify(event), ttlSeconds: this.ttlSeconds, now: Date.now() },
+      { round, state: JSON.stringify(state), body: JSON.stringify(event), ttlSeconds: this.ttlUntil(event.deadline), now: Date.now() },
     );
   }
 

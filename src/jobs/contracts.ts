@@ -10,6 +10,9 @@ import { boxSchema, planSchema } from '../plan/schema.js';
 
 /** When the masks are checked before the edit: always, or when grounding is unsure (src/ground/region-checks.ts). */
 export const CHECK_WHEN = ['always', 'unsure'] as const;
+/** The longest a check may wait for its Go: a week. */
+export const MAX_CHECK_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+
 export const CHECK_MODES = ['always', 'unsure', 'never'] as const;
 export type CheckMode = (typeof CHECK_MODES)[number];
 
@@ -72,7 +75,7 @@ export const editJobSchema = z
      * Pause after grounding for the person to check the masks (`always`, or `unsure`: when the
      * regions are doubtful), and end as expired if nobody says go within `timeoutMs`. Absent: never.
      */
-    check: z.object({ when: z.enum(CHECK_WHEN), timeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000) }).optional(),
+    check: z.object({ when: z.enum(CHECK_WHEN), timeoutMs: z.number().int().min(1000).max(MAX_CHECK_TIMEOUT_MS) }).optional(),
     /**
      * Set on the BullMQ job of a stage after the first (docs/architecture.md, "The check step"): the
      * edit once the masks were checked, with the plan, source image and intensities as checked.
