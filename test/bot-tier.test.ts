@@ -79,7 +79,7 @@ describe('two bot processes on one token', { timeout: 300_000 }, () => {
     expect(writes.filter((w) => w.files.includes('edit.png')), transcript).toHaveLength(1);
     expect(final.attachments.map((a) => a.filename)).toEqual(['edit.png']);
     expect(fake.violations, fake.describe()).toEqual([]);
-    console.log(`takeover after SIGKILL: status ${statusTakeoverMs} ms, gateway ${gatewayTakeoverMs} ms`);
+    if (process.env.DEBUG_E2E) console.log(`takeover after SIGKILL: status ${statusTakeoverMs} ms, gateway ${gatewayTakeoverMs} ms`);
   });
 });
 

@@ -55,11 +55,14 @@ describe('the bots as processes: /healthz and shards', { timeout: 180_000 }, () 
       [1, 2],
     ]);
     const port = opsPortIn(bot.output())!;
-    expect(await health(port), bot.output()).toEqual([200, { redis: 'up', discord: 'connected', status: 'ok' }]);
+    expect(await health(port), bot.output()).toEqual([200, { redis: 'up', discord: 'connected (shards 0,1)', status: 'ok' }]);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('gas_shards{platform="discord",shard="0"} 1');
+    expect(metrics).toContain('gas_shards{platform="discord",shard="1"} 1');
 
     fake.dropGateway();
     const down = await healthBecomes(port, 503, bot, 30_000);
-    expect(down.body).toMatchObject({ discord: 'disconnected' });
+    expect(down.body).toMatchObject({ discord: 'disconnected (shards 0,1)' });
     expect(down.afterMs).toBeLessThan(30_000);
     fake.restoreGateway();
     await healthBecomes(port, 200, bot, 60_000);

@@ -251,6 +251,12 @@ export class DiscordTransport implements ChatTransport {
     return client.isReady() && client.ws.shards.size > 0 && client.ws.shards.every((shard) => shard.status === Status.Ready);
   }
 
+  /** The gateway shards this process runs, when it is sharded (for /healthz and gas_shards); none before it connects. */
+  shards(): readonly number[] {
+    if (!this.config.shards || !this.client) return [];
+    return [...this.client.ws.shards.keys()].sort((a, b) => a - b);
+  }
+
   /** Disconnects the gateway; statuses can still be edited over REST (another process may lead now). */
   async stop(): Promise<void> {
     const client = this.client;
