@@ -20,7 +20,6 @@ import { MAX_SUBTASKS, type Box, type Plan, type Subtask } from './schema.js';
 
 export * from './fix-schema.js';
 
-
 export const FIX_EXAMPLES = '"1 is the dog on the left", "1 is the fence", "drop 1", "also turn the car into a tank", "1 is B3 to D5" or "go"';
 
 // ── reading ──
@@ -49,9 +48,12 @@ const POSITION_WORDS: Record<string, (typeof INSTANCE_POSITIONS)[number]> = {
 /** Words the rules do not read their way around: "the one that is not on the left" is for a model, if any. */
 const BEYOND_RULES = /\b(?:not|no|never|except|but|than|besides|other|neither|nor|either|isn't|aren't|don't|without)\b/;
 
+/** The negations the rules read themselves: "don't change 2" and "no sky" (drops), "2 is not there" (a drop too). */
+const OWN_NEGATIONS = /^(?:don'?t|do not) (?:change|edit|touch)\b|^no\s|\b(?:not there|no(?:thing)? change)$/g;
+
 /** Words around a position that say nothing of the object: "only the one on the left side". */
 const FILLER = new Set(['only', 'just', 'the', 'a', 'an', 'one', 'ones', 'on', 'at', 'in', 'to', 'of', 'from', 'side', 'part', 'that', 'this', 'thing', 'most', 'instance', 'it', 'is']);
-const POLITE = /^(?:please|ok|okay|so|no,?|now|actually|hmm,?)\s+|[\s,]+(?:please|thanks|thank you|instead)$/;
+const POLITE = /^(?:please|ok|okay|so|no,|now|actually|hmm,?)\s+|[\s,]+(?:please|thanks|thank you|instead)$/;
 
 /** A person's words, lower-case and single-spaced, without quotes, politeness or trailing punctuation. */
 function normalise(text: string): string {
@@ -157,7 +159,7 @@ export function readFixes(text: string, context: FixContext): PlanFix[] {
 
 function readOne(text: string, context: FixContext): PlanFix {
   if (GO_WORDS.has(text) || /^(?:yes|ok|okay),? (?:go|looks good|do it)$/.test(text)) return { kind: 'go' };
-  if (BEYOND_RULES.test(text.replace(/^(?:don'?t|do not) (?:change|edit|touch)\b/, ''))) throw unreadable(text);
+  if (BEYOND_RULES.test(text.replace(OWN_NEGATIONS, ''))) throw unreadable(text);
 
   const drop = DROP.exec(text);
   if (drop) {
