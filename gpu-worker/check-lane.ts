@@ -8,7 +8,7 @@
  */
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { isGasError } from '../src/errors.js';
+import { GasError, isGasError } from '../src/errors.js';
 import type { Detector } from '../src/ground/detector.js';
 import { decodeImage, type RgbImage } from '../src/image/decode.js';
 import type { Check } from '../src/jobs/checks.js';
@@ -83,10 +83,10 @@ export class CheckLane {
       }
       case 'fix': {
         const fixes = task.fixes.map((fix) => planFixSchema.parse(fix));
-        return this.apply(task.jobId, task.text, () => fixes, log);
+        return this.apply(task.jobId, task.text, () => fixes, log, fixes.every((fix) => fix.kind === 'add') ? undefined : task.parts);
       }
       case 'read':
-        return this.apply(task.jobId, task.text, (check) => this.read(task.text, check), log);
+        return this.apply(task.jobId, task.text, (check) => this.read(task.text, check), log, task.parts);
     }
   }
 
@@ -99,9 +99,11 @@ export class CheckLane {
   /**
    * Applies fixes to the check's current round and publishes the next; if another fix got there
    * first, applies them to the newer round. A fix that cannot apply still publishes a round, saying
-   * why, so the person hears back where they typed.
+   * why, so the person hears back where they typed. A fix naming parts by number that was written
+   * against a plan with more parts (a fix before it took one out) is not applied: the numbers have
+   * moved, and "drop 1" twice must not drop two parts.
    */
-  private async apply(jobId: string, text: string, fixesFor: (check: Check) => PlanFix[] | undefined | Promise<PlanFix[] | undefined>, log: Logger): Promise<string> {
+  private async apply(jobId: string, text: string, fixesFor: (check: Check) => PlanFix[] | undefined | Promise<PlanFix[] | undefined>, log: Logger, writtenForParts?: number): Promise<string> {
     const { queue, blobs, detector } = this.deps;
     let image: RgbImage | undefined;
     for (let attempt = 0; attempt < MAX_ROUNDS_LOST; attempt++) {
@@ -111,6 +113,9 @@ export class CheckLane {
       let state = check.state;
       let unread: { text: string; reason?: string } | undefined;
       try {
+        if (writtenForParts !== undefined && check.state.checked.plan.subtasks.length < writtenForParts) {
+          throw new GasError('bad_input', 'An earlier fix took a part out, so the parts are numbered anew: look at the new masks and say it again.');
+        }
         const fixes = await fixesFor(check);
         if (fixes === undefined) {
           unread = { text };

@@ -149,6 +149,24 @@ describe('the check step in chat', { timeout: 240_000 }, () => {
     expect(maxDifferenceIn(scene, edit, [0.4, 0.4, 0.6, 0.75])).toBeLessThanOrEqual(2);
   });
 
+  it('applies "drop 1" sent twice in a row once: the second was written for the old numbers, and is answered on the status instead', async () => {
+    chat = await chatHarness({ flow: { checkMasks: 'always' } });
+    await chat.queue.startWorker();
+    await chat.transport.edit({ user: 'alice', text: 'turn the dog into a tiger and the grass into snow', image: imageFile(await twoDogsScenePng()), options: { steps: STEPS } });
+    const { ref, jobId } = chat.lastPost();
+    await chat.until(ref.message, isChecking, 'the check');
+    // Both read against the plan of 2 parts, before the lane applies either.
+    await Promise.all([
+      chat.transport.reply({ user: 'alice', thread: ref.thread, text: 'drop 1' }),
+      chat.transport.reply({ user: 'alice', thread: ref.thread, text: 'drop 1' }),
+    ]);
+    await eventually(async () => (await checkingEvents(chat!, jobId)).length === 3, 30_000, 'two rounds after the first');
+    const rounds = await checkingEvents(chat, jobId);
+    expect(rounds.map((r) => r.plan.subtasks.length), chat.transport.transcript()).toEqual([2, 1, 1]);
+    expect(rounds[2].plan.subtasks[0].source).toBe(rounds[0].plan.subtasks[1].source);
+    expect(rounds[2].unread).toMatchObject({ text: 'drop 1', reason: 'An earlier fix took a part out, so the parts are numbered anew: look at the new masks and say it again.' });
+  });
+
   it('asks about a phrase found nowhere instead of failing, and edits the rest after "drop 1" and Go', async () => {
     chat = await chatHarness({ flow: { checkMasks: 'unsure' } });
     await chat.queue.startWorker();

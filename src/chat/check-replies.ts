@@ -50,7 +50,7 @@ export class CheckReplies {
     } catch (error) {
       // The rules could not read it: the worker's planner model may.
       if (isUnreadableFix(error) && check.state.reader === 'model') {
-        await queue.requestFix({ kind: 'read', jobId: check.jobId, text: from.text.slice(0, 1000) });
+        await queue.requestFix({ kind: 'read', jobId: check.jobId, text: from.text.slice(0, 1000), parts: check.state.checked.plan.subtasks.length });
         return;
       }
       throw error;
@@ -61,7 +61,7 @@ export class CheckReplies {
     }
     // Fixes that need no detector are tried here first, so a mistake ("drop 5") is answered at once.
     if (!fixes.some(needsDetector)) fixes.reduce((checked, fix) => applyPlainFix(checked, fix), check.state.checked);
-    await queue.requestFix({ kind: 'fix', jobId: check.jobId, fixes, text: from.text.slice(0, 1000) });
+    await queue.requestFix({ kind: 'fix', jobId: check.jobId, fixes, text: from.text.slice(0, 1000), parts: check.state.checked.plan.subtasks.length });
   }
 }
 

@@ -27,8 +27,9 @@ export const EDIT_JOB_NAME = 'edit';
 
 /** The check lane's tasks: a fix to apply (read by the rules), a reply for the planner model to read, a check's expiry. */
 export type CheckTask =
-  | { kind: 'fix'; jobId: string; fixes: PlanFix[]; text: string }
-  | { kind: 'read'; jobId: string; text: string }
+  /** `parts`: how many parts the plan had when the person wrote (their numbers are of that plan). */
+  | { kind: 'fix'; jobId: string; fixes: PlanFix[]; text: string; parts?: number }
+  | { kind: 'read'; jobId: string; text: string; parts?: number }
   | { kind: 'expire'; jobId: string; deadline: number };
 
 /** The check lane's queue: beside the edit queue, so a fix or an expiry never waits behind an edit. */
